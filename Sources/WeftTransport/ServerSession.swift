@@ -1,0 +1,196 @@
+import Logging
+import WeftCore
+import WeftWire
+
+/// One accepted connection on the server side. Loop-confined.
+///
+/// States: `awaitingHello → ready → closed`, or `awaitingHello → rejected → closed` (an error
+/// response to the handshake, then a graceful close). In `ready`, envelopes are routed by call id:
+/// `REQUEST` starts a call, `STREAM_MESSAGE`/`STREAM_END` feed its inbound stream, `CANCEL` cancels
+/// its handler. Anything else (a second `REQUEST` for a live id, a `RESPONSE` from a client, an
+/// undecodable frame) is a protocol violation and closes this connection only.
+final class ServerSession: RPCChannelOwner {
+    private enum State {
+        case awaitingHello(timer: UInt64)
+        case ready(PeerIdentity)
+        case rejected
+        case closed
+    }
+
+    unowned let core: ServerCore
+    let channel: RPCChannel
+    private var state: State = .rejected
+    private var calls: [UInt64: ServerCall] = [:]
+
+    init(core: ServerCore, channel: RPCChannel) {
+        self.core = core
+        self.channel = channel
+        channel.owner = self
+    }
+
+    var activeCalls: Int { calls.count }
+    var loop: EventLoop { core.loop }
+    var logger: Logger { channel.logger }
+
+    func started() {
+        let timer = loop.scheduleTimer(after: core.configuration.handshakeTimeout) { [weak self] in
+            guard let self, case .awaitingHello = self.state else { return }
+            self.channel.logger.warning("closing connection: no handshake in time")
+            self.channel.connection.closeNow(TransportError(.handshakeFailed, "no Hello within the handshake timeout"))
+        }
+        state = .awaitingHello(timer: timer)
+    }
+
+    // MARK: RPCChannelOwner
+
+    func channel(_ channel: RPCChannel, received envelope: Envelope) {
+        switch state {
+        case .awaitingHello(let timer):
+            loop.cancelTimer(timer)
+            handshake(envelope)
+        case .ready(let peer):
+            route(envelope, peer: peer)
+        case .rejected, .closed:
+            return
+        }
+    }
+
+    func channelClosed(_ channel: RPCChannel, error: TransportError?) {
+        if case .awaitingHello(let timer) = state { loop.cancelTimer(timer) }
+        state = .closed
+        if let error, error.code == .protocolViolation { core.protocolViolations += 1 }
+        // The caller is gone: every handler still running is cancelled.
+        let open = calls
+        calls = [:]
+        for call in open.values { call.abort(RPCError(.cancelled, "connection closed")) }
+        core.sessionClosed(self)
+    }
+
+    // MARK: Handshake
+
+    private func handshake(_ envelope: Envelope) {
+        guard envelope.kind == .request, envelope.callID == 0, envelope.method == ProtocolMethods.hello else {
+            reject(.failedPrecondition, "expected the Hello handshake as the first frame, got \(envelope.kind) '\(envelope.method)'")
+            return
+        }
+        let hello: Hello
+        do {
+            hello = try Hello(serializedBytes: envelope.payload)
+        } catch {
+            reject(.failedPrecondition, "malformed Hello: \(error)")
+            return
+        }
+        let ours = ProtocolMethods.supportedVersions
+        guard ours.overlaps(hello.protocolVersions) else {
+            reject(
+                .failedPrecondition,
+                "no common protocol version: server speaks \(ours.lowerBound)...\(ours.upperBound), client \(hello.protocolVersions.lowerBound)...\(hello.protocolVersions.upperBound)")
+            return
+        }
+        let configuration = core.configuration
+        guard hello.cluster == configuration.cluster else {
+            reject(.unauthenticated, "cluster mismatch: this server belongs to cluster '\(configuration.cluster)', the client to '\(hello.cluster)'")
+            return
+        }
+        if let token = configuration.authToken, !ConstantTime.equals(token, hello.authToken) {
+            reject(.unauthenticated, "invalid auth token")
+            return
+        }
+        let version = min(ours.upperBound, hello.protocolVersions.upperBound)
+        let ack = HelloAck(protocolVersion: version, cluster: configuration.cluster, role: configuration.role, nodeID: configuration.nodeID)
+        channel.send(Envelope(callID: 0, kind: .response, payload: ack.serializedBytes()))
+        let peer = PeerIdentity(role: hello.role, nodeID: hello.nodeID, address: channel.connection.peerDescription)
+        state = .ready(peer)
+        logger.debug("handshake complete", metadata: ["peer.role": "\(hello.role)", "peer.node.id": "\(hello.nodeID)"])
+    }
+
+    private func reject(_ code: StatusCode, _ message: String) {
+        logger.warning("refusing connection", metadata: ["status": "\(code)", "reason": "\(message)"])
+        state = .rejected
+        channel.send(Envelope(callID: 0, kind: .response, status: code, statusMessage: message))
+        channel.connection.closeGracefully()
+    }
+
+    // MARK: Calls
+
+    private func route(_ envelope: Envelope, peer: PeerIdentity) {
+        switch envelope.kind {
+        case .request:
+            startCall(envelope, peer: peer)
+        case .streamMessage:
+            // A message for a call that already ended (cancelled, deadline) is dropped.
+            calls[envelope.callID]?.receivedMessage(envelope.payload)
+        case .streamEnd:
+            calls[envelope.callID]?.receivedEnd()
+        case .cancel:
+            if let call = calls.removeValue(forKey: envelope.callID) {
+                call.abort(RPCError(.cancelled, "cancelled by the client"))
+                core.checkShutdownProgress()
+            }
+        case .response:
+            channel.closeForViolation("a client sent a RESPONSE (call \(envelope.callID))")
+        }
+    }
+
+    private func startCall(_ envelope: Envelope, peer: PeerIdentity) {
+        let id = envelope.callID
+        guard id != 0, calls[id] == nil else {
+            channel.closeForViolation("REQUEST reuses call id \(id), which is \(id == 0 ? "reserved" : "still active")")
+            return
+        }
+        if core.isShuttingDown {
+            respond(id, status: .unavailable, message: "server is shutting down")
+            return
+        }
+        guard let handler = core.router.handler(for: envelope.method) else {
+            respond(id, status: .unimplemented, message: "unknown method '\(envelope.method)'")
+            return
+        }
+        guard calls.count < core.configuration.maxConcurrentCallsPerConnection else {
+            respond(id, status: .resourceExhausted,
+                    message: "too many concurrent calls on this connection (limit \(core.configuration.maxConcurrentCallsPerConnection))")
+            return
+        }
+        let deadline: ContinuousClock.Instant? =
+            envelope.deadlineMilliseconds > 0 ? ContinuousClock.now + .milliseconds(envelope.deadlineMilliseconds) : nil
+        let context = ServerContext(method: envelope.method, metadata: envelope.metadata, deadline: deadline, peer: peer)
+        let call = ServerCall(id: id, session: self)
+        calls[id] = call
+        if envelope.deadlineMilliseconds > 0 {
+            call.deadlineTimer = loop.scheduleTimer(after: .milliseconds(envelope.deadlineMilliseconds)) { [weak self, weak call] in
+                guard let self, let call, self.calls[id] === call else { return }
+                self.finish(call, .failure(RPCError(.deadlineExceeded, "deadline of \(envelope.deadlineMilliseconds) ms exceeded on the server")))
+                call.cancelHandler()
+            }
+        }
+        call.start(handler: handler, request: envelope.payload, context: context)
+    }
+
+    /// Sends the call's final RESPONSE (once) and forgets it.
+    func finish(_ call: ServerCall, _ result: Result<[UInt8], RPCError>) {
+        guard calls[call.id] === call else { return }
+        calls[call.id] = nil
+        call.ended()
+        switch result {
+        case .success(let payload):
+            channel.send(Envelope(callID: call.id, kind: .response, payload: payload))
+        case .failure(let error):
+            channel.send(Envelope(callID: call.id, kind: .response, status: error.code, statusMessage: error.message, metadata: error.metadata))
+        }
+        core.checkShutdownProgress()
+    }
+
+    func isActive(_ call: ServerCall) -> Bool { calls[call.id] === call }
+
+    func cancelAllCalls() {
+        let open = calls
+        for call in open.values {
+            finish(call, .failure(RPCError(.unavailable, "server shut down before the call finished")))
+            call.cancelHandler()
+        }
+    }
+
+    private func respond(_ id: UInt64, status: StatusCode, message: String) {
+        channel.send(Envelope(callID: id, kind: .response, status: status, statusMessage: message))
+    }
+}

@@ -16,6 +16,7 @@ let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: 
 let heap = Target.Dependency.product(name: "HeapModule", package: "swift-collections")
 let deque = Target.Dependency.product(name: "DequeModule", package: "swift-collections")
 let serviceLifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+let unixSignals = Target.Dependency.product(name: "UnixSignals", package: "swift-service-lifecycle")
 
 let package = Package(
     name: "weft",
@@ -63,13 +64,17 @@ let package = Package(
         ),
         .target(name: "Weft", dependencies: ["WeftCore", "WeftWire", "WeftTransport", log], swiftSettings: swiftSettings),
 
+        // Command-line plumbing shared by `weft` and `weftctl`: common flags, env resolution, logging
+        // bootstrap, exit codes.
+        .target(name: "WeftCLISupport", dependencies: ["Weft", "WeftCore", argumentParser, log], swiftSettings: swiftSettings),
+
         // Executables.
         .executableTarget(
             name: "weft",
-            dependencies: ["WeftServer", "Weft", "WeftTransport", argumentParser, log, serviceLifecycle],
+            dependencies: ["WeftServer", "Weft", "WeftCLISupport", "WeftTransport", "WeftWire", argumentParser, log, serviceLifecycle, unixSignals],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(name: "weftctl", dependencies: ["Weft", argumentParser, log], swiftSettings: swiftSettings),
+        .executableTarget(name: "weftctl", dependencies: ["Weft", "WeftCLISupport", "WeftCore", argumentParser, log], swiftSettings: swiftSettings),
         // libFuzzer target for the frame decoder + envelope codec (scripts/fuzz.sh).
         .executableTarget(name: "WeftFuzzFrames", dependencies: ["WeftWire"], swiftSettings: swiftSettings),
 

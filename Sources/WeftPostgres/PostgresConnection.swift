@@ -144,7 +144,7 @@ public actor PostgresConnection {
     /// from inside another transaction. A connection lost inside the transaction is not reset (see
     /// the type's invariants).
     public func transaction<Result>(
-        _ body: (isolated PostgresConnection) throws -> sending Result
+        _ body: @Sendable (isolated PostgresConnection) throws -> sending Result
     ) throws -> sending Result {
         guard !isInTransaction else {
             throw PostgresError(code: .transactionInProgress, message: "a transaction is already open on this connection")

@@ -29,6 +29,10 @@ import Darwin
 ///   failed command itself is not retried, since it may have taken effect.
 /// - After ``close()`` every call throws `connectionClosed`.
 /// - A blocking call is bounded by `commandTimeout`, not by task cancellation.
+///
+/// hiredis writes with `write(2)`, not `send(..., MSG_NOSIGNAL)`: a process using this type must
+/// ignore `SIGPIPE` (`signal(SIGPIPE, SIG_IGN)` at start-up), or a write to a connection the
+/// server already reset kills it. This library does not change process-wide signal handling.
 public actor RedisConnection {
     private let executor: DispatchQueueExecutor
 

@@ -1,1 +1,13 @@
-print("weft")
+import ArgumentParser
+import WeftCLISupport
+
+/// `weft`: every server role of a Weft cluster, and its benchmarks (ARCHITECTURE.md §10).
+struct Weft: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "weft",
+        abstract: "Weft: a distributed, durable workflow engine.",
+        version: WeftVersion.current,
+        subcommands: [CoordinatorCommand.self, BenchCommand.self, InternalCommand.self])
+}
+
+await CommandMain.run(Weft.self)

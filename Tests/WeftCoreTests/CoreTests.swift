@@ -33,3 +33,31 @@ struct CoreTests {
         #expect(!ConstantTime.equals([UInt8](), [0]))
     }
 }
+
+@Suite("DurationText")
+struct DurationTextTests {
+    @Test("durations parse in every unit and in combinations")
+    func parse_units() throws {
+        #expect(try DurationText.parse("500ms") == .milliseconds(500))
+        #expect(try DurationText.parse("30s") == .seconds(30))
+        #expect(try DurationText.parse("5m") == .seconds(300))
+        #expect(try DurationText.parse("1h") == .seconds(3600))
+        #expect(try DurationText.parse("1m30s") == .seconds(90))
+        #expect(try DurationText.parse("1.5s") == .milliseconds(1500))
+        #expect(try DurationText.parse("750us") == .microseconds(750))
+    }
+
+    @Test("nonsense durations are rejected with the accepted units")
+    func parse_invalid_throws() {
+        for bad in ["", "5", "ms", "5 parsecs", "-1s", "1.2.3s"] {
+            #expect(throws: DurationTextError.self, "\(bad)") { _ = try DurationText.parse(bad) }
+        }
+    }
+
+    @Test("formatting picks the largest fitting unit")
+    func format_units() {
+        #expect(DurationText.format(.milliseconds(1500)) == "1.5s")
+        #expect(DurationText.format(.milliseconds(250)) == "250ms")
+        #expect(DurationText.format(.seconds(120)) == "2m")
+    }
+}

@@ -1,0 +1,65 @@
+import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Runs a command tree with Weft's exit-code contract (ARCHITECTURE.md §10): 0 ok, 1 the operation
+/// failed (message on stderr), 2 usage error (bad flags or values, with the usage text).
+public enum CommandMain {
+    public static func run<Root: AsyncParsableCommand>(_ root: Root.Type, arguments: [String]? = nil) async -> Never {
+        let parsed: any ParsableCommand
+        do {
+            parsed = try root.parseAsRoot(arguments)
+        } catch {
+            let code = root.exitCode(for: error)
+            if code == .success {
+                print(root.fullMessage(for: error))
+                exit(0)
+            }
+            FileHandleWriter.stderr(root.fullMessage(for: error))
+            exit(2)
+        }
+        do {
+            if var command = parsed as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                var command = parsed
+                try command.run()
+            }
+            exit(0)
+        } catch let exit as ExitCode {
+            Glibc.exit(exit.rawValue)
+        } catch let error as ValidationError {
+            FileHandleWriter.stderr("error: \(error)\nSee '\(root._commandName) --help'.")
+            exit(2)
+        } catch {
+            let code = root.exitCode(for: error)
+            if code == .success { exit(0) }
+            if code == .validationFailure {
+                FileHandleWriter.stderr(root.fullMessage(for: error))
+                exit(2)
+            }
+            FileHandleWriter.stderr("error: \(error)")
+            exit(1)
+        }
+    }
+}
+
+/// Writes a line to standard error.
+public enum FileHandleWriter {
+    public static func stderr(_ text: String) {
+        let line = text.hasSuffix("\n") ? text : text + "\n"
+        writeToStandardError(line)
+    }
+}
+
+/// Writes all of `text` to fd 2 (unbuffered, safe from any thread).
+public func writeToStandardError(_ text: String) {
+    var bytes = Array(text.utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let n = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress! + offset, $0.count - offset) }
+        if n <= 0 { break }
+        offset += n
+    }
+}

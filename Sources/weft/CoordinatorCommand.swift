@@ -1,0 +1,69 @@
+import ArgumentParser
+import Logging
+import ServiceLifecycle
+import UnixSignals
+import Weft
+import WeftCLISupport
+import WeftCore
+import WeftServer
+
+struct CoordinatorCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "coordinator",
+        abstract: "Run a coordinator: the stateless front door for clients, weftctl and workers.")
+
+    @Option(help: "Address to listen on, HOST:PORT (port 0 picks a free one). [env: WEFT_LISTEN] (default: 0.0.0.0:7400)")
+    var listen: String?
+
+    @Option(name: .customLong("node-id"), help: "This node's id in logs and health. [env: WEFT_NODE_ID] (default: coordinator-<pid>)")
+    var nodeID: String?
+
+    @Option(help: "Postgres URL (not needed yet by the coordinator). [env: WEFT_POSTGRES_URL]")
+    var postgres: String?
+
+    @Option(help: "Redis URL (not needed yet by the coordinator). [env: WEFT_REDIS_URL]")
+    var redis: String?
+
+    @Option(name: .customLong("shutdown-grace"), help: "How long calls in flight may run after SIGTERM. [env: WEFT_SHUTDOWN_GRACE] (default: 10s)")
+    var shutdownGrace: String?
+
+    @OptionGroup var common: CommonOptions
+
+    func validate() throws {
+        _ = try listenEndpoint()
+        _ = try grace()
+    }
+
+    private func listenEndpoint() throws -> Endpoint {
+        try parseEndpoint(WeftEnvironment.resolve(listen, flag: "listen") ?? "0.0.0.0:7400", flag: "listen")
+    }
+
+    private func grace() throws -> Duration {
+        try parseDuration(WeftEnvironment.resolve(shutdownGrace, flag: "shutdown-grace") ?? "10s", flag: "shutdown-grace")
+    }
+
+    func run() async throws {
+        try common.bootstrapLogging()
+        let logger = Logger(label: "weft.coordinator")
+        let token = try common.resolvedToken()
+        if token == nil {
+            logger.warning("no auth token configured (--token-file or WEFT_AUTH_TOKEN): any client may connect")
+        }
+        var configuration = CoordinatorService.Configuration(
+            listen: try listenEndpoint(), cluster: common.resolvedCluster,
+            nodeID: WeftEnvironment.resolve(nodeID, flag: "node-id") ?? "coordinator-\(processID())",
+            authToken: token, version: WeftVersion.current)
+        configuration.shutdownGracePeriod = try grace()
+        let service = CoordinatorService(configuration: configuration, logger: logger) { address in
+            // A machine-readable line for scripts and tests that start us on port 0.
+            print("listening on \(address)")
+            flushStandardOutput()
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: service)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+        try await group.run()
+    }
+}

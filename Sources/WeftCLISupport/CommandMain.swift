@@ -6,10 +6,15 @@ import Glibc
 /// Runs a command tree with Weft's exit-code contract (ARCHITECTURE.md §10): 0 ok, 1 the operation
 /// failed (message on stderr), 2 usage error (bad flags or values, with the usage text).
 public enum CommandMain {
-    public static func run<Root: AsyncParsableCommand>(_ root: Root.Type, arguments: [String]? = nil) async -> Never {
+    ///
+    /// `leadingOptions` names the options (without dashes) that take a value and may be written
+    /// before the subcommand, as in `weftctl --address HOST:PORT health`; they are moved behind it.
+    public static func run<Root: AsyncParsableCommand>(
+        _ root: Root.Type, arguments: [String] = Array(CommandLine.arguments.dropFirst()), leadingOptions: Set<String> = []
+    ) async -> Never {
         let parsed: any ParsableCommand
         do {
-            parsed = try root.parseAsRoot(arguments)
+            parsed = try root.parseAsRoot(moveLeadingOptions(arguments, valueOptions: leadingOptions))
         } catch {
             let code = root.exitCode(for: error)
             if code == .success {
@@ -43,6 +48,25 @@ public enum CommandMain {
             exit(1)
         }
     }
+}
+
+/// `[--address X, --json, health, --service s]` → `[health, --service s, --address X, --json]`:
+/// options before the first subcommand word go to the end, where the subcommand parses them.
+func moveLeadingOptions(_ arguments: [String], valueOptions: Set<String>) -> [String] {
+    var leading: [String] = []
+    var index = 0
+    while index < arguments.count, arguments[index].hasPrefix("-"), arguments[index] != "--" {
+        let token = arguments[index]
+        leading.append(token)
+        index += 1
+        let name = String(token.drop { $0 == "-" })
+        if !name.contains("="), valueOptions.contains(name), index < arguments.count {
+            leading.append(arguments[index])
+            index += 1
+        }
+    }
+    guard !leading.isEmpty, index < arguments.count else { return arguments }
+    return Array(arguments[index...]) + leading
 }
 
 /// Writes a line to standard error.

@@ -10,4 +10,4 @@ struct Weft: AsyncParsableCommand {
         subcommands: [CoordinatorCommand.self, BenchCommand.self, InternalCommand.self])
 }
 
-await CommandMain.run(Weft.self)
+await CommandMain.run(Weft.self, leadingOptions: ["cluster", "token-file", "log-level", "log-format"])

@@ -87,4 +87,5 @@ struct HealthCommand: AsyncParsableCommand {
     }
 }
 
-await CommandMain.run(Weftctl.self)
+await CommandMain.run(
+    Weftctl.self, leadingOptions: ["address", "timeout", "cluster", "token-file", "log-level", "log-format"])

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Installs what is missing, starts a private Postgres + Redis on free loopback ports, checks the
+# committed protobuf-c output, builds (failing on any compiler warning), runs every test, replays the
+# fuzz corpus, and stops the servers (also on failure).
+#
+#   scripts/test.sh                 # everything
+#   scripts/test.sh --filter Wire   # a subset (passed to swift test)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib/common.sh
+
+install_packages
+
+log "checking that Sources/CWeftProtos matches Protos/"
+gen=$(mktemp -d)
+Protos/generate.sh "$gen" >/dev/null
+if ! diff -r "$gen" Sources/CWeftProtos >/dev/null; then
+    diff -r "$gen" Sources/CWeftProtos | head -20 >&2
+    echo "Sources/CWeftProtos is out of date: run Protos/generate.sh and commit the result" >&2
+    rm -rf "$gen"; exit 1
+fi
+rm -rf "$gen"
+
+base=$(mktemp -d /tmp/weft-test.XXXXXX)
+cleanup() { stop_servers; rm -rf "$base"; }
+trap cleanup EXIT
+start_servers "$base/servers" off
+
+log "building (warnings are errors)"
+build_log="$base/build.log"
+if ! swift build --build-tests 2>&1 | tee "$build_log" | grep -E "error:|warning:|Compiling|Build complete" | grep -v "prohibited flag" | grep -E "error:|warning:|Build complete"; then
+    :
+fi
+if grep -q "error:" "$build_log"; then echo "build failed" >&2; exit 1; fi
+if grep "warning:" "$build_log" | grep -v "prohibited flag" | grep -q .; then
+    echo "the build has compiler warnings (zero are allowed):" >&2
+    grep "warning:" "$build_log" | grep -v "prohibited flag" | sort -u >&2
+    exit 1
+fi
+
+log "replaying the fuzz corpus"
+.build/debug/weft-fuzz-frames Tests/FuzzCorpus/frames
+
+log "running tests (Postgres: $WEFT_POSTGRES_URL, Redis: $WEFT_REDIS_URL)"
+export WEFT_BIN_DIR="$PWD/.build/debug"
+test_log="$base/test.log"
+set +e
+swift test --skip-build --parallel "$@" 2>&1 | tee "$test_log" | grep -vE "^(◇|↳)|started\.$|passed after [0-9.]+ seconds\.$"
+status=${PIPESTATUS[0]}
+set -e
+summary=$(grep -E "Test run with [0-9]+ tests? " "$test_log" | tail -1 || true)
+echo "$summary"
+total=$(echo "$summary" | sed -nE 's/.*Test run with ([0-9]+) tests?.*/\1/p')
+failed=$(grep -cE "^✘ Test .* failed" "$test_log" || true)
+if [ "$status" -ne 0 ] || [ -z "$total" ] || [ "$total" -eq 0 ]; then
+    echo "tests: $(( ${total:-0} - failed )) passed, $failed failed"
+    echo "swift test failed (exit $status)" >&2
+    exit 1
+fi
+echo "tests: $(( total - failed )) passed, $failed failed"

@@ -12,6 +12,8 @@ public enum CommandMain {
     public static func run<Root: AsyncParsableCommand>(
         _ root: Root.Type, arguments: [String] = Array(CommandLine.arguments.dropFirst()), leadingOptions: Set<String> = []
     ) async -> Never {
+        // hiredis writes with plain write(2): a reset Redis connection must be an error, not SIGPIPE.
+        signal(SIGPIPE, SIG_IGN)
         let parsed: any ParsableCommand
         do {
             parsed = try root.parseAsRoot(moveLeadingOptions(arguments, valueOptions: leadingOptions))

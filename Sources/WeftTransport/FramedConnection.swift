@@ -126,7 +126,9 @@ final class FramedConnection: EpollHandler, EventLoopFlushable {
         guard state == .open || state == .closing else { return }
         while writeOffset < writeBuffer.count {
             let n = writeBuffer.withUnsafeBytes { raw in
-                Glibc.write(fd, raw.baseAddress! + writeOffset, raw.count - writeOffset)
+                // send(MSG_NOSIGNAL): a peer that reset must be an EPIPE error here, not a SIGPIPE
+                // that kills the process.
+                Glibc.send(fd, raw.baseAddress! + writeOffset, raw.count - writeOffset, Int32(MSG_NOSIGNAL))
             }
             if n > 0 {
                 writeOffset += n

@@ -30,8 +30,10 @@ final class FramedConnection: EpollHandler, EventLoopFlushable {
         var maxFrameBytes: Int
         var writeHighWaterBytes: Int
         var writeLowWaterBytes: Int
-        /// Bytes read per readiness event before giving other connections a turn.
-        var maxReadBytesPerEvent = 1 << 20
+        /// Bytes read per readiness event before giving other connections a turn. Also bounds how
+        /// far a peer that does not read can push us past `writeHighWaterBytes`: the requests of one
+        /// event's reads are admitted before their responses show up in the write buffer.
+        var maxReadBytesPerEvent = 256 << 10
     }
 
     struct PauseReasons: OptionSet {
@@ -201,7 +203,9 @@ final class FramedConnection: EpollHandler, EventLoopFlushable {
     private func readFrames() {
         let buffer = loop.readBuffer
         var total = 0
-        while state == .open && pauseReasons.isEmpty && total < configuration.maxReadBytesPerEvent {
+        while state == .open && pauseReasons.isEmpty && total < configuration.maxReadBytesPerEvent
+            && pendingWriteBytes <= configuration.writeHighWaterBytes
+        {
             let n = Glibc.read(fd, buffer.baseAddress, buffer.count)
             if n > 0 {
                 total += n

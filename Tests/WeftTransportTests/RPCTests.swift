@@ -293,3 +293,44 @@ struct RPCTests {
         await client.close()
     }
 }
+
+@Suite("Backpressure")
+struct BackpressureTests {
+    @Test("a client that never reads its responses cannot make the server buffer without bound")
+    func server_peerNotReading_stopsReadingThatPeer() async throws {
+        let highWater = 64 * 1024
+        let server = try await TestServer.start {
+            $0.writeHighWaterBytes = highWater
+            $0.writeLowWaterBytes = 16 * 1024
+        }
+        let raw = try RawSocket(server.address)
+        raw.setSendTimeout(seconds: 1)
+        var hello: [UInt8] = []
+        Envelope(
+            callID: 0, kind: .request, method: "weft.wire.v1/Hello",
+            payload: Hello(protocolVersions: 1...1, cluster: "test", role: .client, nodeID: "raw", authToken: TestServer.token).serializedBytes()
+        ).appendFrame(to: &hello)
+        raw.write(hello)
+        // 400 requests of 32 KiB (12.5 MiB) and not one response read: once kernel buffers fill up
+        // the server must stop reading instead of queueing 12.5 MiB of responses.
+        let payload = [UInt8](repeating: 1, count: 32 * 1024)
+        var sentBytes = 0
+        for id in 1...400 {
+            var frame: [UInt8] = []
+            Envelope(callID: UInt64(id), kind: .request, method: "test.Echo/Echo", payload: payload).appendFrame(to: &frame)
+            let n = raw.writeSome(frame)
+            sentBytes += max(0, n)
+            if n < frame.count { break }  // the server stopped reading: our send buffer is full
+        }
+        let stats = await server.server.statistics()
+        #expect(sentBytes < 400 * 32 * 1024, "the server kept reading everything")
+        // Bound: the high-water mark plus the responses to one event's reads (256 KiB of requests).
+        #expect(stats.maxPendingWriteBytes <= highWater + 256 * 1024 + 40 * 1024, "max pending \(stats.maxPendingWriteBytes)")
+        // Other clients are served meanwhile.
+        let other = server.client()
+        #expect(try await other.unary("test.Echo/Echo", request: [9]) == [9])
+        raw.close()
+        await other.close()
+        await server.server.shutdown()
+    }
+}

@@ -1,8 +1,8 @@
 import WeftCore
 import WeftWire
 
-/// One call on the client side. Loop-confined after `start`; `completion` is set by the caller
-/// before the call is handed to the loop (the hand-off orders the write before any loop read).
+/// One call on the client side. Loop-confined: created by the caller, then only touched on the
+/// client's loop (`completion` is attached there, right before `start`).
 final class ClientCall: @unchecked Sendable {
     // @unchecked Sendable: see above; every mutable field is touched on the client's loop only.
     enum Completion {
@@ -33,6 +33,8 @@ final class ClientCall: @unchecked Sendable {
     /// Messages sent before the connection was ready (client/bidi streaming), and a queued half-close.
     var queuedOutbound: [[UInt8]] = []
     var queuedEnd = false
+    /// A cancellation that reached the loop before the call itself did; `start` honours it.
+    var cancelledBeforeStart: RPCError?
 
     init(method: String, kind: RPCMethodKind, request: [UInt8], options: CallOptions) {
         self.method = method

@@ -57,7 +57,11 @@ final class ClientCore: RPCChannelOwner, @unchecked Sendable {
     // MARK: Calls
 
     func start(_ call: ClientCall) {
-        guard case .created = call.phase else { return }  // cancelled before it started
+        guard case .created = call.phase else { return }
+        if let error = call.cancelledBeforeStart {
+            call.complete(.failure(error), loop: loop)
+            return
+        }
         if closing {
             call.complete(.failure(RPCError(.unavailable, "the client is closed")), loop: loop)
             return
@@ -69,7 +73,7 @@ final class ClientCore: RPCChannelOwner, @unchecked Sendable {
                 return
             }
             call.deadlineTimer = loop.scheduleTimer(after: remaining) { [self, call] in
-                cancel(call, RPCError(.deadlineExceeded, "deadline exceeded after \(format(call.options, since: deadline - remaining))"))
+                cancel(call, RPCError(.deadlineExceeded, "no response from \(target) within \(DurationText.format(remaining))"))
             }
         }
         switch state {
@@ -114,7 +118,7 @@ final class ClientCore: RPCChannelOwner, @unchecked Sendable {
         case .ended:
             return
         case .created:
-            call.complete(.failure(error), loop: loop)  // `start` will find it ended; nothing is sent
+            call.cancelledBeforeStart = error  // `start` has not run yet; it completes the call
         case .pending:
             pending.removeAll { $0 === call }
             call.complete(.failure(error), loop: loop)
@@ -379,8 +383,8 @@ final class ClientCore: RPCChannelOwner, @unchecked Sendable {
 
     // MARK: Closing
 
-    func close(_ continuation: CheckedContinuation<Void, Never>) {
-        closeWaiters.append(continuation)
+    func close(_ continuation: CheckedContinuation<Void, Never>?) {
+        if let continuation { closeWaiters.append(continuation) }
         guard !closing else { return }
         closing = true
         failPending(RPCError(.unavailable, "the client is closed"))
@@ -411,10 +415,6 @@ final class ClientCore: RPCChannelOwner, @unchecked Sendable {
         let waiters = closeWaiters
         closeWaiters = []
         for waiter in waiters { waiter.resume() }
-    }
-
-    private func format(_ options: CallOptions, since start: ContinuousClock.Instant) -> String {
-        "\(ContinuousClock.now - start)"
     }
 }
 

@@ -72,8 +72,10 @@ public final class RPCClient: Sendable {
         let core = self.core
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[UInt8], any Error>) in
-                call.completion = .unary(continuation)
-                loop.run { core.start(call) }
+                loop.run {
+                    call.completion = .unary(continuation)
+                    core.start(call)
+                }
             }
         } onCancel: {
             loop.run { core.cancel(call, RPCError(.cancelled, "the caller cancelled the call")) }
@@ -97,9 +99,11 @@ public final class RPCClient: Sendable {
     public func serverStreaming(_ method: String, request: [UInt8], options: CallOptions = CallOptions()) -> RPCInboundStream {
         let call = ClientCall(method: method, kind: .serverStreaming, request: request, options: options)
         let stream = makeInbound(for: call)
-        call.completion = .stream(stream, nil)
         let core = self.core
-        loop.run { core.start(call) }
+        loop.run {
+            call.completion = .stream(stream, nil)
+            core.start(call)
+        }
         return stream
     }
 
@@ -107,9 +111,11 @@ public final class RPCClient: Sendable {
     public func clientStreaming(_ method: String, options: CallOptions = CallOptions()) -> RPCClientStreamingCall {
         let call = ClientCall(method: method, kind: .clientStreaming, request: [], options: options)
         let response = ResponsePromise()
-        call.completion = .response(response)
         let core = self.core
-        loop.run { core.start(call) }
+        loop.run {
+            call.completion = .response(response)
+            core.start(call)
+        }
         return RPCClientStreamingCall(call: call, core: core, response: response)
     }
 
@@ -117,10 +123,18 @@ public final class RPCClient: Sendable {
     public func bidirectionalStreaming(_ method: String, options: CallOptions = CallOptions()) -> RPCBidirectionalCall {
         let call = ClientCall(method: method, kind: .bidirectionalStreaming, request: [], options: options)
         let stream = makeInbound(for: call)
-        call.completion = .stream(stream, nil)
         let core = self.core
-        loop.run { core.start(call) }
+        loop.run {
+            call.completion = .stream(stream, nil)
+            core.start(call)
+        }
         return RPCBidirectionalCall(call: call, core: core, responses: stream)
+    }
+
+    deinit {
+        // A client dropped without close(): close once the calls still in flight are done.
+        let core = self.core
+        loop.execute { core.close(nil) }
     }
 
     /// Waits for calls in flight, then closes the connection. Later calls fail with `UNAVAILABLE`.

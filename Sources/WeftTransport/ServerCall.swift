@@ -6,7 +6,9 @@ import WeftWire
 final class ServerCall: RPCStreamSink, @unchecked Sendable {
     // @unchecked Sendable: mutable state is touched only on the session's loop; `write` hops there.
     let id: UInt64
-    unowned let session: ServerSession
+    /// Strong: a handler task may outlive the connection; the session ↔ call cycle ends when the
+    /// call leaves `session.calls` (finish, cancel, connection closed).
+    let session: ServerSession
     var deadlineTimer: UInt64?
     private var task: Task<Void, Never>?
     private var inbound: RPCInboundStream?

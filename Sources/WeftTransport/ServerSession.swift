@@ -17,7 +17,8 @@ final class ServerSession: RPCChannelOwner {
         case closed
     }
 
-    unowned let core: ServerCore
+    /// Strong: the core ↔ session cycle ends when the session leaves `core.sessions` on close.
+    let core: ServerCore
     let channel: RPCChannel
     private var state: State = .rejected
     private var calls: [UInt64: ServerCall] = [:]

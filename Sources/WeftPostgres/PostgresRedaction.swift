@@ -1,3 +1,4 @@
+import WeftCore
 import CLibPQ
 
 /// Removes parameter values and passwords from the texts that end up in a ``PostgresError``.
@@ -74,7 +75,7 @@ enum PostgresRedaction {
                 if let colon = userinfo.firstIndex(of: ":") {
                     let raw = String(userinfo[userinfo.index(after: colon)...])
                     found.insert(raw)
-                    found.insert(percentDecoded(raw))
+                    found.insert(PercentEncoding.decode(raw))
                 }
             }
         }
@@ -84,25 +85,9 @@ enum PostgresRedaction {
             if value.first == "'" { value = value.dropFirst() }
             let raw = String(value.prefix { $0 != " " && $0 != "&" && $0 != "'" })
             found.insert(raw)
-            found.insert(percentDecoded(raw))
+            found.insert(PercentEncoding.decode(raw))
         }
         return found.filter { !$0.isEmpty }.sorted { $0.count > $1.count }
     }
 
-    /// `%41` → `A`; malformed escapes are kept as they are.
-    static func percentDecoded(_ text: String) -> String {
-        var bytes: [UInt8] = []
-        var utf8 = Array(text.utf8)[...]
-        while let byte = utf8.popFirst() {
-            if byte == UInt8(ascii: "%"), utf8.count >= 2,
-               let value = UInt8(String(decoding: utf8.prefix(2), as: UTF8.self), radix: 16)
-            {
-                bytes.append(value)
-                utf8 = utf8.dropFirst(2)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
 }

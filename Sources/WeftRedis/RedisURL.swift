@@ -1,3 +1,5 @@
+import WeftCore
+
 /// A parsed `redis://[[username]:password@]host[:port][/db]` URL.
 ///
 /// Invariant: the password is only sent in `AUTH`; it is never logged, printed or put in an error
@@ -30,12 +32,12 @@ struct RedisURL: Sendable, CustomStringConvertible {
             let userinfo = authority[..<at]
             hostPort = authority[authority.index(after: at)...]
             if let colon = userinfo.firstIndex(of: ":") {
-                let user = Self.percentDecoded(userinfo[..<colon])
+                let user = PercentEncoding.decode(userinfo[..<colon])
                 username = user.isEmpty ? nil : user
-                password = Self.percentDecoded(userinfo[userinfo.index(after: colon)...])
+                password = PercentEncoding.decode(userinfo[userinfo.index(after: colon)...])
             } else {
                 // `redis://secret@host`: the lone userinfo is the password, as in redis-cli.
-                password = Self.percentDecoded(userinfo)
+                password = PercentEncoding.decode(userinfo)
             }
         }
 
@@ -76,20 +78,4 @@ struct RedisURL: Sendable, CustomStringConvertible {
         return "redis://\(userinfo)\(host):\(port)/\(database)"
     }
 
-    /// `%41` → `A`; malformed escapes are kept as they are.
-    private static func percentDecoded(_ text: Substring) -> String {
-        var bytes: [UInt8] = []
-        var utf8 = Array(text.utf8)[...]
-        while let byte = utf8.popFirst() {
-            if byte == UInt8(ascii: "%"), utf8.count >= 2,
-               let value = UInt8(String(decoding: utf8.prefix(2), as: UTF8.self), radix: 16)
-            {
-                bytes.append(value)
-                utf8 = utf8.dropFirst(2)
-            } else {
-                bytes.append(byte)
-            }
-        }
-        return String(decoding: bytes, as: UTF8.self)
-    }
 }

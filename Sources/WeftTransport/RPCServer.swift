@@ -142,8 +142,7 @@ final class ServerCore: EpollHandler, @unchecked Sendable {
             let connection = FramedConnection(
                 loop: loop, fd: fd,
                 configuration: .init(
-                    maxFrameBytes: configuration.maxFrameBytes,
-                    writeHighWaterBytes: configuration.writeHighWaterBytes,
+                    maxFrameBytes: configuration.maxFrameBytes, writeHighWaterBytes: configuration.writeHighWaterBytes,
                     writeLowWaterBytes: configuration.writeLowWaterBytes))
             let session = ServerSession(core: self, channel: RPCChannel(connection: connection, logger: logger))
             do {

@@ -23,6 +23,15 @@ public struct ProcessTestError: Error, CustomStringConvertible {
     public init(_ description: String) { self.description = description }
 }
 
+/// This process's environment without its `WEFT_*` settings (so a test states every setting the
+/// child sees), plus `overrides`.
+func childEnvironment(_ overrides: [String: String]) -> [String: String] {
+    var env = ProcessInfo.processInfo.environment
+    for key in env.keys where key.hasPrefix("WEFT_") && key != "WEFT_BIN_DIR" { env[key] = nil }
+    for (key, value) in overrides { env[key] = value }
+    return env
+}
+
 /// The outcome of a finished process.
 public struct ProcessResult: Sendable {
     public var status: Int32
@@ -37,10 +46,7 @@ public func runProcess(
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
-    var env = ProcessInfo.processInfo.environment
-    for key in env.keys where key.hasPrefix("WEFT_") && key != "WEFT_BIN_DIR" { env[key] = nil }
-    for (key, value) in environment { env[key] = value }
-    process.environment = env
+    process.environment = childEnvironment(environment)
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out
@@ -71,10 +77,7 @@ public final class ChildProcess: @unchecked Sendable {
         process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        for key in env.keys where key.hasPrefix("WEFT_") && key != "WEFT_BIN_DIR" { env[key] = nil }
-        for (key, value) in environment { env[key] = value }
-        process.environment = env
+        process.environment = childEnvironment(environment)
         let pipe = Pipe()
         process.standardOutput = pipe
         process.standardError = pipe

@@ -4,6 +4,7 @@ import Glibc
 import HeapModule
 import Logging
 import Synchronization
+import WeftCore
 
 /// Something registered with an `EventLoop` for readiness events on a file descriptor.
 /// Called on the loop thread only.
@@ -27,7 +28,7 @@ protocol EpollHandler: AnyObject {
 ///   name resolution runs on a dispatch thread.
 public final class EventLoop: @unchecked Sendable {
     // @unchecked Sendable: mutable state is either confined to the loop thread (documented per
-    // property) or inside `inbox` (a Mutex); `loopThread` is an Atomic.
+    // property) or inside `inbox` (a lock); `loopThread` is an Atomic.
 
     enum Work: Sendable {
         case closure(@Sendable () -> Void)
@@ -52,10 +53,10 @@ public final class EventLoop: @unchecked Sendable {
     private let epollFD: Int32
     private let wakeupFD: Int32
     private static let wakeupToken: UInt64 = 0
-    private let inbox = Mutex(Inbox())
+    private let inbox = Locked(Inbox())
     private let loopThread = Atomic<UInt>(0)
-    private let finished = Mutex(false)
-    private let threadExited = Mutex<[CheckedContinuation<Void, Never>]?>([])
+    private let finished = Locked(false)
+    private let threadExited = Locked<[CheckedContinuation<Void, Never>]?>([])
 
     // Loop-confined state.
     private var localWork = Deque<Work>()

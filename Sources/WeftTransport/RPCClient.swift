@@ -1,5 +1,4 @@
 import Logging
-import Synchronization
 import WeftCore
 import WeftWire
 
@@ -227,7 +226,7 @@ public struct RPCBidirectionalCall: Sendable {
 
 /// A one-shot result that any number of tasks can await.
 final class ResponsePromise: Sendable {
-    private let state = Mutex<(result: Result<[UInt8], RPCError>?, waiters: [CheckedContinuation<[UInt8], any Error>])>((nil, []))
+    private let state = Locked<(result: Result<[UInt8], RPCError>?, waiters: [CheckedContinuation<[UInt8], any Error>])>((nil, []))
 
     func fulfil(_ result: Result<[UInt8], RPCError>) {
         let waiters = state.withLock { state -> [CheckedContinuation<[UInt8], any Error>] in

@@ -1,5 +1,4 @@
 import DequeModule
-import Synchronization
 import WeftCore
 import WeftWire
 
@@ -23,7 +22,7 @@ public final class RPCInboundStream: AsyncSequence, Sendable {
         var paused = false
     }
 
-    private let state = Mutex(State())
+    private let state = Locked(State())
     private let capacity: Int
     /// Called (on the loop) when the consumer caught up after a pause.
     private let onResume: @Sendable () -> Void

@@ -1,7 +1,6 @@
 import CWeftSystem
 import Glibc
 import Logging
-import Synchronization
 import WeftCore
 import WeftWire
 

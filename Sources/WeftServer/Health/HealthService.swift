@@ -1,4 +1,3 @@
-import Synchronization
 import WeftCore
 import WeftTransport
 import WeftWire
@@ -14,7 +13,7 @@ public final class HealthService: Sendable {
     private let version: String
     private let started = ContinuousClock.now
     /// nil while serving; otherwise why not (draining, dependency down, …).
-    private let notServingReason = Mutex<String?>(nil)
+    private let notServingReason = Locked<String?>(nil)
     private let services: Set<String>
 
     public init(role: NodeRole, nodeID: String, version: String, services: Set<String> = []) {

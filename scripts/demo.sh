@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 . scripts/lib/common.sh
 
 install_packages
-base=$(mktemp -d /tmp/weft-demo.XXXXXX)
+base=$(mktemp -d /tmp/weft-demo.XXXXXX); chmod 755 "$base"  # the postgres user must reach it
 coordinator_pid=""
 cleanup() {
     [ -n "$coordinator_pid" ] && kill -TERM "$coordinator_pid" 2>/dev/null && wait "$coordinator_pid" 2>/dev/null || true

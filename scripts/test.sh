@@ -21,7 +21,7 @@ if ! diff -r "$gen" Sources/CWeftProtos >/dev/null; then
 fi
 rm -rf "$gen"
 
-base=$(mktemp -d /tmp/weft-test.XXXXXX)
+base=$(mktemp -d /tmp/weft-test.XXXXXX); chmod 755 "$base"  # the postgres user must reach it
 cleanup() { stop_servers; rm -rf "$base"; }
 trap cleanup EXIT
 start_servers "$base/servers" off

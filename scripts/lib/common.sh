@@ -37,6 +37,8 @@ start_servers() {
     if [ "$(id -u)" = 0 ]; then
         chown postgres:postgres "$base/pg"
         local as_pg="runuser -u postgres --"
+        runuser -u postgres -- test -w "$base/pg" \
+            || { echo "the postgres user cannot reach $base/pg: make every parent directory world-searchable (chmod o+x)" >&2; return 1; }
     else
         local as_pg=""
     fi

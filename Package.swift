@@ -46,6 +46,7 @@ let package = Package(
         // Pure modules (no I/O).
         .target(name: "WeftCore", dependencies: [log], swiftSettings: swiftSettings),
         .target(name: "WeftWire", dependencies: ["WeftCore", "CWeftProtos"], swiftSettings: swiftSettings),
+        .target(name: "WeftEngine", dependencies: ["WeftCore"], swiftSettings: swiftSettings),
 
         // I/O modules.
         .target(
@@ -59,7 +60,7 @@ let package = Package(
         // Services and the public SDK.
         .target(
             name: "WeftServer",
-            dependencies: ["WeftCore", "WeftWire", "WeftTransport", "WeftPostgres", "WeftRedis", log, serviceLifecycle],
+            dependencies: ["WeftCore", "WeftWire", "WeftEngine", "WeftTransport", "WeftPostgres", "WeftRedis", log, serviceLifecycle],
             swiftSettings: swiftSettings
         ),
         .target(name: "Weft", dependencies: ["WeftCore", "WeftWire", "WeftTransport", log], swiftSettings: swiftSettings),
@@ -83,6 +84,7 @@ let package = Package(
 
         .testTarget(name: "WeftCoreTests", dependencies: ["WeftCore"], swiftSettings: swiftSettings),
         .testTarget(name: "WeftWireTests", dependencies: ["WeftWire", "WeftCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "WeftEngineTests", dependencies: ["WeftEngine", "WeftCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "WeftTransportTests",
             dependencies: ["WeftTransport", "WeftWire", "WeftCore", "_WeftTestKit", log],

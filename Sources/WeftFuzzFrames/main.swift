@@ -4,7 +4,7 @@
 //   weft-fuzz-frames FILE...     # without FUZZING: replay corpus files (scripts/test.sh does this)
 //
 // Every input is split into reads at positions taken from its first byte, fed to a FrameDecoder
-// with a small limit, and every frame is decoded as an Envelope, Hello and HealthCheckRequest.
+// with a small limit, and every frame is decoded as an Envelope and as each API message.
 // Any crash, trap or sanitizer report is a bug; errors thrown for bad bytes are the expected outcome.
 import WeftWire
 
@@ -36,6 +36,11 @@ func fuzzOne(_ data: UnsafeRawBufferPointer) {
                 _ = try? Hello(serializedBytes: body)
                 _ = try? HealthCheckRequest(serializedBytes: body)
                 _ = try? HealthCheckResponse(serializedBytes: body)
+                _ = try? WorkerMessage(serializedBytes: body)
+                _ = try? SchedulerMessage(serializedBytes: body)
+                _ = try? StartRunRequest(serializedBytes: body)
+                _ = try? RunInfo(serializedBytes: body)
+                _ = try? ListRunsResponse(serializedBytes: body)
             }
         } catch {
             return  // a rejected stream (oversized frame) ends the input, as it ends a connection

@@ -85,7 +85,7 @@ extension Envelope {
                         return body(&msg)
                     }
                     // Metadata is rare and small: strdup its strings into an arena freed after packing.
-                    let arena = CStringArena()
+                    let arena = CArena()
                     let entries = UnsafeMutablePointer<Weft__Wire__V1__MetadataEntry>.allocate(capacity: metadata.count)
                     let entryPointers = UnsafeMutablePointer<UnsafeMutablePointer<Weft__Wire__V1__MetadataEntry>?>
                         .allocate(capacity: metadata.count)
@@ -96,8 +96,8 @@ extension Envelope {
                     for (i, (key, value)) in metadata.sorted(by: { $0.key < $1.key }).enumerated() {
                         var entry = Weft__Wire__V1__MetadataEntry()
                         weft__wire__v1__metadata_entry__init(&entry)
-                        entry.key = arena.duplicate(key)
-                        entry.value = arena.duplicate(value)
+                        entry.key = arena.string(key)
+                        entry.value = arena.string(value)
                         (entries + i).initialize(to: entry)
                         entryPointers[i] = entries + i
                     }

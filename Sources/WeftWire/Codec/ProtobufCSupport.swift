@@ -58,18 +58,100 @@ func unpackMessage<M, R>(
     return try convert(message.pointee)
 }
 
-/// Keeps C strings alive while protobuf-c packs a message that points at them.
-final class CStringArena {
-    private var allocations: [UnsafeMutablePointer<CChar>] = []
-
-    func duplicate(_ string: String) -> UnsafeMutablePointer<CChar> {
-        let copy = strdup(string)!
-        allocations.append(copy)
-        return copy
-    }
+/// Owns the C memory a message under construction points at (strings, byte buffers, nested
+/// messages, pointer arrays) until protobuf-c has packed it; frees everything in `deinit`.
+/// Never pass an arena-built message to `free_unpacked` (that would free twice).
+final class CArena {
+    private var allocations: [UnsafeMutableRawPointer] = []
 
     deinit {
         for pointer in allocations { free(pointer) }
+    }
+
+    /// A NUL-terminated copy of `string`.
+    func string(_ string: String) -> UnsafeMutablePointer<CChar> {
+        let copy = strdup(string)!
+        allocations.append(UnsafeMutableRawPointer(copy))
+        return copy
+    }
+
+    /// A copy of `bytes` as a protobuf-c `bytes` field.
+    func bytes(_ bytes: [UInt8]) -> ProtobufCBinaryData {
+        guard !bytes.isEmpty else { return ProtobufCBinaryData(len: 0, data: nil) }
+        let memory = malloc(bytes.count)!
+        allocations.append(memory)
+        bytes.withUnsafeBytes { memory.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        return ProtobufCBinaryData(len: bytes.count, data: memory.assumingMemoryBound(to: UInt8.self))
+    }
+
+    /// A heap copy of a nested message built by `make`.
+    func message<M>(_ make: () -> M) -> UnsafeMutablePointer<M> {
+        let memory = malloc(MemoryLayout<M>.stride)!
+        allocations.append(memory)
+        let typed = memory.bindMemory(to: M.self, capacity: 1)
+        typed.initialize(to: make())
+        return typed
+    }
+
+    /// A repeated message field: the `n_x` count and the `x` pointer array.
+    func repeated<Element, M>(_ elements: [Element], _ make: (Element) -> M) -> (count: Int, pointer: UnsafeMutablePointer<UnsafeMutablePointer<M>?>?) {
+        guard !elements.isEmpty else { return (0, nil) }
+        let memory = malloc(MemoryLayout<UnsafeMutablePointer<M>?>.stride * elements.count)!
+        allocations.append(memory)
+        let array = memory.bindMemory(to: UnsafeMutablePointer<M>?.self, capacity: elements.count)
+        for (i, element) in elements.enumerated() {
+            (array + i).initialize(to: message { make(element) })
+        }
+        return (elements.count, array)
+    }
+
+    /// A repeated string field.
+    func strings(_ values: [String]) -> (count: Int, pointer: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) {
+        guard !values.isEmpty else { return (0, nil) }
+        let memory = malloc(MemoryLayout<UnsafeMutablePointer<CChar>?>.stride * values.count)!
+        allocations.append(memory)
+        let array = memory.bindMemory(to: UnsafeMutablePointer<CChar>?.self, capacity: values.count)
+        for (i, value) in values.enumerated() { (array + i).initialize(to: string(value)) }
+        return (values.count, array)
+    }
+}
+
+/// Swift values of a repeated message field of an unpacked message.
+func swiftArray<M, T>(_ count: Int, _ pointer: UnsafeMutablePointer<UnsafeMutablePointer<M>?>?, _ convert: (M) throws(WireError) -> T) throws(WireError) -> [T] {
+    guard count > 0, let pointer else { return [] }
+    var out: [T] = []
+    out.reserveCapacity(count)
+    for i in 0..<count {
+        guard let element = pointer[i] else { continue }
+        out.append(try convert(element.pointee))
+    }
+    return out
+}
+
+/// Swift strings of a repeated string field.
+func swiftStrings(_ count: Int, _ pointer: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> [String] {
+    guard count > 0, let pointer else { return [] }
+    return (0..<count).map { swiftString(pointer[$0]) }
+}
+
+/// A Swift enum from a protobuf enum field; a number this version does not know is an invalid field.
+func wireEnum<E: RawRepresentable<UInt32>>(_ type: E.Type, _ raw: UInt32, field: StaticString) throws(WireError) -> E {
+    guard let value = E(rawValue: raw) else { throw WireError(.invalidField, "\(field): unknown value \(raw)") }
+    return value
+}
+
+/// A nested message that must be present.
+func requiredMessage<M, T>(_ pointer: UnsafeMutablePointer<M>?, field: StaticString, _ convert: (M) throws(WireError) -> T) throws(WireError) -> T {
+    guard let pointer else { throw WireError(.invalidField, "\(field) is missing") }
+    return try convert(pointer.pointee)
+}
+
+/// A run id from a `bytes` field; a wrong length or version is an invalid field.
+func decodeRunID(_ data: ProtobufCBinaryData, field: StaticString) throws(WireError) -> RunID {
+    do {
+        return try RunID(bytes: swiftBytes(data))
+    } catch {
+        throw WireError(.invalidField, "\(field): \(error)")
     }
 }
 

@@ -101,6 +101,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "WeftTests",
+            dependencies: ["Weft", "WeftTransport", "WeftWire", "WeftCore", "_WeftTestKit", log],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "WeftProcessTests",
             dependencies: ["Weft", "WeftCore", "_WeftTestKit"],
             swiftSettings: swiftSettings

@@ -1,0 +1,142 @@
+import Logging
+import WeftCore
+import WeftTransport
+import WeftWire
+
+/// The worker runtime (ARCHITECTURE.md §4 "Dispatch"): asks a coordinator where the schedulers are
+/// (`Worker.Discover`), opens one `Connect` stream to each, grants credits for the task slots it
+/// has free, runs the assignments pushed to it, heartbeats what it runs, and reports each attempt's
+/// outcome on the stream it came from.
+///
+/// - Flow control: a scheduler never has more assignments outstanding with this worker than the
+///   credits granted; `concurrency` slots are shared out between the scheduler links.
+/// - Liveness: every attempt in flight is heartbeated on its link every `heartbeatInterval` (or
+///   faster when a task's heartbeat timeout asks for it).
+/// - Failure: a link that breaks is reopened with backoff; results of attempts whose link is gone
+///   are dropped — the scheduler times those attempts out and retries them (at-least-once).
+/// - Shutdown (`run()`'s task cancelled, e.g. SIGTERM through a ServiceGroup): no more credits,
+///   attempts in flight get `shutdownGracePeriod` to finish, then are cancelled and reported as
+///   retryable failures (`WorkerShutdown`) so they run again elsewhere at once.
+public final class WeftWorker: Sendable {
+    public struct Configuration: Sendable {
+        /// The coordinator to discover schedulers from.
+        public var coordinator: Endpoint
+        public var cluster: String = "weft"
+        public var authToken: [UInt8] = []
+        public var workerID: String
+        public var queues: [String] = ["default"]
+        /// Attempts run at once by this process.
+        public var concurrency: Int = 8
+        public var heartbeatInterval: Duration = .seconds(1)
+        public var rediscoverInterval: Duration = .seconds(5)
+        public var shutdownGracePeriod: Duration = .seconds(10)
+
+        public init(coordinator: Endpoint, workerID: String) {
+            self.coordinator = coordinator
+            self.workerID = workerID
+        }
+    }
+
+    public let configuration: Configuration
+    let registry: TaskRegistry
+    let logger: Logger
+    let state = Locked(WorkerState())
+
+    public init(configuration: Configuration, registry: TaskRegistry, logger: Logger) {
+        precondition(configuration.concurrency > 0, "concurrency must be positive")
+        self.configuration = configuration
+        self.registry = registry
+        self.logger = logger
+    }
+
+    /// Attempts running now.
+    public var inFlight: Int { state.withLock { $0.running.count } }
+
+    /// Runs until the task is cancelled, then shuts down gracefully (see the type's documentation).
+    public func run() async {
+        let coordinator = RPCClient(target: configuration.coordinator, configuration: rpcConfiguration, logger: logger)
+        await withTaskGroup(of: Void.self) { group in
+            var links: [String: Task<Void, Never>] = [:]
+            while !Task.isCancelled {
+                do {
+                    let response = try await coordinator.unary(
+                        WorkerMethods.discover, request: DiscoverRequest(queues: configuration.queues),
+                        response: DiscoverResponse.self, options: CallOptions(timeout: .seconds(5)))
+                    let addresses = Set(response.schedulers.map(\.address))
+                    for address in addresses where links[address] == nil {
+                        guard let endpoint = try? Endpoint(parsing: address) else {  // logged below, skipped
+                            logger.warning("ignoring an invalid scheduler address", metadata: ["address": "\(address)"])
+                            continue
+                        }
+                        logger.info("connecting to scheduler", metadata: ["scheduler.address": "\(address)"])
+                        let link = SchedulerLink(worker: self, endpoint: endpoint)
+                        links[address] = Task { await link.run() }
+                    }
+                    for (address, task) in links where !addresses.contains(address) {
+                        logger.info("scheduler left", metadata: ["scheduler.address": "\(address)"])
+                        task.cancel()
+                        links[address] = nil
+                    }
+                    state.withLock { $0.linkCount = max(1, links.count) }
+                } catch {
+                    logger.warning("scheduler discovery failed", metadata: ["error": "\(error)"])
+                }
+                // Cancellation (shutdown) ends the sleep early; that is the normal way out.
+                try? await Task.sleep(for: configuration.rediscoverInterval)
+            }
+            await shutdown(links: Array(links.values))
+            group.cancelAll()
+        }
+        await coordinator.close()
+    }
+
+    private func shutdown(links: [Task<Void, Never>]) async {
+        state.withLock { $0.shuttingDown = true }
+        let running = inFlight
+        logger.info("worker shutting down", metadata: ["attempts.in_flight": "\(running)"])
+        let deadline = ContinuousClock.now + configuration.shutdownGracePeriod
+        while inFlight > 0 && ContinuousClock.now < deadline {
+            await sleepIgnoringCancellation(.milliseconds(20))
+        }
+        let leftovers = state.withLock { $0.running.values.map(\.task) }
+        for task in leftovers { task.cancel() }
+        for task in leftovers { await task.value }
+        for link in links { link.cancel() }
+        for link in links { await link.value }
+    }
+
+    var rpcConfiguration: RPCClientConfiguration {
+        var rpc = RPCClientConfiguration(
+            cluster: configuration.cluster, role: .worker, nodeID: configuration.workerID,
+            authToken: configuration.authToken)
+        rpc.connectTimeout = .seconds(5)
+        return rpc
+    }
+
+    /// Credits each link may hold: the slots shared out between links.
+    var slotsPerLink: Int {
+        let links = state.withLock { $0.linkCount }
+        return max(1, configuration.concurrency / max(1, links))
+    }
+}
+
+/// Shared mutable state of a worker.
+struct WorkerState {
+    struct Running {
+        var task: Task<Void, Never>
+        var linkID: ObjectIdentifier
+        var heartbeatMilliseconds: UInt64
+    }
+
+    var running: [AttemptReference: Running] = [:]
+    /// Attempts that finished before `start` could record them (a very fast handler).
+    var finishedEarly: Set<AttemptReference> = []
+    var linkCount = 1
+    var shuttingDown = false
+}
+
+/// Sleeps for `duration` even when the current task is cancelled (used during shutdown, which
+/// happens *because* the task was cancelled).
+func sleepIgnoringCancellation(_ duration: Duration) async {
+    await Task.detached { try? await Task.sleep(for: duration) }.value  // a detached task is not cancelled with us
+}

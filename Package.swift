@@ -60,7 +60,7 @@ let package = Package(
         // Services and the public SDK.
         .target(
             name: "WeftServer",
-            dependencies: ["WeftCore", "WeftWire", "WeftEngine", "WeftTransport", "WeftPostgres", "WeftRedis", log, serviceLifecycle],
+            dependencies: ["WeftCore", "WeftWire", "WeftEngine", "WeftTransport", "WeftPostgres", "WeftRedis", log, serviceLifecycle, deque],
             swiftSettings: swiftSettings
         ),
         .target(name: "Weft", dependencies: ["WeftCore", "WeftWire", "WeftTransport", log], swiftSettings: swiftSettings),
@@ -100,6 +100,7 @@ let package = Package(
             dependencies: ["WeftRedis", "WeftCore", "_WeftTestKit"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "WeftServerTests", dependencies: ["WeftServer", "WeftCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "WeftTests",
             dependencies: ["Weft", "WeftTransport", "WeftWire", "WeftCore", "_WeftTestKit", log],

@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // C libraries from Debian's -dev packages (STYLE.md §7).
@@ -75,7 +76,9 @@ let package = Package(
             dependencies: ["WeftServer", "Weft", "WeftCLISupport", "WeftTransport", "WeftWire", argumentParser, log, serviceLifecycle, unixSignals],
             swiftSettings: swiftSettings
         ),
-        .executableTarget(name: "weftctl", dependencies: ["Weft", "WeftCLISupport", "WeftCore", argumentParser, log], swiftSettings: swiftSettings),
+        .executableTarget(
+            name: "weftctl",
+            dependencies: ["Weft", "WeftCLISupport", "WeftCore", argumentParser, log, .product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
         // libFuzzer target for the frame decoder + envelope codec (scripts/fuzz.sh).
         .executableTarget(name: "WeftFuzzFrames", dependencies: ["WeftWire"], swiftSettings: swiftSettings),
 

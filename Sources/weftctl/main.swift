@@ -9,7 +9,7 @@ struct Weftctl: AsyncParsableCommand {
         commandName: "weftctl",
         abstract: "Administer a Weft cluster through a coordinator.",
         version: WeftVersion.current,
-        subcommands: [HealthCommand.self])
+        subcommands: [HealthCommand.self, WorkflowCommand.self, RunCommand.self])
 }
 
 /// Flags of every weftctl command.
@@ -38,6 +38,23 @@ struct ClientOptions: ParsableArguments {
         try parseDuration(WeftEnvironment.resolve(timeout, flag: "timeout") ?? "10s", flag: "timeout")
     }
 
+    /// Runs `body` with a connected client and closes it afterwards; RPC errors become exit-code-1
+    /// failures with the server's message.
+    func withClient<T>(_ body: (WeftClient) async throws -> T) async throws -> T {
+        let client = try makeClient()
+        do {
+            let result = try await body(client)
+            await client.close()
+            return result
+        } catch let error as RPCError {
+            await client.close()
+            throw CommandFailure("\(error)")
+        } catch {
+            await client.close()
+            throw error
+        }
+    }
+
     func makeClient() throws -> WeftClient {
         var configuration = WeftClient.Configuration(address: try endpoint())
         configuration.cluster = common.resolvedCluster
@@ -45,45 +62,6 @@ struct ClientOptions: ParsableArguments {
         configuration.defaultTimeout = try timeoutDuration()
         configuration.nodeID = "weftctl"
         return WeftClient(configuration: configuration)
-    }
-}
-
-struct HealthCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "health",
-        abstract: "Check that the server at --address serves; exits 1 when it does not or cannot be reached.")
-
-    @OptionGroup var options: ClientOptions
-
-    @Option(help: "Ask about one service (e.g. weft.api.v1.Health) instead of the whole server.")
-    var service: String = ""
-
-    func run() async throws {
-        let client = try options.makeClient()
-        let address = try options.endpoint()
-        let report: HealthReport
-        do {
-            report = try await client.health(service: service)
-        } catch {
-            await client.close()
-            if options.json {
-                print(#"{"address":"\#(address)","status":"UNREACHABLE","error":\#(jsonString("\(error)"))}"#)
-            }
-            throw CommandFailure("\(address): \(error)")
-        }
-        await client.close()
-        if options.json {
-            print(#"{"address":"\#(address)","status":"\#(report.status.rawValue)","role":"\#(report.role)","node_id":\#(jsonString(report.nodeID)),"version":\#(jsonString(report.version)),"uptime_ms":\#(report.uptimeMilliseconds),"message":\#(jsonString(report.message))}"#)
-        } else {
-            print(Table(
-                headers: ["ADDRESS", "STATUS", "ROLE", "NODE", "VERSION", "UPTIME"],
-                rows: [[
-                    "\(address)", report.status.rawValue, report.role, report.nodeID, report.version,
-                    DurationText.format(.milliseconds(report.uptimeMilliseconds)),
-                ]]).render())
-            if !report.message.isEmpty { print("message: \(report.message)") }
-        }
-        guard report.isServing else { throw CommandFailure("\(address) is \(report.status.rawValue)") }
     }
 }
 

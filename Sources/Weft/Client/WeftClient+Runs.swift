@@ -6,14 +6,6 @@ import WeftWire
 // The run API of the SDK: register workflows, start runs, wait for results, inspect, cancel, list.
 // Every call goes to the coordinator, which forwards writes to the owner of the run's partition.
 
-public typealias RunID = WeftCore.RunID
-public typealias RunInfo = WeftWire.RunInfo
-public typealias TaskInfo = WeftWire.TaskInfo
-public typealias RunStatus = WeftWire.RunStatus
-public typealias TaskStatus = WeftWire.TaskStatus
-public typealias RunSummary = WeftWire.RunSummary
-public typealias WorkflowSummary = WeftWire.WorkflowSummary
-
 /// A run that did not succeed, as `WeftClient.result(of:as:)` reports it.
 public struct RunFailedError: Error, Sendable, CustomStringConvertible {
     public var run: RunInfo

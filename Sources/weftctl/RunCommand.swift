@@ -1,0 +1,206 @@
+import ArgumentParser
+import Foundation
+import Weft
+import WeftCLISupport
+import WeftCore
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run", abstract: "Start, inspect, wait for, cancel, retry and list runs.",
+        subcommands: [Start.self, Get.self, Wait.self, Cancel.self, Retry.self, List.self])
+
+    struct Start: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Start a run of WORKFLOW; prints its id once it is durable.")
+        @Argument var workflow: String
+        @Option(help: "The run's input, as JSON (default: null).") var input: String = "null"
+        @Option(name: .customLong("idempotency-key"), help: "Starting again with the same key returns the same run.") var idempotencyKey: String?
+        @Option(help: "critical | high | normal | low (default: the definition's).") var priority: String?
+        @Option(help: "A registered version (default: the latest).") var version: String?
+        @OptionGroup var options: ClientOptions
+
+        func validate() throws {
+            guard (try? JSONSerialization.jsonObject(with: Data(input.utf8), options: [.fragmentsAllowed])) != nil else {
+                throw ValidationError("--input is not valid JSON: \(input)")
+            }
+            if let priority, Step.Priority(rawValue: priority) == nil {
+                throw ValidationError("--priority must be critical, high, normal or low")
+            }
+        }
+
+        func run() async throws {
+            let run = try await options.withClient { client in
+                try await client.start(
+                    workflow: workflow, inputJSON: Array(input.utf8),
+                    options: StartOptions(idempotencyKey: idempotencyKey, version: version, priority: priority.flatMap(Step.Priority.init)))
+            }
+            if options.json { printJSON(["run_id": run.description]) } else { print(run) }
+        }
+    }
+
+    struct Get: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show a run and its tasks.")
+        @Argument(help: "The run id.") var id: String
+        @OptionGroup var options: ClientOptions
+
+        func validate() throws { _ = try parseRunID(id) }
+
+        func run() async throws {
+            let info = try await options.withClient { client in try await client.describe(try parseRunID(id)) }
+            RunPrinter.print(info, json: options.json)
+        }
+    }
+
+    struct Wait: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Wait until a run is closed; exit 1 unless it succeeded.")
+        @Argument(help: "The run id.") var id: String
+        @OptionGroup var options: ClientOptions
+
+        func validate() throws { _ = try parseRunID(id) }
+
+        func run() async throws {
+            let info = try await options.withClient { client in try await client.wait(for: try parseRunID(id), timeout: try options.timeoutDuration()) }
+            RunPrinter.print(info, json: options.json)
+            guard info.status == .succeeded else { throw CommandFailure("run \(info.runID) \(info.status)") }
+        }
+    }
+
+    struct Cancel: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Cancel a run.")
+        @Argument(help: "The run id.") var id: String
+        @Option(help: "Why (recorded with the run).") var reason: String = ""
+        @OptionGroup var options: ClientOptions
+
+        func validate() throws { _ = try parseRunID(id) }
+
+        func run() async throws {
+            let status = try await options.withClient { client in try await client.cancel(try parseRunID(id), reason: reason) }
+            if options.json { printJSON(["run_id": id, "status": "\(status)"]) } else { print("\(id) \(status)") }
+        }
+    }
+
+    struct Retry: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Start a new run with the same workflow version and input.")
+        @Argument(help: "The run id.") var id: String
+        @OptionGroup var options: ClientOptions
+
+        func validate() throws { _ = try parseRunID(id) }
+
+        func run() async throws {
+            let run = try await options.withClient { client in try await client.retry(try parseRunID(id)) }
+            if options.json { printJSON(["run_id": run.description, "retry_of": id]) } else { print(run) }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List runs, newest first.")
+        @Option(help: "Only runs of this workflow.") var workflow: String?
+        @Option(help: "pending | running | succeeded | failed | cancelled") var status: String?
+        @Option(help: "Created at or after: RFC 3339 time, or a duration ago (1h).") var since: String?
+        @Option(help: "Created before: RFC 3339 time, or a duration ago.") var until: String?
+        @Option(help: "Runs per page, 1-1000 (default 50).") var limit: Int = 50
+        @Option(name: .customLong("page-token"), help: "Continue from a previous page.") var pageToken: String?
+        @OptionGroup var options: ClientOptions
+
+        func validate() throws {
+            guard (1...1000).contains(limit) else { throw ValidationError("--limit must be from 1 to 1000") }
+            _ = try parsedStatus()
+            _ = try since.map { try parseTime($0, flag: "since") }
+            _ = try until.map { try parseTime($0, flag: "until") }
+        }
+
+        private func parsedStatus() throws -> RunStatus {
+            guard let status else { return .unspecified }
+            guard let value = RunStatus.allCases.first(where: { "\($0)".lowercased() == status.lowercased() && $0 != .unspecified }) else {
+                throw ValidationError("--status must be pending, running, succeeded, failed or cancelled")
+            }
+            return value
+        }
+
+        func run() async throws {
+            let request = ListRunsRequest(
+                workflow: workflow ?? "", status: try parsedStatus(),
+                sinceMilliseconds: try since.map { try parseTime($0, flag: "since") } ?? 0,
+                untilMilliseconds: try until.map { try parseTime($0, flag: "until") } ?? 0,
+                limit: UInt32(limit), pageToken: pageToken ?? "")
+            let page = try await options.withClient { client in try await client.list(request) }
+            if options.json {
+                var object: [String: Any] = ["runs": page.runs.map {
+                    ["run_id": $0.runID.description, "workflow": $0.workflow, "status": "\($0.status)",
+                     "created_at": isoTime($0.createdAtMilliseconds), "closed_at": isoTime($0.closedAtMilliseconds)] as [String: Any]
+                }]
+                if !page.nextPageToken.isEmpty { object["next_page_token"] = page.nextPageToken }
+                printJSON(object)
+            } else {
+                print(Table(
+                    headers: ["RUN", "WORKFLOW", "STATUS", "CREATED", "CLOSED"],
+                    rows: page.runs.map {
+                        [$0.runID.description, $0.workflow, "\($0.status)", isoTime($0.createdAtMilliseconds), isoTime($0.closedAtMilliseconds)]
+                    }
+                ).render())
+                if !page.nextPageToken.isEmpty { print("more: --page-token \(page.nextPageToken)") }
+            }
+        }
+    }
+}
+
+func parseRunID(_ text: String) throws -> RunID {
+    do {
+        return try RunID(parsing: text)
+    } catch {
+        throw ValidationError("\(error)")
+    }
+}
+
+/// RFC 3339 (`2026-11-25T10:00:00Z`) or a duration ago (`90m`), as Unix milliseconds.
+func parseTime(_ text: String, flag: String) throws -> Int64 {
+    if let duration = try? DurationText.parse(text) {  // not a duration: try a timestamp below
+        let ago = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        return Int64((Date().timeIntervalSince1970 - ago) * 1000)
+    }
+    let formatter = ISO8601DateFormatter()
+    for options: ISO8601DateFormatter.Options in [[.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime]] {
+        formatter.formatOptions = options
+        if let date = formatter.date(from: text) { return Int64(date.timeIntervalSince1970 * 1000) }
+    }
+    throw ValidationError("--\(flag): '\(text)' is neither an RFC 3339 time (2026-11-25T10:00:00Z) nor a duration (1h)")
+}
+
+/// Prints a run: a summary and a task table with timings, or JSON.
+enum RunPrinter {
+    static func print(_ info: RunInfo, json: Bool) {
+        if json {
+            printJSON([
+                "run_id": info.runID.description, "workflow": info.workflow, "version": info.version, "status": "\(info.status)",
+                "input": String(decoding: info.input, as: UTF8.self), "output": String(decoding: info.output, as: UTF8.self),
+                "error": info.error, "created_at": isoTime(info.createdAtMilliseconds), "closed_at": isoTime(info.closedAtMilliseconds),
+                "tasks": info.tasks.map {
+                    ["node": $0.node, "attempt": Int($0.attempt), "status": "\($0.status)", "worker": $0.worker,
+                     "scheduled_at": isoTime($0.scheduledAtMilliseconds), "started_at": isoTime($0.startedAtMilliseconds),
+                     "finished_at": isoTime($0.finishedAtMilliseconds), "error": $0.error,
+                     "output": String(decoding: $0.output, as: UTF8.self)] as [String: Any]
+                },
+            ] as [String: Any])
+            return
+        }
+        Swift.print("run       \(info.runID)")
+        Swift.print("workflow  \(info.workflow) (version \(info.version))")
+        Swift.print("status    \(info.status)\(info.error.isEmpty ? "" : ": \(info.error)")")
+        Swift.print("created   \(isoTime(info.createdAtMilliseconds))")
+        if info.closedAtMilliseconds != 0 {
+            Swift.print("closed    \(isoTime(info.closedAtMilliseconds)) (\(DurationText.format(.milliseconds(info.closedAtMilliseconds - info.createdAtMilliseconds))))")
+        }
+        if !info.output.isEmpty { Swift.print("output    \(String(decoding: info.output.prefix(200), as: UTF8.self))") }
+        guard !info.tasks.isEmpty else { return }
+        Swift.print("")
+        Swift.print(Table(
+            headers: ["TASK", "ATTEMPT", "STATUS", "WORKER", "QUEUED", "RAN", "ERROR"],
+            rows: info.tasks.map { task in
+                let queued = task.startedAtMilliseconds > 0 && task.scheduledAtMilliseconds > 0
+                    ? DurationText.format(.milliseconds(task.startedAtMilliseconds - task.scheduledAtMilliseconds)) : "-"
+                let ran = task.finishedAtMilliseconds > 0 && task.startedAtMilliseconds > 0
+                    ? DurationText.format(.milliseconds(task.finishedAtMilliseconds - task.startedAtMilliseconds)) : "-"
+                return [task.node, "\(task.attempt)", "\(task.status)", task.worker.isEmpty ? "-" : task.worker, queued, ran, task.error]
+            }
+        ).render())
+    }
+}

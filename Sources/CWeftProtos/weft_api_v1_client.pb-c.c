@@ -1007,7 +1007,7 @@ const ProtobufCMessageDescriptor weft__api__v1__list_workflows_response__descrip
   (ProtobufCMessageInit) weft__api__v1__list_workflows_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor weft__api__v1__start_run_request__field_descriptors[5] =
+static const ProtobufCFieldDescriptor weft__api__v1__start_run_request__field_descriptors[6] =
 {
   {
     "workflow",
@@ -1069,18 +1069,31 @@ static const ProtobufCFieldDescriptor weft__api__v1__start_run_request__field_de
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "run_id",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__StartRunRequest, run_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned weft__api__v1__start_run_request__field_indices_by_name[] = {
   3,   /* field[3] = idempotency_key */
   2,   /* field[2] = input */
   4,   /* field[4] = priority */
+  5,   /* field[5] = run_id */
   1,   /* field[1] = version */
   0,   /* field[0] = workflow */
 };
 static const ProtobufCIntRange weft__api__v1__start_run_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor weft__api__v1__start_run_request__descriptor =
 {
@@ -1090,7 +1103,7 @@ const ProtobufCMessageDescriptor weft__api__v1__start_run_request__descriptor =
   "Weft__Api__V1__StartRunRequest",
   "weft.api.v1",
   sizeof(Weft__Api__V1__StartRunRequest),
-  5,
+  6,
   weft__api__v1__start_run_request__field_descriptors,
   weft__api__v1__start_run_request__field_indices_by_name,
   1,  weft__api__v1__start_run_request__number_ranges,

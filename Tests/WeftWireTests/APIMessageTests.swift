@@ -21,6 +21,7 @@ struct APIMessageTests {
             WorkflowSummary(name: "b", version: "v2", taskCount: 1, createdAtMilliseconds: -1),
         ]))
         try roundTrip(StartRunRequest(workflow: "ingest", version: "", input: [1, 2, 0, 3], idempotencyKey: "k-1", priority: .high))
+        try roundTrip(StartRunRequest(workflow: "ingest", runID: run))
         try roundTrip(StartRunResponse(runID: run, created: false))
         let tasks = [
             TaskInfo(node: "extract", attempt: 2, status: .succeeded, worker: "w-1", scheduledAtMilliseconds: 1, startedAtMilliseconds: 2, finishedAtMilliseconds: 3, output: [9]),

@@ -168,10 +168,15 @@ struct  Weft__Api__V1__StartRunRequest
    */
   char *idempotency_key;
   Weft__Api__V1__Priority priority;
+  /*
+   * Clients leave this empty. A coordinator sets it (a new UUIDv7, which fixes the run's
+   * partition) when it forwards the request to the partition's owner.
+   */
+  ProtobufCBinaryData run_id;
 };
 #define WEFT__API__V1__START_RUN_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__start_run_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string, WEFT__API__V1__PRIORITY__PRIORITY_UNSPECIFIED }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string, WEFT__API__V1__PRIORITY__PRIORITY_UNSPECIFIED, {0,NULL} }
 
 
 struct  Weft__Api__V1__StartRunResponse

@@ -116,12 +116,18 @@ public struct StartRunRequest: Hashable, Sendable {
     public var input: [UInt8]
     public var idempotencyKey: String
     public var priority: WirePriority
-    public init(workflow: String, version: String = "", input: [UInt8] = [], idempotencyKey: String = "", priority: WirePriority = .unspecified) {
+    /// Set by a coordinator when forwarding (see the .proto); nil from clients.
+    public var runID: RunID?
+    public init(
+        workflow: String, version: String = "", input: [UInt8] = [], idempotencyKey: String = "", priority: WirePriority = .unspecified,
+        runID: RunID? = nil
+    ) {
         self.workflow = workflow
         self.version = version
         self.input = input
         self.idempotencyKey = idempotencyKey
         self.priority = priority
+        self.runID = runID
     }
 }
 

@@ -138,6 +138,7 @@ extension StartRunRequest: WireMessage {
         m.input = a.bytes(input)
         m.idempotency_key = a.string(idempotencyKey)
         m.priority = Weft__Api__V1__Priority(rawValue: priority.rawValue)
+        m.run_id = a.bytes(runID?.bytes ?? [])
         return withExtendedLifetime(a) {
             packMessage(&m, size: weft__api__v1__start_run_request__get_packed_size, pack: weft__api__v1__start_run_request__pack)
         }
@@ -152,7 +153,8 @@ extension StartRunRequest: WireMessage {
                 version: swiftString(m.version),
                 input: swiftBytes(m.input),
                 idempotencyKey: swiftString(m.idempotency_key),
-                priority: try wireEnum(WirePriority.self, m.priority.rawValue, field: "StartRunRequest.priority"))
+                priority: try wireEnum(WirePriority.self, m.priority.rawValue, field: "StartRunRequest.priority"),
+                runID: m.run_id.len == 0 ? nil : try decodeRunID(m.run_id, field: "StartRunRequest.run_id"))
         }
     }
 }

@@ -73,7 +73,7 @@ let package = Package(
         // Executables.
         .executableTarget(
             name: "weft",
-            dependencies: ["WeftServer", "Weft", "WeftCLISupport", "WeftTransport", "WeftWire", argumentParser, log, serviceLifecycle, unixSignals],
+            dependencies: ["WeftServer", "Weft", "WeftCLISupport", "WeftTransport", "WeftWire", "WeftPostgres", argumentParser, log, serviceLifecycle, unixSignals],
             swiftSettings: swiftSettings
         ),
         .executableTarget(

@@ -26,6 +26,8 @@ import WeftCore
 /// - After ``close()`` every call throws `connectionClosed`; the `PGconn` is finished when the
 ///   actor is released or closed, whichever comes first.
 /// - A blocking call cannot be interrupted by task cancellation.
+/// - Server notices and warnings are logged at debug (`postgres.notice`), never printed to the
+///   process's standard error.
 public actor PostgresConnection {
     private let executor: DispatchQueueExecutor
 
@@ -73,7 +75,7 @@ public actor PostgresConnection {
         guard let pointer else {
             throw PostgresError(code: .connectionFailed, message: "libpq could not allocate a connection")
         }
-        let handle = PostgresConnectionHandle(pointer)  // finishes the PGconn on every path
+        let handle = PostgresConnectionHandle(pointer, logger: logger)  // finishes the PGconn on every path
         guard PQstatus(pointer) == CONNECTION_OK else {
             throw PostgresError(code: .connectionFailed, message: lastErrorMessage(pointer))
         }
@@ -278,6 +280,7 @@ public actor PostgresConnection {
             detail: field(UInt8(ascii: "D")).map { PostgresRedaction.redactingDetail($0, parameters: values) },
             hint: field(UInt8(ascii: "H")).map { PostgresRedaction.redactingParameters(in: $0, parameters: values) },
             constraintName: field(UInt8(ascii: "n")),
+            tableName: field(UInt8(ascii: "t")),
             sql: sql,
             parameterCount: parameters.count
         )

@@ -62,6 +62,9 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     public var hint: String?
     /// The constraint the error is about (`PG_DIAG_CONSTRAINT_NAME`), when there is one.
     public var constraintName: String?
+    /// The table the error is about (`PG_DIAG_TABLE_NAME`), when there is one: for example the
+    /// partitioned table that has no table partition for a row (``isMissingTablePartition``).
+    public var tableName: String?
     /// The statement's text with its placeholders; never the parameter values.
     public var sql: String?
     /// How many parameters the statement had (their values are never kept).
@@ -74,6 +77,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         detail: String? = nil,
         hint: String? = nil,
         constraintName: String? = nil,
+        tableName: String? = nil,
         sql: String? = nil,
         parameterCount: Int = 0
     ) {
@@ -83,6 +87,7 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         self.detail = detail
         self.hint = hint
         self.constraintName = constraintName
+        self.tableName = tableName
         self.sql = sql
         self.parameterCount = parameterCount
     }

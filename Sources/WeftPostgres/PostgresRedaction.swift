@@ -20,12 +20,18 @@ enum PostgresRedaction {
         return message
     }
 
-    /// `detail` with the key values and row contents of constraint errors removed, and quoted
-    /// parameter values replaced.
+    /// `detail` with the key values and row contents of constraint and partition-routing errors
+    /// removed, and quoted parameter values replaced.
     static func redactingDetail(_ detail: String, parameters: [String]) -> String {
         let failingRow = "Failing row contains ("
         if detail.hasPrefix(failingRow) {
             return "\(failingRow)\(placeholder))."
+        }
+        // A row no table partition accepts: `Partition key of the failing row contains (created_at)
+        // = (2031-01-01 00:00:00+00).` Keep the key's column names, drop its values.
+        let partitionKey = "Partition key of the failing row contains ("
+        if detail.hasPrefix(partitionKey), let equals = detail.firstRange(of: ") = (") {
+            return detail[..<equals.upperBound] + placeholder + ")."
         }
         if detail.hasPrefix("Key ("), let equals = detail.firstRange(of: ")=(") {
             let head = detail[..<equals.upperBound]

@@ -24,7 +24,10 @@ public enum DurationText {
             case "d": seconds = 86400
             default: throw DurationTextError(text: text)
             }
-            total += .nanoseconds(Int64((value * seconds * 1e9).rounded()))
+            let nanoseconds = (value * seconds * 1e9).rounded()
+            // Beyond ~292 years an Int64 of nanoseconds overflows: refuse rather than trap.
+            guard nanoseconds < 9.2e18 else { throw DurationTextError(text: text) }
+            total += .nanoseconds(Int64(nanoseconds))
         }
         return total
     }

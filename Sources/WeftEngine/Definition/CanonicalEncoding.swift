@@ -1,0 +1,118 @@
+/// The canonical JSON encoding of a validated workflow (see ``ValidatedWorkflow/canonicalJSON``).
+///
+/// Rules, all of which keep the bytes a function of the workflow's meaning only:
+/// - keys in byte order; no whitespace; strings escaped as in ``JSONWriter``;
+/// - tasks sorted by name; `depends_on` sorted; `non_retryable` sorted without duplicates;
+/// - defaults spelled out (`retry` with all its fields, `priority`, `queue`, `join` of every node
+///   with parents); absent options (`timeouts` fields, keys, `map: false`, empty lists) omitted;
+/// - durations in ``DurationCoding/format(_:)``'s exact spelling; the multiplier as Swift's
+///   shortest round-tripping decimal.
+///
+/// Changing these rules changes every version hash: treat them as a stored format.
+enum CanonicalEncoding {
+    static func encode(name: String, tasks: [TaskDefinition]) -> [UInt8] {
+        var out = JSONWriter()
+        out.raw("{\"name\":")
+        out.string(name)
+        out.raw(",\"tasks\":[")
+        let sorted = tasks.sorted { $0.name.utf8.lexicographicallyPrecedes($1.name.utf8) }
+        for (position, task) in sorted.enumerated() {
+            if position > 0 { out.raw(",") }
+            encode(task, into: &out)
+        }
+        out.raw("]}")
+        return out.bytes
+    }
+
+    private static func encode(_ task: TaskDefinition, into out: inout JSONWriter) {
+        out.raw("{")
+        var first = true
+        func key(_ name: String) {
+            if !first { out.raw(",") }
+            first = false
+            out.string(name)
+            out.raw(":")
+        }
+        if let cacheKey = task.cacheKey {
+            key("cache_key")
+            out.string(cacheKey)
+        }
+        if let concurrencyKey = task.concurrencyKey {
+            key("concurrency_key")
+            out.string(concurrencyKey)
+        }
+        if !task.dependsOn.isEmpty {
+            key("depends_on")
+            stringArray(sortedUnique(task.dependsOn), into: &out)
+            key("join")
+            out.string(task.effectiveJoin.description)
+        }
+        if task.map {
+            key("map")
+            out.raw("true")
+        }
+        key("name")
+        out.string(task.name)
+        key("priority")
+        out.string(task.priority.rawValue)
+        key("queue")
+        out.string(task.queue)
+        key("retry")
+        encode(task.retry, into: &out)
+        if !task.timeouts.isEmpty {
+            key("timeouts")
+            encode(task.timeouts, into: &out)
+        }
+        key("type")
+        out.string(task.type)
+        out.raw("}")
+    }
+
+    private static func encode(_ retry: RetryPolicy, into out: inout JSONWriter) {
+        out.raw("{\"backoff_multiplier\":")
+        out.raw(String(describing: retry.backoffMultiplier))
+        out.raw(",\"initial_backoff\":")
+        out.string(DurationCoding.format(retry.initialBackoff))
+        out.raw(",\"max_attempts\":")
+        out.raw(String(retry.maxAttempts))
+        out.raw(",\"max_backoff\":")
+        out.string(DurationCoding.format(retry.maxBackoff))
+        if !retry.nonRetryable.isEmpty {
+            out.raw(",\"non_retryable\":")
+            stringArray(sortedUnique(retry.nonRetryable), into: &out)
+        }
+        out.raw("}")
+    }
+
+    private static func encode(_ timeouts: TaskTimeouts, into out: inout JSONWriter) {
+        out.raw("{")
+        var first = true
+        // Byte order of the keys: heartbeat < schedule_to_start < start_to_close.
+        for kind in [TimeoutKind.heartbeat, .scheduleToStart, .startToClose] {
+            guard let limit = timeouts[kind] else { continue }
+            if !first { out.raw(",") }
+            first = false
+            out.string(kind.rawValue)
+            out.raw(":")
+            out.string(DurationCoding.format(limit))
+        }
+        out.raw("}")
+    }
+
+    private static func stringArray(_ values: [String], into out: inout JSONWriter) {
+        out.raw("[")
+        for (position, value) in values.enumerated() {
+            if position > 0 { out.raw(",") }
+            out.string(value)
+        }
+        out.raw("]")
+    }
+
+    private static func sortedUnique(_ values: [String]) -> [String] {
+        var result: [String] = []
+        for value in values.sorted(by: { $0.utf8.lexicographicallyPrecedes($1.utf8) }) where result.last != value {
+            result.append(value)
+        }
+        return result
+    }
+}

@@ -1,0 +1,27 @@
+/// The naming rules shared by validation messages.
+enum NameRules {
+    /// 1…`maxLength` characters from `A–Z a–z 0–9 _ . -`.
+    static func isValidName(_ name: String, maxLength: Int) -> Bool {
+        let bytes = name.utf8
+        guard !bytes.isEmpty, bytes.count <= maxLength else { return false }
+        return bytes.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "-"):
+                true
+            default:
+                false
+            }
+        }
+    }
+
+    static func nameRule(_ maxLength: Int) -> String {
+        "use 1–\(maxLength) characters from A–Z a–z 0–9 _ . -"
+    }
+
+    /// `'name'`, or `''` for the empty string; long values are cut so messages stay readable.
+    static func quoted(_ text: String) -> String {
+        let cut = text.count > 80 ? String(text.prefix(80)) + "…" : text
+        return "'\(cut)'"
+    }
+}

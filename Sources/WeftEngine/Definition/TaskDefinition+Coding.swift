@@ -1,0 +1,50 @@
+extension TaskDefinition: Codable {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case name
+        case type
+        case dependsOn = "depends_on"
+        case retry
+        case timeouts
+        case priority
+        case queue
+        case concurrencyKey = "concurrency_key"
+        case cacheKey = "cache_key"
+        case map
+        case join
+    }
+
+    /// Absent optional fields take their defaults; `name` and `type` are required.
+    public init(from decoder: any Decoder) throws {
+        try StrictKeys.check(decoder, against: CodingKeys.self, what: "task")
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            name: try container.decode(String.self, forKey: .name),
+            type: try container.decode(String.self, forKey: .type),
+            dependsOn: try container.decodeIfPresent([String].self, forKey: .dependsOn) ?? [],
+            retry: try container.decodeIfPresent(RetryPolicy.self, forKey: .retry) ?? RetryPolicy(),
+            timeouts: try container.decodeIfPresent(TaskTimeouts.self, forKey: .timeouts) ?? TaskTimeouts(),
+            priority: try container.decodeIfPresent(TaskPriority.self, forKey: .priority) ?? .normal,
+            queue: try container.decodeIfPresent(String.self, forKey: .queue) ?? TaskDefinition.defaultQueue,
+            concurrencyKey: try container.decodeIfPresent(String.self, forKey: .concurrencyKey),
+            cacheKey: try container.decodeIfPresent(String.self, forKey: .cacheKey),
+            map: try container.decodeIfPresent(Bool.self, forKey: .map) ?? false,
+            join: try container.decodeIfPresent(JoinPolicy.self, forKey: .join)
+        )
+    }
+
+    /// Writes only what differs from the defaults, so files stay as short as their authors wrote them.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(type, forKey: .type)
+        if !dependsOn.isEmpty { try container.encode(dependsOn, forKey: .dependsOn) }
+        if retry != RetryPolicy() { try container.encode(retry, forKey: .retry) }
+        if !timeouts.isEmpty { try container.encode(timeouts, forKey: .timeouts) }
+        if priority != .normal { try container.encode(priority, forKey: .priority) }
+        if queue != TaskDefinition.defaultQueue { try container.encode(queue, forKey: .queue) }
+        try container.encodeIfPresent(concurrencyKey, forKey: .concurrencyKey)
+        try container.encodeIfPresent(cacheKey, forKey: .cacheKey)
+        if map { try container.encode(true, forKey: .map) }
+        try container.encodeIfPresent(join, forKey: .join)
+    }
+}

@@ -1,0 +1,83 @@
+extension TaskDefinition {
+    /// The longest concurrency or cache key, in characters.
+    static let maxKeyLength = 256
+    /// The largest `max_attempts`.
+    static let maxAttemptsLimit = 1000
+
+    /// Appends this task's own problems (everything but duplicates and cycles).
+    /// `position` is the task's 0-based place in the file; `known` maps names to their first place.
+    func collectProblems(
+        position: Int,
+        known: [String: Int],
+        limits: WorkflowDefinition.Limits,
+        into problems: inout [DefinitionError.Problem]
+    ) {
+        let label = name.isEmpty ? "task #\(position + 1)" : "task \(NameRules.quoted(name))"
+        let owner: String? = name.isEmpty ? nil : name
+        func report(_ code: DefinitionError.Code, _ message: String) {
+            problems.append(.init(code, task: owner, "\(label): \(message)"))
+        }
+
+        if !NameRules.isValidName(name, maxLength: limits.maxNameLength) {
+            report(.invalidName, "invalid name \(NameRules.quoted(name)): \(NameRules.nameRule(limits.maxNameLength))")
+        }
+        if type.isEmpty {
+            report(.invalidType, "the task type is empty: name the type a worker registered, e.g. type: echo")
+        } else if type.count > limits.maxNameLength {
+            report(.invalidType, "the task type is longer than \(limits.maxNameLength) characters")
+        } else if type.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F }) {
+            report(.invalidType, "the task type \(NameRules.quoted(type)) contains whitespace or control characters")
+        }
+        if !NameRules.isValidName(queue, maxLength: limits.maxNameLength) {
+            report(.invalidQueue, "invalid queue \(NameRules.quoted(queue)): \(NameRules.nameRule(limits.maxNameLength))")
+        }
+        for (field, value) in [("concurrency_key", concurrencyKey), ("cache_key", cacheKey)] {
+            guard let value else { continue }
+            if value.isEmpty || value.count > Self.maxKeyLength {
+                report(.invalidKey, "\(field) must have 1–\(Self.maxKeyLength) characters")
+            }
+        }
+
+        // Dependencies.
+        if dependsOn.count > limits.maxDependenciesPerTask {
+            report(.tooManyDependencies, "\(dependsOn.count) dependencies; the limit is \(limits.maxDependenciesPerTask) per task (a map node fans in any width)")
+        }
+        var seen: Set<String> = []
+        var reportedDuplicates: Set<String> = []
+        for dependency in dependsOn {
+            if !seen.insert(dependency).inserted {
+                if reportedDuplicates.insert(dependency).inserted {
+                    report(.duplicateDependency, "depends on \(NameRules.quoted(dependency)) more than once")
+                }
+                continue
+            }
+            if dependency == name {
+                report(.selfDependency, "depends on itself")
+            } else if known[dependency] == nil {
+                report(.unknownDependency, "depends on unknown task \(NameRules.quoted(dependency))")
+            }
+        }
+        let parentCount = seen.count
+
+        retry.collectProblems(report: report, limits: limits)
+        for kind in TimeoutKind.allCases {
+            guard let limit = timeouts[kind] else { continue }
+            if limit <= .zero {
+                report(.invalidTimeout, "timeouts.\(kind) must be positive, not \(DurationCoding.format(limit))")
+            } else if limit > limits.maxDuration {
+                report(.invalidTimeout, "timeouts.\(kind) of \(DurationCoding.format(limit)) exceeds the limit of \(DurationCoding.format(limits.maxDuration))")
+            }
+        }
+
+        if map && parentCount != 1 {
+            report(.invalidMap, "map: true needs exactly one parent (the task whose output is the list), not \(parentCount)")
+        }
+        if let join {
+            if parentCount == 0 {
+                report(.invalidJoin, "join: \(join) on a task without parents")
+            } else if case .atLeast(let n) = join, n < 1 || n > parentCount {
+                report(.invalidJoin, "join: \(join) needs 1 ≤ N ≤ \(parentCount) (the number of parents)")
+            }
+        }
+    }
+}

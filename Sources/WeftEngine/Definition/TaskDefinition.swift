@@ -1,0 +1,66 @@
+/// One node of a workflow's DAG: which task type runs, after which nodes, and with which options
+/// (ARCHITECTURE.md §4). File fields: `name`, `type`, `depends_on`, `retry`, `timeouts`, `priority`,
+/// `queue`, `concurrency_key`, `cache_key`, `map`, `join`.
+///
+/// Input: a node without parents receives the run's input; a node with one parent receives that
+/// parent's output; a node with several parents receives a JSON object keyed by parent name (see
+/// ``RunStateMachine``). A `map` node receives its single parent's output, which must be a JSON
+/// array, and runs one task per element (`shard[0]`, `shard[1]`, …); its own output is the array of
+/// their outputs.
+public struct TaskDefinition: Hashable, Sendable {
+    /// The node's name, unique in its workflow: 1–128 characters from `A–Z a–z 0–9 _ . -`.
+    public var name: String
+    /// The task type: the name under which some worker registered a handler (`echo`, `noop`).
+    public var type: String
+    /// Names of the nodes that must finish first (the parents). Order carries no meaning.
+    public var dependsOn: [String]
+    /// What happens when an attempt fails. Default: ``RetryPolicy/init()``.
+    public var retry: RetryPolicy
+    /// Per-attempt time limits. Default: none.
+    public var timeouts: TaskTimeouts
+    /// The ready-queue priority of the node's attempts. Default `.normal`.
+    public var priority: TaskPriority
+    /// The ready queue (and so the pool of workers) the node's attempts go to. Default `"default"`.
+    public var queue: String
+    /// Attempts sharing a concurrency key are limited together by the scheduler (ARCHITECTURE.md §4).
+    public var concurrencyKey: String?
+    /// A key under which the scheduler may cache the node's result (ARCHITECTURE.md §4).
+    public var cacheKey: String?
+    /// `true`: fan out over the list the single parent returned, one task per element.
+    public var map: Bool
+    /// How many parents must succeed before this node runs. `nil` means ``JoinPolicy/all`` for a
+    /// node with parents; a root must leave it `nil`.
+    public var join: JoinPolicy?
+
+    /// The queue a node uses when its definition names none.
+    public static let defaultQueue = "default"
+
+    public init(
+        name: String,
+        type: String,
+        dependsOn: [String] = [],
+        retry: RetryPolicy = RetryPolicy(),
+        timeouts: TaskTimeouts = TaskTimeouts(),
+        priority: TaskPriority = .normal,
+        queue: String = TaskDefinition.defaultQueue,
+        concurrencyKey: String? = nil,
+        cacheKey: String? = nil,
+        map: Bool = false,
+        join: JoinPolicy? = nil
+    ) {
+        self.name = name
+        self.type = type
+        self.dependsOn = dependsOn
+        self.retry = retry
+        self.timeouts = timeouts
+        self.priority = priority
+        self.queue = queue
+        self.concurrencyKey = concurrencyKey
+        self.cacheKey = cacheKey
+        self.map = map
+        self.join = join
+    }
+
+    /// The join the engine applies: the declared one, or ``JoinPolicy/all`` when none is declared.
+    public var effectiveJoin: JoinPolicy { join ?? .all }
+}

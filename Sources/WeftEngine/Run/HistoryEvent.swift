@@ -1,0 +1,41 @@
+/// A fact about a run that must be durable before anyone outside the scheduler acts on it
+/// (ARCHITECTURE.md §5: `history_events`, `task_attempts`, `runs`). The engine emits each with
+/// ``RunStateMachine/Action/record(_:)``; the shell's group-commit writer persists them in order.
+///
+/// The records of a run are sufficient to recover it: folding them in order with
+/// ``RunSnapshot/apply(_:)`` gives exactly ``RunStateMachine/snapshot()`` — the test suite checks
+/// this after every step of its scripts. Heartbeats are deliberately not recorded (too frequent,
+/// and a recovered run re-queues its open attempts anyway).
+///
+/// Implied facts: ``runFailed(_:)`` and ``runCancelled(reason:)`` cancel every open attempt and
+/// pending retry of the run; ``nodeFailed(node:failure:)`` of a map node, and
+/// ``mapCompleted(node:output:)``, end all of its elements.
+public enum HistoryEvent: Hashable, Sendable {
+    /// The run started with `input`; its roots are about to be scheduled.
+    case runStarted(input: [UInt8])
+    /// Attempt `attempt` of `node` was queued for dispatch. After recovery the engine records it
+    /// again for attempts it re-queues (same number), so a store should upsert.
+    case attemptScheduled(node: NodeKey, attempt: Int)
+    /// A worker took the attempt.
+    case attemptStarted(node: NodeKey, attempt: Int, worker: String)
+    /// The attempt succeeded with `output`; so did `node`.
+    case attemptCompleted(node: NodeKey, attempt: Int, output: [UInt8])
+    /// The attempt failed as the worker reported, or because its worker was lost.
+    case attemptFailed(node: NodeKey, attempt: Int, failure: TaskFailure)
+    /// The attempt exceeded a time limit; its failure is ``TaskFailure/timeout(_:)``.
+    case attemptTimedOut(node: NodeKey, attempt: Int, timeout: TimeoutKind)
+    /// Attempt `attempt` (the next one) will be dispatched at `at`.
+    case retryScheduled(node: NodeKey, attempt: Int, at: EngineInstant)
+    /// `node` (a workflow node or a map element) failed for good with `failure`.
+    case nodeFailed(node: NodeKey, failure: TaskFailure)
+    /// Map node `node` fanned out into `width` elements, `node[0]` … `node[width-1]`.
+    case mapExpanded(node: NodeKey, width: Int)
+    /// Every element of map node `node` succeeded; `output` is the array of their outputs.
+    case mapCompleted(node: NodeKey, output: [UInt8])
+    /// The run succeeded with `output`.
+    case runCompleted(output: [UInt8])
+    /// The run failed.
+    case runFailed(RunFailure)
+    /// The run was cancelled on request.
+    case runCancelled(reason: String)
+}

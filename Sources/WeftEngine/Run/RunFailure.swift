@@ -1,0 +1,24 @@
+/// Why a run failed: the node whose failure could not be tolerated, its failure, and — when the
+/// node was not a leaf — the downstream node that can consequently never run.
+public struct RunFailure: Hashable, Sendable, CustomStringConvertible {
+    /// The node that failed for good (a workflow node, never a map element: an element's failure
+    /// fails its map node first).
+    public var node: NodeKey
+    /// Its failure.
+    public var failure: TaskFailure
+    /// The child whose join can no longer be satisfied because of it; `nil` when ``node`` is a
+    /// leaf (a failed leaf always fails the run).
+    public var blockedNode: String?
+
+    public init(node: NodeKey, failure: TaskFailure, blockedNode: String? = nil) {
+        self.node = node
+        self.failure = failure
+        self.blockedNode = blockedNode
+    }
+
+    public var description: String {
+        var text = "task '\(node)' failed: \(failure)"
+        if let blockedNode { text += "; '\(blockedNode)' can no longer run" }
+        return text
+    }
+}

@@ -1,1 +1,0 @@
-// The run state machine lands here (issue 4).

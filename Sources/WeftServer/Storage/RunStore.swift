@@ -1,0 +1,432 @@
+import Foundation
+import Logging
+import WeftCore
+import WeftPostgres
+import WeftWire
+
+/// Reads and writes runs, attempts, history and definitions in Postgres (schema of
+/// `WeftSchema`), for the scheduler's writer and for the coordinator's reads.
+///
+/// One `RunStore` wraps one connection; a scheduler uses one for its writer and another for reads,
+/// so that reads never queue behind a batch.
+public struct RunStore: Sendable {
+    public let connection: PostgresConnection
+    let owners: PartitionOwnerStore
+
+    public init(connection: PostgresConnection, logger: Logger) {
+        self.connection = connection
+        self.owners = PartitionOwnerStore(connection: connection, logger: logger)
+    }
+
+    // MARK: Writing
+
+    /// Writes `batches` in one transaction that first checks every partition's fence. Throws
+    /// `StoreError.ownershipLost` (never to be retried) when a fence moved.
+    public func commit(_ batches: [RunWriteBatch], fences: [PartitionID: Fence]) async throws -> [RunWriteOutcome] {
+        var needed: [PartitionID: Fence] = [:]
+        for batch in batches {
+            guard let fence = fences[batch.partition] else {
+                throw StoreError(code: .ownershipLost, message: "partition \(batch.partition) is not owned by this scheduler")
+            }
+            needed[batch.partition] = fence
+        }
+        guard !needed.isEmpty else { return [] }
+        return try await owners.withFencedTransaction(fences: needed) { connection in
+            try Self.write(batches, on: connection)
+        }
+    }
+
+    private static func write(_ batches: [RunWriteBatch], on connection: isolated PostgresConnection) throws -> [RunWriteOutcome] {
+        var outcomes = [RunWriteOutcome](repeating: .committed, count: batches.count)
+        // 1. Idempotency keys decide which new runs exist.
+        let keyed = batches.indices.filter { batches[$0].newRun?.idempotencyKey != nil }
+        if !keyed.isEmpty {
+            let rows: [[PostgresValue?]] = keyed.map { index in
+                let run = batches[index].newRun!
+                return [PostgresValue(run.idempotencyKey!), PostgresValue(run.runID)]
+            }
+            try insertRows(
+                "INSERT INTO idempotency_keys (key, run_id) VALUES", rows, types: ["text", "uuid"],
+                suffix: "ON CONFLICT (key) DO NOTHING", on: connection)
+            let keys = keyed.map { batches[$0].newRun!.idempotencyKey! }
+            let owners = try connection.query(
+                "SELECT key, run_id FROM idempotency_keys WHERE key = ANY($1::text[])", [PostgresValue(text: textArray(keys))])
+            var winner: [String: RunID] = [:]
+            for row in owners {
+                if let key = try row.string("key"), let run = (try row["run_id", as: RunID.self]) { winner[key] = run }
+            }
+            for index in keyed {
+                let run = batches[index].newRun!
+                if let existing = winner[run.idempotencyKey!], existing != run.runID { outcomes[index] = .duplicateRun(existing) }
+            }
+        }
+        let live = batches.indices.filter { outcomes[$0] == .committed }.map { batches[$0] }
+
+        // 2. New runs.
+        let newRuns: [[PostgresValue?]] = live.compactMap { batch in
+            guard let run = batch.newRun else { return nil }
+            return [
+                PostgresValue(run.runID), .timestamp(run.runID.createdAt), PostgresValue(batch.partition.rawValue),
+                PostgresValue(run.priority), PostgresValue(run.workflow), PostgresValue(run.version), "running",
+                .bytea(run.input),
+            ]
+        }
+        try insertRows(
+            "INSERT INTO runs (run_id, created_at, partition, priority, workflow, version, status, input) VALUES", newRuns,
+            types: ["uuid", "timestamptz", "int", "smallint", "text", "text", "text", "bytea"],
+            suffix: "ON CONFLICT DO NOTHING", on: connection)
+
+        // 3. Attempt rows (scheduled / retry wait / map); a retry row becomes scheduled in place.
+        let attempts: [[PostgresValue?]] = live.flatMap(\.attempts).map { row in
+            [
+                PostgresValue(row.runID), .timestamp(row.runID.createdAt), PostgresValue(row.node), PostgresValue(row.attempt),
+                PostgresValue(row.status), .timestamp(PostgresTimestamp(unixMilliseconds: row.scheduledAt)), row.output.map { .bytea($0) },
+            ]
+        }
+        try insertRows(
+            "INSERT INTO task_attempts (run_id, created_at, node, attempt, status, scheduled_at, output) VALUES", attempts,
+            types: ["uuid", "timestamptz", "text", "int", "text", "timestamptz", "bytea"],
+            suffix: """
+                ON CONFLICT (run_id, node, attempt, created_at) DO UPDATE
+                SET status = EXCLUDED.status, scheduled_at = EXCLUDED.scheduled_at
+                WHERE task_attempts.status IN ('retry_wait', 'scheduled')
+                """,
+            on: connection)
+
+        // 4. Finished attempts: only rows still open change (exactly-once recording).
+        let finishes: [[PostgresValue?]] = live.flatMap(\.finishes).map { row in
+            [
+                PostgresValue(row.runID), .timestamp(row.runID.createdAt), PostgresValue(row.node), PostgresValue(row.attempt),
+                PostgresValue(row.status), row.output.map { .bytea($0) }, row.errorKind.map { PostgresValue($0) },
+                row.error.map { PostgresValue($0) }, row.worker.map { PostgresValue($0) },
+                row.startedAt.map { .timestamp(PostgresTimestamp(unixMilliseconds: $0)) },
+                .timestamp(PostgresTimestamp(unixMilliseconds: row.finishedAt)),
+            ]
+        }
+        try updateRows(
+            prefix: "UPDATE task_attempts AS t SET status = v.status, output = v.output, error_kind = v.error_kind, error = v.error, worker = COALESCE(v.worker, t.worker), started_at = COALESCE(v.started_at, t.started_at), finished_at = v.finished_at FROM (VALUES",
+            finishes,
+            types: ["uuid", "timestamptz", "text", "int", "text", "bytea", "text", "text", "text", "timestamptz", "timestamptz"],
+            suffix: """
+                ) AS v(run_id, created_at, node, attempt, status, output, error_kind, error, worker, started_at, finished_at)
+                WHERE t.run_id = v.run_id AND t.created_at = v.created_at AND t.node = v.node AND t.attempt = v.attempt
+                  AND t.status IN ('scheduled', 'retry_wait', 'mapping')
+                """,
+            on: connection)
+
+        // 5. Closed runs.
+        let closes: [[PostgresValue?]] = live.flatMap(\.closes).map { row in
+            [
+                PostgresValue(row.runID), .timestamp(row.runID.createdAt), PostgresValue(row.status), row.output.map { .bytea($0) },
+                row.error.map { PostgresValue($0) }, .timestamp(PostgresTimestamp(unixMilliseconds: row.closedAt)),
+            ]
+        }
+        try updateRows(
+            prefix: "UPDATE runs AS r SET status = v.status, output = v.output, error = v.error, closed_at = v.closed_at, updated_at = now() FROM (VALUES",
+            closes, types: ["uuid", "timestamptz", "text", "bytea", "text", "timestamptz"],
+            suffix: """
+                ) AS v(run_id, created_at, status, output, error, closed_at)
+                WHERE r.run_id = v.run_id AND r.created_at = v.created_at AND r.closed_at IS NULL
+                """,
+            on: connection)
+
+        // 6. History (the audit log).
+        let history: [[PostgresValue?]] = live.flatMap { batch in
+            batch.history.map { row in
+                [
+                    PostgresValue(row.runID), .timestamp(PostgresTimestamp(unixMilliseconds: row.at)), PostgresValue(row.seq),
+                    PostgresValue(batch.partition.rawValue), PostgresValue(row.kind), .bytea(row.body),
+                ]
+            }
+        }
+        try insertRows(
+            "INSERT INTO history_events (run_id, at, seq, partition, kind, body) VALUES", history,
+            types: ["uuid", "timestamptz", "bigint", "int", "text", "bytea"], suffix: "ON CONFLICT DO NOTHING", on: connection)
+        return outcomes
+    }
+
+    /// Multi-row INSERT in chunks (Postgres takes at most 65,535 parameters per statement).
+    private static func insertRows(
+        _ prefix: String, _ rows: [[PostgresValue?]], types: [String], suffix: String, on connection: isolated PostgresConnection
+    ) throws {
+        try forEachChunk(rows, columns: types.count) { chunk in
+            let (placeholders, parameters) = values(chunk, types: types)
+            try connection.execute("\(prefix) \(placeholders) \(suffix)", parameters)
+        }
+    }
+
+    /// `UPDATE … FROM (VALUES …) AS v(…) WHERE …` in chunks.
+    private static func updateRows(
+        prefix: String, _ rows: [[PostgresValue?]], types: [String], suffix: String, on connection: isolated PostgresConnection
+    ) throws {
+        try forEachChunk(rows, columns: types.count) { chunk in
+            let (placeholders, parameters) = values(chunk, types: types)
+            try connection.execute("\(prefix) \(placeholders) \(suffix)", parameters)
+        }
+    }
+
+    private static func forEachChunk(_ rows: [[PostgresValue?]], columns: Int, _ body: ([[PostgresValue?]]) throws -> Void) throws {
+        guard !rows.isEmpty else { return }
+        let perChunk = max(1, 30_000 / max(1, columns))
+        var start = 0
+        while start < rows.count {
+            let end = min(rows.count, start + perChunk)
+            try body(Array(rows[start..<end]))
+            start = end
+        }
+    }
+
+    /// `($1::uuid, $2::text), ($3::uuid, $4::text)` and the flattened parameters.
+    private static func values(_ rows: [[PostgresValue?]], types: [String]) -> (String, [PostgresValue?]) {
+        var sql = ""
+        var parameters: [PostgresValue?] = []
+        parameters.reserveCapacity(rows.count * types.count)
+        for (r, row) in rows.enumerated() {
+            if r > 0 { sql += ", " }
+            sql += "("
+            for (c, value) in row.enumerated() {
+                if c > 0 { sql += ", " }
+                parameters.append(value)
+                sql += "$\(parameters.count)::\(types[c])"
+            }
+            sql += ")"
+        }
+        return (sql, parameters)
+    }
+
+    // MARK: Recovery
+
+    /// An open run as the scheduler recovers it: the run row and the latest attempt of each node.
+    public struct OpenRun: Sendable {
+        public var runID: RunID
+        public var partition: PartitionID
+        public var workflow: String
+        public var version: String
+        public var priority: Int
+        public var input: [UInt8]
+        public var latestAttempts: [LatestAttempt]
+    }
+
+    public struct LatestAttempt: Sendable {
+        public var node: String
+        public var attempt: Int
+        public var status: String
+        public var scheduledAt: Int64
+        public var worker: String?
+        public var errorKind: String?
+        public var error: String?
+        public var output: [UInt8]?
+    }
+
+    /// The open runs of `partitions` with the latest attempt of every node: the frontier, not the
+    /// history (ARCHITECTURE.md §2 "Handoff").
+    public func openRuns(partitions: [PartitionID]) async throws -> [OpenRun] {
+        let list = PostgresValue(text: "{" + partitions.map { String($0.rawValue) }.joined(separator: ",") + "}")
+        let runs = try await connection.query(
+            """
+            SELECT run_id, partition, priority, workflow, version, input FROM runs
+            WHERE partition = ANY($1::int[]) AND closed_at IS NULL
+            """, [list])
+        var byID: [RunID: OpenRun] = [:]
+        for row in runs {
+            guard let id = (try row["run_id", as: RunID.self]) else { continue }
+            byID[id] = OpenRun(
+                runID: id, partition: PartitionID(try row.int("partition") ?? 0), workflow: try row.string("workflow") ?? "",
+                version: try row.string("version") ?? "", priority: try row.int("priority") ?? 2, input: try row.bytes("input") ?? [],
+                latestAttempts: [])
+        }
+        guard !byID.isEmpty else { return [] }
+        let attempts = try await connection.query(
+            """
+            SELECT DISTINCT ON (a.run_id, a.node) a.run_id, a.node, a.attempt, a.status,
+                   (extract(epoch FROM a.scheduled_at) * 1000)::bigint AS scheduled_ms, a.worker, a.error_kind, a.error, a.output
+            FROM task_attempts a JOIN runs r ON r.run_id = a.run_id AND r.created_at = a.created_at
+            WHERE r.partition = ANY($1::int[]) AND r.closed_at IS NULL
+            ORDER BY a.run_id, a.node, a.attempt DESC
+            """, [list])
+        for row in attempts {
+            guard let id = (try row["run_id", as: RunID.self]), byID[id] != nil else { continue }
+            byID[id]!.latestAttempts.append(LatestAttempt(
+                node: try row.string("node") ?? "", attempt: try row.int("attempt") ?? 1, status: try row.string("status") ?? "",
+                scheduledAt: try row.int64("scheduled_ms") ?? 0, worker: try row.string("worker"), errorKind: try row.string("error_kind"),
+                error: try row.string("error"), output: try row.bytes("output")))
+        }
+        return Array(byID.values)
+    }
+
+    // MARK: Reads for clients
+
+    /// A run and (optionally) every attempt of its tasks; nil when there is no such run.
+    public func run(_ id: RunID, includeTasks: Bool) async throws -> RunInfo? {
+        let rows = try await connection.query(
+            """
+            SELECT workflow, version, status, input, output, error,
+                   (extract(epoch FROM created_at) * 1000)::bigint AS created_ms,
+                   (extract(epoch FROM closed_at) * 1000)::bigint AS closed_ms
+            FROM runs WHERE run_id = $1::uuid AND created_at = $2::timestamptz
+            """, [PostgresValue(id), .timestamp(id.createdAt)])
+        guard let row = rows.first else { return nil }
+        var info = RunInfo(
+            runID: id, workflow: try row.string("workflow") ?? "", version: try row.string("version") ?? "",
+            status: Self.runStatus(try row.string("status") ?? ""), input: try row.bytes("input") ?? [],
+            output: try row.bytes("output") ?? [], error: try row.string("error") ?? "",
+            createdAtMilliseconds: try row.int64("created_ms") ?? 0, closedAtMilliseconds: try row.int64("closed_ms") ?? 0)
+        if includeTasks {
+            let attempts = try await connection.query(
+                """
+                SELECT node, attempt, status, worker, error_kind, error, output,
+                       (extract(epoch FROM scheduled_at) * 1000)::bigint AS scheduled_ms,
+                       (extract(epoch FROM started_at) * 1000)::bigint AS started_ms,
+                       (extract(epoch FROM finished_at) * 1000)::bigint AS finished_ms
+                FROM task_attempts WHERE run_id = $1::uuid AND created_at = $2::timestamptz
+                ORDER BY scheduled_at, node, attempt
+                """, [PostgresValue(id), .timestamp(id.createdAt)])
+            info.tasks = try attempts.map { row in
+                let kind = try row.string("error_kind")
+                let message = try row.string("error")
+                return TaskInfo(
+                    node: try row.string("node") ?? "", attempt: UInt32(try row.int("attempt") ?? 1),
+                    status: Self.taskStatus(try row.string("status") ?? "", started: (try row.int64("started_ms")) != nil),
+                    worker: try row.string("worker") ?? "", scheduledAtMilliseconds: try row.int64("scheduled_ms") ?? 0,
+                    startedAtMilliseconds: try row.int64("started_ms") ?? 0, finishedAtMilliseconds: try row.int64("finished_ms") ?? 0,
+                    output: try row.bytes("output") ?? [],
+                    error: [kind, message].compactMap { $0 }.joined(separator: ": "))
+            }
+        }
+        return info
+    }
+
+    /// One page of runs, newest first; the page token is the last row's position.
+    public func listRuns(_ request: ListRunsRequest) async throws -> ListRunsResponse {
+        let limit = Int(request.limit == 0 ? 50 : min(request.limit, 1000))
+        var conditions: [String] = []
+        var parameters: [PostgresValue?] = []
+        func add(_ condition: String, _ value: PostgresValue) {
+            parameters.append(value)
+            conditions.append(condition.replacingOccurrences(of: "$?", with: "$\(parameters.count)"))
+        }
+        if !request.workflow.isEmpty { add("workflow = $?::text", PostgresValue(request.workflow)) }
+        if request.status != .unspecified { add("status = $?::text", PostgresValue(Self.statusText(request.status))) }
+        if request.sinceMilliseconds != 0 { add("created_at >= $?::timestamptz", .timestamp(PostgresTimestamp(unixMilliseconds: request.sinceMilliseconds))) }
+        if request.untilMilliseconds != 0 { add("created_at < $?::timestamptz", .timestamp(PostgresTimestamp(unixMilliseconds: request.untilMilliseconds))) }
+        if !request.pageToken.isEmpty {
+            guard let after = try? RunID(parsing: request.pageToken) else {  // a token we did not issue
+                throw RPCError(.invalidArgument, "invalid page token '\(request.pageToken)'")
+            }
+            parameters.append(.timestamp(after.createdAt))
+            parameters.append(PostgresValue(after))
+            conditions.append("(created_at, run_id) < ($\(parameters.count - 1)::timestamptz, $\(parameters.count)::uuid)")
+        }
+        let whereClause = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+        let rows = try await connection.query(
+            """
+            SELECT run_id, workflow, status,
+                   (extract(epoch FROM created_at) * 1000)::bigint AS created_ms,
+                   (extract(epoch FROM closed_at) * 1000)::bigint AS closed_ms
+            FROM runs \(whereClause) ORDER BY created_at DESC, run_id DESC LIMIT \(limit + 1)
+            """, parameters)
+        var runs: [RunSummary] = []
+        for row in rows.prefix(limit) {
+            guard let id = (try row["run_id", as: RunID.self]) else { continue }
+            runs.append(RunSummary(
+                runID: id, workflow: try row.string("workflow") ?? "", status: Self.runStatus(try row.string("status") ?? ""),
+                createdAtMilliseconds: try row.int64("created_ms") ?? 0, closedAtMilliseconds: try row.int64("closed_ms") ?? 0))
+        }
+        let next = rows.count > limit ? runs.last.map(\.runID.description) ?? "" : ""
+        return ListRunsResponse(runs: runs, nextPageToken: next)
+    }
+
+    public func idempotencyKey(_ key: String) async throws -> RunID? {
+        let rows = try await connection.query("SELECT run_id FROM idempotency_keys WHERE key = $1::text", [PostgresValue(key)])
+        return try rows.first?["run_id", as: RunID.self]
+    }
+
+    // MARK: Definitions
+
+    /// Stores a definition body under its version; re-applying makes that version the latest again.
+    /// Returns whether the version is new.
+    public func saveDefinition(name: String, version: String, body: [UInt8]) async throws -> Bool {
+        let rows = try await connection.query(
+            """
+            INSERT INTO workflow_definitions (name, version_hash, body) VALUES ($1::text, $2::text, $3::bytea)
+            ON CONFLICT (name, version_hash) DO UPDATE SET applied_at = now()
+            RETURNING (xmax = 0) AS created
+            """, [PostgresValue(name), PostgresValue(version), .bytea(body)])
+        return try rows.first?.bool("created") ?? false
+    }
+
+    /// The body of `name` at `version`, or at its latest version when `version` is nil.
+    public func definition(name: String, version: String?) async throws -> (version: String, body: [UInt8])? {
+        let rows: PostgresRows
+        if let version {
+            rows = try await connection.query(
+                "SELECT version_hash, body FROM workflow_definitions WHERE name = $1::text AND version_hash = $2::text",
+                [PostgresValue(name), PostgresValue(version)])
+        } else {
+            rows = try await connection.query(
+                "SELECT version_hash, body FROM workflow_definitions_latest WHERE name = $1::text", [PostgresValue(name)])
+        }
+        guard let row = rows.first, let version = try row.string("version_hash"), let body = try row.bytes("body") else { return nil }
+        return (version, body)
+    }
+
+    /// The latest version of every workflow, with its body.
+    public func latestDefinitions() async throws -> [(name: String, version: String, body: [UInt8], createdAtMilliseconds: Int64)] {
+        let rows = try await connection.query(
+            """
+            SELECT name, version_hash, body, (extract(epoch FROM applied_at) * 1000)::bigint AS applied_ms
+            FROM workflow_definitions_latest ORDER BY name
+            """)
+        var out: [(name: String, version: String, body: [UInt8], createdAtMilliseconds: Int64)] = []
+        for row in rows {
+            let name = try row.string("name") ?? ""
+            let version = try row.string("version_hash") ?? ""
+            let body = try row.bytes("body") ?? []
+            let applied = try row.int64("applied_ms") ?? 0
+            out.append((name, version, body, applied))
+        }
+        return out
+    }
+
+    // MARK: Status text
+
+    static func statusText(_ status: WeftWire.RunStatus) -> String {
+        switch status {
+        case .pending: "pending"
+        case .running, .unspecified: "running"
+        case .succeeded: "succeeded"
+        case .failed: "failed"
+        case .cancelled: "cancelled"
+        }
+    }
+
+    static func runStatus(_ text: String) -> WeftWire.RunStatus {
+        switch text {
+        case "pending": .pending
+        case "running": .running
+        case "succeeded": .succeeded
+        case "failed": .failed
+        case "cancelled": .cancelled
+        default: .unspecified
+        }
+    }
+
+    static func taskStatus(_ text: String, started: Bool) -> TaskStatus {
+        switch text {
+        case "scheduled": started ? .running : .ready
+        case "retry_wait": .retryWait
+        case "mapping": .running
+        case "succeeded": .succeeded
+        case "failed", "timed_out": .failed
+        case "cancelled": .cancelled
+        default: .unspecified
+        }
+    }
+}
+
+/// A Postgres text-array literal: `{"a","b\"c"}`.
+func textArray(_ values: [String]) -> String {
+    "{" + values.map { value in
+        "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }.joined(separator: ",") + "}"
+}

@@ -174,8 +174,9 @@ public final class EventLoop: @unchecked Sendable {
     // MARK: Timers (loop thread only)
 
     /// Calls `callback` on the loop after `delay`. Returns an id for `cancelTimer`.
+    /// Call on the loop thread only (from loop-confined code or an actor whose executor is the loop).
     @discardableResult
-    func scheduleTimer(after delay: Duration, _ callback: @escaping () -> Void) -> UInt64 {
+    public func scheduleTimer(after delay: Duration, _ callback: @escaping () -> Void) -> UInt64 {
         assertInEventLoop()
         let id = nextTimerID
         nextTimerID += 1
@@ -185,7 +186,8 @@ public final class EventLoop: @unchecked Sendable {
         return id
     }
 
-    func cancelTimer(_ id: UInt64) {
+    /// Cancels a timer; call on the loop thread only. Unknown or fired ids are ignored.
+    public func cancelTimer(_ id: UInt64) {
         assertInEventLoop()
         timerCallbacks[id] = nil
     }

@@ -18,10 +18,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("node-id"), help: "This node's id in logs and health. [env: WEFT_NODE_ID] (default: coordinator-<pid>)")
     var nodeID: String?
 
-    @Option(help: "Postgres URL (not needed yet by the coordinator). [env: WEFT_POSTGRES_URL]")
+    @Option(help: "Postgres URL; without it the coordinator serves health only. [env: WEFT_POSTGRES_URL]")
     var postgres: String?
 
-    @Option(help: "Redis URL (not needed yet by the coordinator). [env: WEFT_REDIS_URL]")
+    @Option(help: "Redis URL (not used yet). [env: WEFT_REDIS_URL]")
     var redis: String?
 
     @Option(name: .customLong("shutdown-grace"), help: "How long calls in flight may run after SIGTERM. [env: WEFT_SHUTDOWN_GRACE] (default: 10s)")
@@ -54,6 +54,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             nodeID: WeftEnvironment.resolve(nodeID, flag: "node-id") ?? "coordinator-\(processID())",
             authToken: token, version: WeftVersion.current)
         configuration.shutdownGracePeriod = try grace()
+        configuration.postgresURL = WeftEnvironment.resolve(postgres, flag: "postgres")
         let service = CoordinatorService(configuration: configuration, logger: logger) { address in
             // A machine-readable line for scripts and tests that start us on port 0.
             print("listening on \(address)")

@@ -1,6 +1,7 @@
 import Logging
 import ServiceLifecycle
 import WeftCore
+import WeftPostgres
 import WeftTransport
 import WeftWire
 
@@ -14,6 +15,10 @@ public final class CoordinatorService: Service, Sendable {
         public var nodeID: String
         public var authToken: [UInt8]?
         public var version: String
+        /// With Postgres the coordinator serves the client and worker-discovery services; without,
+        /// health only.
+        public var postgresURL: String?
+        public var maxInputBytes = 1 << 20
         /// How long in-flight calls may take to finish after SIGTERM.
         public var shutdownGracePeriod: Duration = .seconds(10)
 
@@ -28,7 +33,6 @@ public final class CoordinatorService: Service, Sendable {
 
     public let configuration: Configuration
     public let health: HealthService
-    private let server: RPCServer
     private let logger: Logger
     /// Called with the bound address once listening (port 0 resolves to a real port).
     private let onListening: @Sendable (SocketAddress) -> Void
@@ -38,16 +42,29 @@ public final class CoordinatorService: Service, Sendable {
         self.logger = logger
         self.onListening = onListening
         health = HealthService(role: .coordinator, nodeID: configuration.nodeID, version: configuration.version)
-        var router = RPCRouter()
-        health.register(into: &router)
-        var serverConfiguration = RPCServerConfiguration(
-            cluster: configuration.cluster, role: .coordinator, nodeID: configuration.nodeID,
-            authToken: configuration.authToken)
-        serverConfiguration.handshakeTimeout = .seconds(10)
-        server = RPCServer(router: router, configuration: serverConfiguration, logger: logger)
     }
 
     public func run() async throws {
+        var router = RPCRouter()
+        health.register(into: &router)
+        if let url = configuration.postgresURL {
+            let connection = try await PostgresConnection.connect(url: url, logger: logger)
+            let store = RunStore(connection: connection, logger: logger)
+            var clientConfiguration = RPCClientConfiguration(
+                cluster: configuration.cluster, role: .coordinator, nodeID: configuration.nodeID,
+                authToken: configuration.authToken ?? [])
+            clientConfiguration.connectTimeout = .seconds(5)
+            let directory = OwnerDirectory(
+                owners: PartitionOwnerStore(connection: connection, logger: logger), clientConfiguration: clientConfiguration,
+                logger: logger)
+            CoordinatorHandlers.register(store: store, directory: directory, maxInputBytes: configuration.maxInputBytes, into: &router)
+        }
+        let server = RPCServer(
+            router: router,
+            configuration: RPCServerConfiguration(
+                cluster: configuration.cluster, role: .coordinator, nodeID: configuration.nodeID,
+                authToken: configuration.authToken),
+            logger: logger)
         let bound = try await server.start(listen: configuration.listen)
         logger.notice("coordinator listening", metadata: [
             "listen.address": "\(bound)", "node.id": "\(configuration.nodeID)", "cluster": "\(configuration.cluster)",

@@ -1,0 +1,49 @@
+import WeftCore
+import WeftTransport
+import WeftWire
+
+/// The RPC methods a scheduler serves: the run-changing client calls (forwarded by coordinators to
+/// the partition owner) and the workers' `Connect` stream.
+enum SchedulerHandlers {
+    static func register(core: SchedulerCore, store: RunStore, into router: inout RPCRouter) {
+        router.unary(ClientMethods.startRun, request: StartRunRequest.self, response: StartRunResponse.self) { request, _ in
+            try await core.startRun(request)
+        }
+        router.unary(ClientMethods.cancelRun, request: CancelRunRequest.self, response: CancelRunResponse.self) { request, _ in
+            CancelRunResponse(status: try await core.cancelRun(request.runID, reason: request.reason))
+        }
+        router.unary(ClientMethods.waitRun, request: WaitRunRequest.self, response: RunInfo.self) { request, _ in
+            await core.waitUntilClosed(request.runID)
+            guard let info = try await store.run(request.runID, includeTasks: true) else {
+                throw RPCError(.notFound, "no run \(request.runID)")
+            }
+            guard info.status.isClosed else {
+                throw RPCError(.failedPrecondition, "run \(request.runID) is open but not owned by this scheduler")
+            }
+            return info
+        }
+        router.unary(ClientMethods.getRun, request: GetRunRequest.self, response: RunInfo.self) { request, _ in
+            guard let info = try await store.run(request.runID, includeTasks: request.includeTasks) else {
+                throw RPCError(.notFound, "no run \(request.runID)")
+            }
+            return info
+        }
+        router.bidirectionalStreaming(WorkerMethods.connect) { stream, _, writer in
+            var messages = stream.makeAsyncIterator()
+            guard let first = try await messages.next() else { return }
+            guard case .hello(let hello) = try WorkerMessage(serializedBytes: first) else {
+                throw RPCError(.invalidArgument, "a worker stream must start with a hello")
+            }
+            let id = await core.workerConnected(hello: hello, writer: writer)
+            do {
+                while let bytes = try await messages.next() {
+                    await core.workerMessage(id, try WorkerMessage(serializedBytes: bytes))
+                }
+            } catch {
+                await core.workerDisconnected(id)
+                throw error
+            }
+            await core.workerDisconnected(id)
+        }
+    }
+}

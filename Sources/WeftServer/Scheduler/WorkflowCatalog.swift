@@ -1,0 +1,60 @@
+import Foundation
+import WeftCore
+import WeftEngine
+import WeftWire
+
+/// Validated workflow definitions by name and version, loaded from Postgres on first use and
+/// cached (a version's content never changes: the version is its content hash).
+actor WorkflowCatalog {
+    private let store: RunStore
+    private var byVersion: [String: ValidatedWorkflow] = [:]
+
+    init(store: RunStore) {
+        self.store = store
+    }
+
+    /// The workflow `name` at `version` (nil: the latest). Throws `NOT_FOUND` when not registered.
+    func workflow(name: String, version: String?) async throws -> ValidatedWorkflow {
+        if let version, let cached = byVersion["\(name)@\(version)"] { return cached }
+        guard let (found, body) = try await store.definition(name: name, version: version) else {
+            let which = version.map { "version \($0) of " } ?? ""
+            throw RPCError(.notFound, "no \(which)workflow '\(name)' is registered (weftctl workflow apply FILE)")
+        }
+        if let cached = byVersion["\(name)@\(found)"] { return cached }
+        let validated = try WorkflowCatalog.decode(body)
+        byVersion["\(name)@\(found)"] = validated
+        return validated
+    }
+
+    /// Decodes and validates a definition (JSON, the file format); errors are `INVALID_ARGUMENT`
+    /// with every problem listed.
+    static func decode(_ json: [UInt8]) throws -> ValidatedWorkflow {
+        let definition: WorkflowDefinition
+        do {
+            definition = try JSONDecoder().decode(WorkflowDefinition.self, from: Data(json))
+        } catch let error as DecodingError {
+            throw RPCError(.invalidArgument, "invalid workflow definition: \(describe(error))")
+        } catch {
+            throw RPCError(.invalidArgument, "invalid workflow definition: \(error)")
+        }
+        do {
+            return try definition.validated()
+        } catch {
+            throw RPCError(.invalidArgument, "\(error)")
+        }
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            let components = context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+            return components.isEmpty ? "" : " at \(components.hasPrefix(".") ? String(components.dropFirst()) : components)"
+        }
+        switch error {
+        case .dataCorrupted(let context): return "\(context.debugDescription)\(path(context))"
+        case .keyNotFound(let key, let context): return "missing field '\(key.stringValue)'\(path(context))"
+        case .typeMismatch(_, let context): return "\(context.debugDescription)\(path(context))"
+        case .valueNotFound(_, let context): return "\(context.debugDescription)\(path(context))"
+        @unknown default: return "\(error)"
+        }
+    }
+}

@@ -1,0 +1,82 @@
+import ArgumentParser
+import Logging
+import ServiceLifecycle
+import UnixSignals
+import Weft
+import WeftCLISupport
+import WeftCore
+import WeftPostgres
+import WeftServer
+import WeftTransport
+
+/// `weft dev`: migrate, then coordinator + scheduler + a worker with the built-in task types in one
+/// process, for development and demos (ARCHITECTURE.md §1).
+struct DevCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dev", abstract: "Migrate and run coordinator, scheduler and a worker in one process.")
+
+    @Option(help: "Coordinator address. [env: WEFT_LISTEN] (default: 127.0.0.1:7400)")
+    var listen: String?
+
+    @Option(help: "Postgres URL. [env: WEFT_POSTGRES_URL]")
+    var postgres: String?
+
+    @Option(help: "Redis URL (not used yet). [env: WEFT_REDIS_URL]")
+    var redis: String?
+
+    @Flag(name: .customLong("allow-exec"), help: "Register the exec task type in the worker.")
+    var allowExec = false
+
+    @Option(help: "Worker concurrency. (default: 8)")
+    var concurrency: Int = 8
+
+    @OptionGroup var common: CommonOptions
+
+    func validate() throws {
+        _ = try parseEndpoint(WeftEnvironment.resolve(listen, flag: "listen") ?? "127.0.0.1:7400", flag: "listen")
+        guard WeftEnvironment.resolve(postgres, flag: "postgres") != nil else {
+            throw ValidationError("--postgres URL (or WEFT_POSTGRES_URL) is required")
+        }
+        guard concurrency > 0 else { throw ValidationError("--concurrency must be positive") }
+    }
+
+    func run() async throws {
+        try common.bootstrapLogging()
+        let logger = Logger(label: "weft.dev")
+        let url = WeftEnvironment.resolve(postgres, flag: "postgres")!
+        let token = try common.resolvedToken()
+        let coordinatorEndpoint = try parseEndpoint(WeftEnvironment.resolve(listen, flag: "listen") ?? "127.0.0.1:7400", flag: "listen")
+        let connection = try await PostgresConnection.connect(url: url, logger: logger)
+        let report = try await WeftSchema.migrate(
+            connection: connection, configuration: WeftSchema.Configuration(clusterName: common.resolvedCluster), logger: logger)
+        await connection.close()
+        logger.notice("schema ready", metadata: ["schema.version": "\(report.schemaVersion)", "partitions": "\(report.cluster.partitionCount)"])
+
+        var schedulerConfiguration = SchedulerService.Configuration(
+            listen: Endpoint(host: coordinatorEndpoint.host, port: 0), nodeID: "dev-scheduler", cluster: common.resolvedCluster,
+            authToken: token, postgresURL: url, version: WeftVersion.current)
+        schedulerConfiguration.shutdownGracePeriod = .seconds(5)
+        let scheduler = SchedulerService(configuration: schedulerConfiguration, logger: Logger(label: "weft.scheduler"))
+        var coordinatorConfiguration = CoordinatorService.Configuration(
+            listen: coordinatorEndpoint, cluster: common.resolvedCluster, nodeID: "dev-coordinator", authToken: token,
+            version: WeftVersion.current)
+        coordinatorConfiguration.postgresURL = url
+        let coordinator = CoordinatorService(configuration: coordinatorConfiguration, logger: Logger(label: "weft.coordinator")) { address in
+            print("listening on \(address)")
+            flushStandardOutput()
+        }
+        var registry = TaskRegistry()
+        BuiltinTasks.register(into: &registry, allowExec: allowExec)
+        var workerConfiguration = WeftWorker.Configuration(coordinator: coordinatorEndpoint, workerID: "dev-worker")
+        workerConfiguration.cluster = common.resolvedCluster
+        workerConfiguration.authToken = token ?? []
+        workerConfiguration.concurrency = concurrency
+        workerConfiguration.rediscoverInterval = .seconds(1)
+        let worker = WeftWorker(configuration: workerConfiguration, registry: registry, logger: Logger(label: "weft.worker"))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: scheduler), .init(service: coordinator), .init(service: WorkerService(worker: worker))],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}

@@ -1,0 +1,66 @@
+import ArgumentParser
+import Logging
+import ServiceLifecycle
+import UnixSignals
+import Weft
+import WeftCLISupport
+import WeftCore
+import WeftServer
+
+struct SchedulerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scheduler",
+        abstract: "Run a scheduler: owns the partitions of runs, dispatches their tasks to workers.")
+
+    @Option(help: "Address to listen on, HOST:PORT. [env: WEFT_LISTEN] (default: 0.0.0.0:7401)")
+    var listen: String?
+
+    @Option(help: "Address others reach this scheduler at, written with the partition fence. [env: WEFT_ADVERTISE] (default: the listen address)")
+    var advertise: String?
+
+    @Option(name: .customLong("node-id"), help: "This node's id. [env: WEFT_NODE_ID] (default: scheduler-<pid>)")
+    var nodeID: String?
+
+    @Option(help: "Postgres URL. [env: WEFT_POSTGRES_URL]")
+    var postgres: String?
+
+    @Option(help: "Redis URL (cluster mode, not used yet). [env: WEFT_REDIS_URL]")
+    var redis: String?
+
+    @Option(name: .customLong("shutdown-grace"), help: "How long calls in flight may run after SIGTERM. [env: WEFT_SHUTDOWN_GRACE] (default: 10s)")
+    var shutdownGrace: String?
+
+    @OptionGroup var common: CommonOptions
+
+    func validate() throws {
+        _ = try makeConfiguration(token: nil)
+    }
+
+    func makeConfiguration(token: [UInt8]?) throws -> SchedulerService.Configuration {
+        let endpoint = try parseEndpoint(WeftEnvironment.resolve(listen, flag: "listen") ?? "0.0.0.0:7401", flag: "listen")
+        guard let url = WeftEnvironment.resolve(postgres, flag: "postgres") else {
+            throw ValidationError("--postgres URL (or WEFT_POSTGRES_URL) is required")
+        }
+        var configuration = SchedulerService.Configuration(
+            listen: endpoint, nodeID: WeftEnvironment.resolve(nodeID, flag: "node-id") ?? "scheduler-\(processID())",
+            cluster: common.resolvedCluster, authToken: token, postgresURL: url, version: WeftVersion.current)
+        if let advertise = WeftEnvironment.resolve(advertise, flag: "advertise") {
+            configuration.advertise = try parseEndpoint(advertise, flag: "advertise").description
+        }
+        configuration.shutdownGracePeriod = try parseDuration(
+            WeftEnvironment.resolve(shutdownGrace, flag: "shutdown-grace") ?? "10s", flag: "shutdown-grace")
+        return configuration
+    }
+
+    func run() async throws {
+        try common.bootstrapLogging()
+        let logger = Logger(label: "weft.scheduler")
+        let service = SchedulerService(configuration: try makeConfiguration(token: try common.resolvedToken()), logger: logger) { address in
+            print("listening on \(address)")
+            flushStandardOutput()
+        }
+        let group = ServiceGroup(
+            configuration: .init(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+}

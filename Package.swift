@@ -111,7 +111,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WeftProcessTests",
-            dependencies: ["Weft", "WeftCore", "_WeftTestKit"],
+            dependencies: ["Weft", "WeftCore", "WeftPostgres", "_WeftTestKit", log],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,0 +1,152 @@
+import Foundation
+import Testing
+import Weft
+import WeftPostgres
+import _WeftTestKit
+
+/// The whole engine as real processes against a real Postgres (ARCHITECTURE.md §6 guarantees).
+@Suite("End to end: scheduler, coordinator, workers", .serialized, .enabled(if: IntegrationEnvironment.postgresConfigured))
+struct EndToEndTests {
+    struct Rows: Codable, Equatable { var rows: [Int] }
+
+    private let diamond = #"""
+        {"name": "diamond", "tasks": [
+          {"name": "extract", "type": "echo"},
+          {"name": "clean", "type": "echo", "depends_on": ["extract"]},
+          {"name": "enrich", "type": "echo", "depends_on": ["extract"]},
+          {"name": "load", "type": "echo", "depends_on": ["clean", "enrich"]}
+        ]}
+        """#
+
+    @Test("a diamond workflow completes with its parents' outputs flowing into each task")
+    func diamond_completes_withOutputs() async throws {
+        let cluster = try await ProcessCluster()
+        do {
+            try await cluster.start(workers: 2)
+            let client = try cluster.client()
+            let registered = try await client.register(definitionJSON: Array(diamond.utf8))
+            #expect(registered.name == "diamond" && registered.created)
+            let run = try await client.start(workflow: "diamond", input: Rows(rows: [1, 2, 3]))
+            let info = try await client.wait(for: run, timeout: .seconds(60))
+            #expect(info.status == .succeeded, "\(info.error)\n\(cluster.logs)")
+            // load got {clean: …, enrich: …}; echo returns it unchanged as the run's output.
+            let output = try JSONSerialization.jsonObject(with: Data(info.output)) as? [String: Any]
+            #expect((output?["clean"] as? [String: Any])?["rows"] as? [Int] == [1, 2, 3])
+            #expect((output?["enrich"] as? [String: Any])?["rows"] as? [Int] == [1, 2, 3])
+            #expect(Set(info.tasks.map(\.node)) == ["extract", "clean", "enrich", "load"])
+            #expect(info.tasks.allSatisfy { $0.status == .succeeded && $0.attempt == 1 })
+            // The same idempotency key returns the same run.
+            let first = try await client.start(workflow: "diamond", input: Rows(rows: [9]), options: StartOptions(idempotencyKey: "k-1"))
+            let second = try await client.start(workflow: "diamond", input: Rows(rows: [9]), options: StartOptions(idempotencyKey: "k-1"))
+            #expect(first == second)
+            await client.close()
+        } catch {
+            Issue.record("\(error)\n\(cluster.logs)")
+        }
+        await cluster.stop()
+    }
+
+    @Test("invalid definitions, unknown workflows and oversized inputs are refused and write nothing")
+    func badInput_refused_writesNothing() async throws {
+        let cluster = try await ProcessCluster()
+        do {
+            try await cluster.start(workers: 0)
+            let client = try cluster.client()
+            let cyclic = #"{"name":"cyclic","tasks":[{"name":"a","type":"noop","depends_on":["b"]},{"name":"b","type":"noop","depends_on":["a"]}]}"#
+            await #expect(throws: RPCError.self) { try await client.register(definitionJSON: Array(cyclic.utf8)) }
+            await #expect(throws: RPCError.self) { try await client.register(definitionJSON: Array(#"{"name":"x","tasks":[{"name":"a","type":"noop","colour":"red"}]}"#.utf8)) }
+            await #expect(throws: RPCError.self) { try await client.register(definitionJSON: Array("not json".utf8)) }
+            do {
+                _ = try await client.start(workflow: "missing", inputJSON: Array("null".utf8))
+                Issue.record("expected NOT_FOUND")
+            } catch let error as RPCError {
+                #expect(error.code == .notFound)
+            }
+            try await client.register(definitionJSON: Array(diamond.utf8))
+            let big = Array(("\"" + String(repeating: "x", count: 2 << 20) + "\"").utf8)
+            do {
+                _ = try await client.start(workflow: "diamond", inputJSON: big)
+                Issue.record("expected INVALID_ARGUMENT")
+            } catch let error as RPCError {
+                #expect(error.code == .invalidArgument)
+            }
+            let definitions = try await cluster.query("SELECT count(*) AS n FROM workflow_definitions")
+            #expect(try definitions[0].int("n") == 1)
+            let runs = try await cluster.query("SELECT count(*) AS n FROM runs")
+            #expect(try runs[0].int("n") == 0)
+            await client.close()
+        } catch {
+            Issue.record("\(error)\n\(cluster.logs)")
+        }
+        await cluster.stop()
+    }
+
+    @Test("kill -9 of the scheduler in the middle of 500 runs: after a restart every run completes, each task recorded once")
+    func schedulerKilled_restart_everyRunCompletesOnce() async throws {
+        let cluster = try await ProcessCluster()
+        do {
+            try await cluster.start(workers: 2)
+            let client = try cluster.client()
+            let chain = #"""
+                {"name": "pair", "tasks": [
+                  {"name": "first", "type": "sleep"},
+                  {"name": "second", "type": "noop", "depends_on": ["first"]}
+                ]}
+                """#
+            try await client.register(definitionJSON: Array(chain.utf8))
+            var runs: [RunID] = []
+            for _ in 0..<500 {
+                runs.append(try await client.start(workflow: "pair", inputJSON: Array(#"{"ms": 100}"#.utf8)))
+            }
+            // Some runs are done, some in flight, some waiting: kill the scheduler now.
+            cluster.killScheduler()
+            let openAtKill = try await cluster.query("SELECT count(*) AS n FROM runs WHERE closed_at IS NULL")
+            #expect(try openAtKill[0].int("n") ?? 0 > 0, "the kill must hit open runs for this test to mean anything")
+            try await cluster.startScheduler()
+            for run in runs {
+                let info = try await client.wait(for: run, timeout: .seconds(120))
+                #expect(info.status == .succeeded, "run \(run): \(info.status) \(info.error)")
+            }
+            let duplicates = try await cluster.query(
+                "SELECT run_id, node, count(*) AS n FROM task_attempts WHERE status = 'succeeded' GROUP BY run_id, node HAVING count(*) <> 1")
+            #expect(duplicates.isEmpty, "tasks recorded as succeeded more than once: \(duplicates.count)")
+            let succeeded = try await cluster.query("SELECT count(*) AS n FROM task_attempts WHERE status = 'succeeded'")
+            #expect(try succeeded[0].int("n") == 1000)
+            let open = try await cluster.query("SELECT count(*) AS n FROM runs WHERE closed_at IS NULL")
+            #expect(try open[0].int("n") == 0)
+            await client.close()
+        } catch {
+            Issue.record("\(error)\n\(cluster.logs)")
+        }
+        await cluster.stop()
+    }
+
+    @Test("kill -9 of a worker in the middle of a task: the task is retried on another worker")
+    func workerKilled_taskRetriedElsewhere() async throws {
+        let cluster = try await ProcessCluster()
+        do {
+            try await cluster.startScheduler()
+            try await cluster.startCoordinator()
+            let doomed = try cluster.startWorker(id: "doomed")
+            let client = try cluster.client()
+            let slow = #"{"name": "slow", "tasks": [{"name": "nap", "type": "sleep", "retry": {"max_attempts": 3, "initial_backoff": "100ms"}}]}"#
+            try await client.register(definitionJSON: Array(slow.utf8))
+            // Wait for the worker to be connected, then give it a long task.
+            try await Task.sleep(for: .seconds(2))
+            let run = try await client.start(workflow: "slow", inputJSON: Array(#"{"duration": "3s"}"#.utf8))
+            try await Task.sleep(for: .milliseconds(800))
+            kill(doomed.process.processIdentifier, SIGKILL)
+            try cluster.startWorker(id: "survivor")
+            let info = try await client.wait(for: run, timeout: .seconds(60))
+            #expect(info.status == .succeeded, "\(info.error)\n\(cluster.logs)")
+            let attempts = info.tasks.filter { $0.node == "nap" }.sorted { $0.attempt < $1.attempt }
+            #expect(attempts.count == 2)
+            #expect(attempts.first?.status == .failed && attempts.first?.error.contains("WorkerLost") == true, "\(attempts)")
+            #expect(attempts.last?.status == .succeeded && attempts.last?.worker == "survivor", "\(attempts)")
+            await client.close()
+        } catch {
+            Issue.record("\(error)\n\(cluster.logs)")
+        }
+        await cluster.stop()
+    }
+}

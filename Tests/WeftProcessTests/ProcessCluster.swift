@@ -1,0 +1,122 @@
+import Foundation
+import Logging
+import Testing
+import Weft
+import WeftPostgres
+import _WeftTestKit
+
+/// A Weft cluster of real processes on loopback, on a database of its own: `weft migrate`, one
+/// scheduler, one coordinator, and workers — started and stopped by the test.
+final class ProcessCluster: @unchecked Sendable {
+    // @unchecked Sendable: used from one test task at a time; the children are thread-safe.
+    let databaseURL: String
+    let adminURL: String
+    let database: String
+    let token = "e2e-token"
+    private(set) var scheduler: ChildProcess?
+    private(set) var coordinator: ChildProcess?
+    private(set) var workers: [ChildProcess] = []
+    private(set) var coordinatorAddress = ""
+    private var schedulerListen = "127.0.0.1:0"
+
+    static let logger = Logger(label: "e2e") { _ in SwiftLogNoOpLogHandler() }
+
+    init() async throws {
+        let url = try #require(try IntegrationEnvironment.postgresURL(), "WEFT_POSTGRES_URL is needed for the end-to-end tests")
+        adminURL = url
+        database = "weft_e2e_\(UInt32.random(in: 0...UInt32.max))"
+        let admin = try await PostgresConnection.connect(url: url, logger: Self.logger)
+        try await admin.execute("CREATE DATABASE \(database)")
+        await admin.close()
+        databaseURL = Self.replacingDatabase(in: url, with: database)
+        let migrate = try await runProcess(
+            try WeftBinaries.path("weft"), ["migrate", "--postgres", databaseURL, "--partitions", "16"], timeout: .seconds(60))
+        try #require(migrate.status == 0, "weft migrate failed: \(migrate.stderr)")
+    }
+
+    static func replacingDatabase(in url: String, with name: String) -> String {
+        // postgresql://user@host:port/db?params → …/name?params
+        guard let schemeEnd = url.range(of: "://") else { return url }
+        let rest = url[schemeEnd.upperBound...]
+        let query = rest.firstIndex(of: "?").map { String(rest[$0...]) } ?? ""
+        let path = rest.firstIndex(of: "?").map { rest[..<$0] } ?? rest[...]
+        let authority = path.firstIndex(of: "/").map { path[..<$0] } ?? path
+        return String(url[..<schemeEnd.upperBound]) + authority + "/" + name + query
+    }
+
+    var environment: [String: String] { ["WEFT_AUTH_TOKEN": token, "WEFT_POSTGRES_URL": databaseURL, "WEFT_LOG_LEVEL": "info"] }
+
+    func startScheduler() async throws {
+        let child = try ChildProcess(try WeftBinaries.path("weft"), ["scheduler", "--listen", schedulerListen, "--node-id", "e2e-scheduler"], environment: environment)
+        let address = try await child.waitForListening(timeout: .seconds(60))
+        schedulerListen = address  // a restart binds the same port, as a StatefulSet pod would keep its address
+        scheduler = child
+    }
+
+    func startCoordinator() async throws {
+        let child = try ChildProcess(try WeftBinaries.path("weft"), ["coordinator", "--listen", "127.0.0.1:0", "--node-id", "e2e-coordinator"], environment: environment)
+        coordinatorAddress = try await child.waitForListening(timeout: .seconds(60))
+        coordinator = child
+    }
+
+    @discardableResult
+    func startWorker(id: String, concurrency: Int = 16) throws -> ChildProcess {
+        let child = try ChildProcess(
+            try WeftBinaries.path("weft"), ["worker", "--address", coordinatorAddress, "--node-id", id, "--concurrency", "\(concurrency)"],
+            environment: environment)
+        workers.append(child)
+        return child
+    }
+
+    func start(workers count: Int = 1) async throws {
+        try await startScheduler()
+        try await startCoordinator()
+        for i in 0..<count { try startWorker(id: "e2e-worker-\(i)") }
+    }
+
+    func client() throws -> WeftClient {
+        var configuration = WeftClient.Configuration(address: try Endpoint(parsing: coordinatorAddress))
+        configuration.authToken = Array(token.utf8)
+        configuration.defaultTimeout = .seconds(60)
+        return WeftClient(configuration: configuration)
+    }
+
+    func killScheduler() {
+        guard let scheduler else { return }
+        kill(scheduler.process.processIdentifier, SIGKILL)
+        scheduler.process.waitUntilExit()
+        self.scheduler = nil
+    }
+
+    /// A query against the cluster's database.
+    func query(_ sql: String) async throws -> PostgresRows {
+        let connection = try await PostgresConnection.connect(url: databaseURL, logger: Self.logger)
+        defer { Task { await connection.close() } }
+        return try await connection.query(sql)
+    }
+
+    /// Everything the processes printed, for failure messages.
+    var logs: String {
+        var out = ""
+        if let scheduler { out += "--- scheduler\n" + scheduler.outputSoFar.suffix(4000) }
+        if let coordinator { out += "--- coordinator\n" + coordinator.outputSoFar.suffix(2000) }
+        for (i, worker) in workers.enumerated() { out += "--- worker \(i)\n" + worker.outputSoFar.suffix(2000) }
+        return out
+    }
+
+    func stop() async {
+        for worker in workers { await worker.terminate(grace: .seconds(5)) }
+        if let coordinator { await coordinator.terminate(grace: .seconds(5)) }
+        if let scheduler { await scheduler.terminate(grace: .seconds(5)) }
+        workers = []
+        coordinator = nil
+        scheduler = nil
+        do {
+            let admin = try await PostgresConnection.connect(url: adminURL, logger: Self.logger)
+            try await admin.execute("DROP DATABASE IF EXISTS \(database) WITH (FORCE)")
+            await admin.close()
+        } catch {
+            print("could not drop the test database \(database): \(error)")
+        }
+    }
+}

@@ -87,7 +87,11 @@ public actor GroupCommitWriter<Record: Sendable, Outcome: Sendable> {
             let batch = Array(queue.prefix(count))
             queue.removeFirst(count)
             do {
-                let outcomes = try await flush(batch.map(\.record))
+                // The flush runs in a task of its own so that cancelling `run()` (shutdown) does not
+                // cancel a commit under way: the queued records are still written.
+                let records = batch.map(\.record)
+                let flush = self.flush
+                let outcomes = try await Task { try await flush(records) }.value
                 precondition(outcomes.count == batch.count, "flush returned \(outcomes.count) outcomes for \(batch.count) records")
                 batchesCommitted += 1
                 recordsCommitted += batch.count

@@ -7,7 +7,7 @@ struct Weft: AsyncParsableCommand {
         commandName: "weft",
         abstract: "Weft: a distributed, durable workflow engine.",
         version: WeftVersion.current,
-        subcommands: [MigrateCommand.self, CoordinatorCommand.self, SchedulerCommand.self, WorkerCommand.self, DevCommand.self, BenchCommand.self, InternalCommand.self])
+        subcommands: [MigrateCommand.self, CoordinatorCommand.self, SchedulerCommand.self, WorkerCommand.self, DevCommand.self, BenchCommand.self, InternalCommand.self, StartRunsCommand.self])
 }
 
 await CommandMain.run(Weft.self, leadingOptions: ["cluster", "token-file", "log-level", "log-format"])

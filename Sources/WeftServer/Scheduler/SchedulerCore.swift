@@ -111,17 +111,28 @@ actor SchedulerCore {
         let started = ContinuousClock.now
         let open = try await store.openRuns(partitions: Array(claimed.keys))
         var recovered = 0
-        for run in open {
-            do {
-                let workflow = try await catalog.workflow(name: run.workflow, version: run.version)
-                let snapshot = Self.snapshot(of: run, workflow: workflow)
-                let (machine, actions) = try RunStateMachine.recover(
-                    runID: run.runID, workflow: workflow, snapshot: snapshot, seed: random.next(), now: now())
-                runs[run.runID] = ActiveRun(machine: machine, partition: run.partition, priorityLevel: Self.level(storedPriority: run.priority))
-                _ = await process(run.runID, actions)
-                recovered += 1
-            } catch {
-                logger.error("cannot recover a run; it stays open in Postgres", metadata: ["run.id": "\(run.runID)", "error": "\(error)"])
+        // Re-recording the frontier goes through the writer like any event; many runs in flight
+        // at once let the writer batch them (one commit per run would take minutes for 100k runs).
+        await withTaskGroup(of: Void.self) { group in
+            var inFlight = 0
+            for run in open {
+                do {
+                    let workflow = try await catalog.workflow(name: run.workflow, version: run.version)
+                    let snapshot = Self.snapshot(of: run, workflow: workflow)
+                    let (machine, actions) = try RunStateMachine.recover(
+                        runID: run.runID, workflow: workflow, snapshot: snapshot, seed: random.next(), now: now())
+                    runs[run.runID] = ActiveRun(machine: machine, partition: run.partition, priorityLevel: Self.level(storedPriority: run.priority))
+                    let id = run.runID
+                    group.addTask(executorPreference: loop) { _ = await self.process(id, actions) }
+                    inFlight += 1
+                    recovered += 1
+                    if inFlight >= 4096 {
+                        await group.next()
+                        inFlight -= 1
+                    }
+                } catch {
+                    logger.error("cannot recover a run; it stays open in Postgres", metadata: ["run.id": "\(run.runID)", "error": "\(error)"])
+                }
             }
         }
         ready = true

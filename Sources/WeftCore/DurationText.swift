@@ -26,7 +26,9 @@ public enum DurationText {
             }
             let nanoseconds = (value * seconds * 1e9).rounded()
             // Beyond ~292 years an Int64 of nanoseconds overflows: refuse rather than trap.
-            guard nanoseconds < 9.2e18 else { throw DurationTextError(text: text) }
+            guard nanoseconds < 9.2e18 else {
+                throw DurationTextError(text: text, reason: "is too large (the longest is about 292 years)")
+            }
             total += .nanoseconds(Int64(nanoseconds))
         }
         return total
@@ -62,7 +64,12 @@ private extension String {
 
 public struct DurationTextError: Error, Hashable, Sendable, CustomStringConvertible {
     public var text: String
-    public var description: String {
-        "invalid duration '\(text)': use a number with a unit, e.g. 500ms, 30s, 5m, 1h (units: ns, us, ms, s, m, h, d)"
+    public var reason: String
+
+    public init(text: String, reason: String = "use a number with a unit, e.g. 500ms, 30s, 5m, 1h (units: ns, us, ms, s, m, h, d)") {
+        self.text = text
+        self.reason = reason
     }
+
+    public var description: String { "invalid duration '\(text)': \(reason)" }
 }

@@ -6,8 +6,6 @@ enum DurationCoding {
     /// The largest duration accepted from text, in seconds: well below `Int64.max` nanoseconds
     /// (≈ 9.22e9 s), because `DurationText.parse` traps when a number overflows `Int64`
     /// nanoseconds; text is checked here before it gets there.
-    static let maxParsableSeconds = 9e9
-
     /// Why a duration string was rejected, for humans.
     struct Failure: Error {
         var message: String
@@ -15,7 +13,6 @@ enum DurationCoding {
 
     /// Parses `text`, rejecting values too large for `DurationText` to represent.
     static func parse(_ text: String) throws(Failure) -> Duration {
-        if let tooLarge = overflowMessage(text) { throw Failure(message: tooLarge) }
         do {
             return try DurationText.parse(text)
         } catch {
@@ -63,36 +60,5 @@ enum DurationCoding {
         if total % 1_000_000 == 0 { return "\(total / 1_000_000)ms" }
         if total % 1_000 == 0 { return "\(total / 1_000)us" }
         return "\(total)ns"
-    }
-
-    /// Mirrors `DurationText.parse`'s tokens to add up the value in seconds; a message when it is too
-    /// large, `nil` otherwise (including malformed text, which `DurationText` then reports).
-    private static func overflowMessage(_ text: String) -> String? {
-        var rest = text.drop { $0.isWhitespace }
-        while let last = rest.last, last.isWhitespace { rest = rest.dropLast() }
-        var total = 0.0
-        while !rest.isEmpty {
-            let number = rest.prefix { $0.isNumber || $0 == "." }
-            guard !number.isEmpty, let value = Double(number) else { return nil }
-            rest = rest.dropFirst(number.count)
-            let unit = rest.prefix { $0.isLetter || $0 == "µ" }
-            rest = rest.dropFirst(unit.count)
-            let factor: Double
-            switch unit {
-            case "ns": factor = 1e-9
-            case "us", "µs": factor = 1e-6
-            case "ms": factor = 1e-3
-            case "s": factor = 1
-            case "m": factor = 60
-            case "h": factor = 3600
-            case "d": factor = 86_400
-            default: return nil
-            }
-            total += value * factor
-            if !(total <= maxParsableSeconds) {
-                return "duration '\(text)' is too large (the longest is about 285 years; definitions allow far less)"
-            }
-        }
-        return nil
     }
 }

@@ -79,7 +79,10 @@ public struct Dispatcher<Item: Sendable>: Sendable {
     public mutating func nextAssignments(now: Int64) -> [(worker: WorkerID, item: Item)] {
         var out: [(worker: WorkerID, item: Item)] = []
         for name in queues.keys.sorted() {
-            guard var entry = queues[name], !entry.ready.isEmpty, !entry.workers.isEmpty else { continue }
+            guard queues[name]?.ready.isEmpty == false, queues[name]?.workers.isEmpty == false else { continue }
+            // Take the entry out of the dictionary so that it is uniquely referenced: mutating a
+            // copy that the dictionary still shares would copy the whole queue on every call.
+            guard var entry = queues.removeValue(forKey: name) else { continue }
             while !entry.ready.isEmpty {
                 guard let worker = nextWorker(in: &entry) else { break }
                 guard let item = entry.ready.pop(now: now) else { break }

@@ -247,7 +247,10 @@ actor SchedulerCore {
         return id
     }
 
-    func workerMessage(_ id: Dispatcher<QueuedTask>.WorkerID, _ message: WorkerMessage) async {
+    /// Applies one message of a worker's stream. The state machines change at once, in stream
+    /// order; the resulting writes (and what follows them) proceed concurrently, so one worker's
+    /// stream never waits for a commit and its results share batches with everyone else's.
+    func workerMessage(_ id: Dispatcher<QueuedTask>.WorkerID, _ message: WorkerMessage) {
         switch message {
         case .hello:
             return  // only the first message is a hello; a repeat changes nothing
@@ -258,22 +261,29 @@ actor SchedulerCore {
             for ref in heartbeat.attempts {
                 guard let key = attemptKey(ref), runs[ref.runID] != nil else { continue }
                 let actions = runs[ref.runID]!.machine.heartbeatReceived(node: key.node, attempt: key.attempt, now: now())
-                _ = await process(ref.runID, actions)
+                processLater(ref.runID, actions)
             }
         case .completed(let done):
             guard let key = attemptKey(done.ref) else { return }
             forget(AttemptRef(runID: done.ref.runID, key: key), session: id)
             guard runs[done.ref.runID] != nil else { return }  // closed, or not ours: stale
             let actions = runs[done.ref.runID]!.machine.taskCompleted(node: key.node, attempt: key.attempt, output: done.output, now: now())
-            _ = await process(done.ref.runID, actions)
+            processLater(done.ref.runID, actions)
         case .failed(let failed):
             guard let key = attemptKey(failed.ref) else { return }
             forget(AttemptRef(runID: failed.ref.runID, key: key), session: id)
             guard runs[failed.ref.runID] != nil else { return }
             let failure = TaskFailure(kind: failed.kind.isEmpty ? "Error" : failed.kind, message: failed.message, retryable: failed.retryable)
             let actions = runs[failed.ref.runID]!.machine.taskFailed(node: key.node, attempt: key.attempt, failure: failure, now: now())
-            _ = await process(failed.ref.runID, actions)
+            processLater(failed.ref.runID, actions)
         }
+    }
+
+    /// `process` in a task of its own on the loop. Tasks start in the order they are created, so
+    /// the writes of one run still reach the writer in event order.
+    private func processLater(_ runID: RunID, _ actions: [RunStateMachine.Action]) {
+        guard !actions.isEmpty else { return }
+        Task(executorPreference: loop) { _ = await self.process(runID, actions) }
     }
 
     /// The worker's stream ended: its attempts fail (as `WorkerLost`, retryable) after a grace
@@ -321,13 +331,12 @@ actor SchedulerCore {
         let assignments = dispatcher.nextAssignments(now: Self.nowMilliseconds())
         for (worker, task) in assignments {
             let key = AttemptKey(node: task.assignment.node, attempt: task.assignment.attempt)
-            guard var session = sessions[worker], runs[task.runID] != nil,
+            guard let session = sessions[worker], runs[task.runID] != nil,
                   case .queued = runs[task.runID]!.attempts[key]
             else { continue }  // the run closed or the attempt was cancelled meanwhile
             let started = Self.nowMilliseconds()
             runs[task.runID]!.attempts[key] = .running(worker: worker, name: session.name, startedAt: started)
-            session.attempts.insert(AttemptRef(runID: task.runID, key: key))
-            sessions[worker] = session
+            sessions[worker]!.attempts.insert(AttemptRef(runID: task.runID, key: key))
             let message = SchedulerMessage.assignment(TaskAssignmentMessage(
                 ref: AttemptReference(
                     runID: task.runID, node: key.node.description, attempt: UInt32(key.attempt),

@@ -37,7 +37,7 @@ enum SchedulerHandlers {
             let id = await core.workerConnected(hello: hello, writer: writer)
             do {
                 while let bytes = try await messages.next() {
-                    await core.workerMessage(id, try WorkerMessage(serializedBytes: bytes))
+                    await core.workerMessage(id, try WorkerMessage(serializedBytes: bytes))  // does not wait for commits
                 }
             } catch {
                 await core.workerDisconnected(id)

@@ -30,6 +30,9 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(name: .customLong("shutdown-grace"), help: "How long calls in flight may run after SIGTERM. [env: WEFT_SHUTDOWN_GRACE] (default: 10s)")
     var shutdownGrace: String?
 
+    @Option(name: .customLong("history-retention"), help: "Drop history (and idempotency keys) older than this. [env: WEFT_HISTORY_RETENTION] (default: 30d)")
+    var historyRetention: String?
+
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -47,6 +50,8 @@ struct SchedulerCommand: AsyncParsableCommand {
         if let advertise = WeftEnvironment.resolve(advertise, flag: "advertise") {
             configuration.advertise = try parseEndpoint(advertise, flag: "advertise").description
         }
+        configuration.historyRetention = try parseDuration(
+            WeftEnvironment.resolve(historyRetention, flag: "history-retention") ?? "30d", flag: "history-retention")
         configuration.shutdownGracePeriod = try parseDuration(
             WeftEnvironment.resolve(shutdownGrace, flag: "shutdown-grace") ?? "10s", flag: "shutdown-grace")
         return configuration

@@ -39,6 +39,17 @@ struct EndToEndTests {
             let first = try await client.start(workflow: "diamond", input: Rows(rows: [9]), options: StartOptions(idempotencyKey: "k-1"))
             let second = try await client.start(workflow: "diamond", input: Rows(rows: [9]), options: StartOptions(idempotencyKey: "k-1"))
             #expect(first == second)
+            // A task type no worker of its queue runs is refused, and nothing is written.
+            let before = try await cluster.query("SELECT count(*) AS n FROM runs")
+            try await client.register(definitionJSON: Array(#"{"name":"beam","tasks":[{"name":"a","type":"teleport"}]}"#.utf8))
+            do {
+                _ = try await client.start(workflow: "beam", inputJSON: Array("null".utf8))
+                Issue.record("expected FAILED_PRECONDITION for an unknown task type")
+            } catch let error as RPCError {
+                #expect(error.code == .failedPrecondition && error.message.contains("teleport"), "\(error)")
+            }
+            let after = try await cluster.query("SELECT count(*) AS n FROM runs")
+            #expect(try before[0].int("n") == after[0].int("n"))
             await client.close()
         } catch {
             Issue.record("\(error)\n\(cluster.logs)")

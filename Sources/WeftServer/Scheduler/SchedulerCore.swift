@@ -51,6 +51,8 @@ actor SchedulerCore {
     struct WorkerSession {
         var name: String
         var writer: RPCStreamWriter
+        var queues: Set<String>
+        var taskTypes: Set<String>
         var attempts: Set<AttemptRef> = []
     }
 
@@ -188,6 +190,7 @@ actor SchedulerCore {
             return StartRunResponse(runID: existing, created: false)
         }
         let workflow = try await catalog.workflow(name: request.workflow, version: request.version.isEmpty ? nil : request.version)
+        try checkTaskTypes(of: workflow)
         let level: Int? = switch request.priority {
         case .unspecified: nil
         case .low: 0
@@ -208,6 +211,19 @@ actor SchedulerCore {
         case .duplicateRun(let existing):
             dropRun(runID)
             return StartRunResponse(runID: existing, created: false)
+        }
+    }
+
+    /// Refuses a run whose tasks could never run: a queue that has workers, none of which registered
+    /// the task's type. (A queue with no worker connected yet is not judged: workers may come.)
+    private func checkTaskTypes(of workflow: ValidatedWorkflow) throws {
+        for task in workflow.tasks {
+            let serving = sessions.values.filter { $0.queues.contains(task.queue) }
+            guard !serving.isEmpty, !serving.contains(where: { $0.taskTypes.contains(task.type) }) else { continue }
+            let offered = Set(serving.flatMap(\.taskTypes)).sorted().joined(separator: ", ")
+            throw RPCError(
+                .failedPrecondition,
+                "task '\(task.name)' has type '\(task.type)', which no worker of queue '\(task.queue)' runs (they run: \(offered))")
         }
     }
 
@@ -238,8 +254,9 @@ actor SchedulerCore {
     func workerConnected(hello: WorkerHelloMessage, writer: RPCStreamWriter) -> Dispatcher<QueuedTask>.WorkerID {
         let id = Dispatcher<QueuedTask>.WorkerID(nextWorkerID)
         nextWorkerID += 1
-        sessions[id] = WorkerSession(name: hello.workerID, writer: writer)
-        dispatcher.workerConnected(id, queues: hello.queues.isEmpty ? ["default"] : hello.queues)
+        let queues = hello.queues.isEmpty ? ["default"] : hello.queues
+        sessions[id] = WorkerSession(name: hello.workerID, writer: writer, queues: Set(queues), taskTypes: Set(hello.taskTypes))
+        dispatcher.workerConnected(id, queues: queues)
         logger.info("worker connected", metadata: [
             "worker.id": "\(hello.workerID)", "queues": "\(hello.queues.joined(separator: ","))",
             "task.types": "\(hello.taskTypes.joined(separator: ","))",

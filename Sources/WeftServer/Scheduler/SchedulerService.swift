@@ -26,6 +26,8 @@ public final class SchedulerService: Service, Sendable {
         public var shutdownGracePeriod: Duration = .seconds(10)
         public var writer = GroupCommitWriter<RunWriteBatch, RunWriteOutcome>.Configuration()
         public var workerLostGrace: Duration = .seconds(3)
+        /// History day-partitions and idempotency keys older than this are dropped. Default 30 days.
+        public var historyRetention: Duration = .seconds(30 * 86_400)
 
         public init(listen: Endpoint, nodeID: String, cluster: String, authToken: [UInt8]?, postgresURL: String, version: String) {
             self.listen = listen
@@ -100,7 +102,8 @@ public final class SchedulerService: Service, Sendable {
             }
             logger.notice("scheduler listening", metadata: ["listen.address": "\(bound)", "node.id": "\(configuration.nodeID)"])
             onListening(bound)
-            group.addTask { await Self.maintain(connection: readConnection, logger: logger) }
+            let retention = configuration.historyRetention
+            group.addTask { await Self.maintain(connection: readConnection, retention: retention, logger: logger) }
             await withGracefulShutdownHandler {
                 await waitUntilShutdown()
             } onGracefulShutdown: {
@@ -133,13 +136,15 @@ public final class SchedulerService: Service, Sendable {
         preconditionFailure("unreachable: the loop returns or throws")
     }
 
-    /// Keeps table partitions ahead of time (hourly).
-    static func maintain(connection: PostgresConnection, logger: Logger) async {
+    /// Keeps table partitions ahead of time and drops history past its retention (hourly).
+    static func maintain(connection: PostgresConnection, retention: Duration, logger: Logger) async {
         let maintenance = PartitionMaintenance(connection: connection, logger: logger)
         while !Task.isCancelled {
             do {
                 let created = try await maintenance.ensurePartitions(now: .now())
                 if !created.isEmpty { logger.info("created table partitions", metadata: ["count": "\(created.count)"]) }
+                let cleanup = try await maintenance.dropExpiredHistory(now: .now(), retention: retention)
+                logger.debug("history retention applied", metadata: ["result": "\(cleanup)"])
             } catch {
                 logger.warning("table partition maintenance failed", metadata: ["error": "\(error)"])
             }

@@ -179,6 +179,8 @@ struct WorkerRuntimeTests {
         #expect(try await eventually { worker.inFlight == 2 })
         running.cancel()
         await running.value
+        // The reports are on the wire when run() returns; give the server a moment to read them.
+        #expect(try await eventually { scheduler.results().count == 2 })
         let results = scheduler.results()
         #expect(results[short] == .completed(TaskCompletedMessage(ref: short, output: Array("null".utf8))))
         if case .failed(let failure) = results[long] {

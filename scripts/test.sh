@@ -51,7 +51,7 @@ set -e
 summary=$(grep -E "Test run with [0-9]+ tests? " "$test_log" | tail -1 || true)
 echo "$summary"
 total=$(echo "$summary" | sed -nE 's/.*Test run with ([0-9]+) tests?.*/\1/p')
-failed=$(grep -cE "^✘ Test .* failed" "$test_log" || true)
+failed=$(grep -cE '^✘ Test ".* failed after' "$test_log" || true)
 if [ "$status" -ne 0 ] || [ -z "$total" ] || [ "$total" -eq 0 ]; then
     echo "tests: $(( ${total:-0} - failed )) passed, $failed failed"
     echo "swift test failed (exit $status)" >&2

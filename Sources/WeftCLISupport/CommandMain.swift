@@ -20,8 +20,7 @@ public enum CommandMain {
         } catch {
             let code = root.exitCode(for: error)
             if code == .success {
-                print(root.fullMessage(for: error))
-                exit(0)
+                root.exit(withError: error)  // --help, --version: ArgumentParser prints them and exits 0
             }
             FileHandleWriter.stderr(root.fullMessage(for: error))
             exit(2)
@@ -41,7 +40,7 @@ public enum CommandMain {
             exit(2)
         } catch {
             let code = root.exitCode(for: error)
-            if code == .success { exit(0) }
+            if code == .success { root.exit(withError: error) }  // e.g. help requested from run()
             if code == .validationFailure {
                 FileHandleWriter.stderr(root.fullMessage(for: error))
                 exit(2)

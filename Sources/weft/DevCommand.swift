@@ -33,7 +33,9 @@ struct DevCommand: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
-        _ = try parseEndpoint(WeftEnvironment.resolve(listen, flag: "listen") ?? "127.0.0.1:7400", flag: "listen")
+        let endpoint = try parseEndpoint(WeftEnvironment.resolve(listen, flag: "listen") ?? "127.0.0.1:7400", flag: "listen")
+        // The built-in worker dials this address, so it must be a real port.
+        guard endpoint.port != 0 else { throw ValidationError("--listen: weft dev needs a fixed port (its worker connects to it)") }
         guard WeftEnvironment.resolve(postgres, flag: "postgres") != nil else {
             throw ValidationError("--postgres URL (or WEFT_POSTGRES_URL) is required")
         }

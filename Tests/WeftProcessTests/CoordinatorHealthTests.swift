@@ -67,6 +67,12 @@ struct CoordinatorHealthTests {
             #expect(result.status == 2, "\(arguments): \(result.stderr)")
             #expect(!result.stderr.isEmpty)
         }
+        for arguments in [["--help"], ["run", "--help"]] {
+            let help = try await runProcess(weftctl, arguments)
+            #expect(help.status == 0 && help.stdout.contains("USAGE"), "\(arguments): \(help.stdout)")
+        }
+        let weftHelp = try await runProcess(try WeftBinaries.path("weft"), ["--help"])
+        #expect(weftHelp.status == 0 && weftHelp.stdout.contains("scheduler"))
         let weft = try await runProcess(try WeftBinaries.path("weft"), ["coordinator", "--listen", "no-port"])
         #expect(weft.status == 2)
         #expect(weft.stderr.contains("--listen"))

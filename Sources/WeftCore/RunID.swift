@@ -53,13 +53,23 @@ public struct RunID: Hashable, Comparable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        let hex = bytes.map { byte -> String in
-            let s = String(byte, radix: 16)
-            return byte < 16 ? "0" + s : s
-        }.joined()
-        let chars = Array(hex)
-        return String(chars[0..<8]) + "-" + String(chars[8..<12]) + "-" + String(chars[12..<16]) + "-"
-            + String(chars[16..<20]) + "-" + String(chars[20..<32])
+        // Hot: every SQL parameter and log line with a run id. One allocation, no per-byte Strings.
+        let digits: StaticString = "0123456789abcdef"
+        return String(unsafeUninitializedCapacity: 36) { buffer in
+            digits.withUTF8Buffer { hex in
+                var out = 0
+                for (i, byte) in bytes.enumerated() {
+                    if i == 4 || i == 6 || i == 8 || i == 10 {
+                        buffer[out] = UInt8(ascii: "-")
+                        out += 1
+                    }
+                    buffer[out] = hex[Int(byte >> 4)]
+                    buffer[out + 1] = hex[Int(byte & 0x0F)]
+                    out += 2
+                }
+            }
+            return 36
+        }
     }
 
     public static func < (a: RunID, b: RunID) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }

@@ -8,6 +8,10 @@ import WeftWire
 actor WorkflowCatalog {
     private let store: RunStore
     private var byVersion: [String: ValidatedWorkflow] = [:]
+    /// The latest version per name, re-read after `latestMaxAge` (a newly applied version is
+    /// picked up by new runs within that time; runs pin the version they started with).
+    private var latest: [String: (workflow: ValidatedWorkflow, at: ContinuousClock.Instant)] = [:]
+    private let latestMaxAge: Duration = .seconds(2)
 
     init(store: RunStore) {
         self.store = store
@@ -16,13 +20,14 @@ actor WorkflowCatalog {
     /// The workflow `name` at `version` (nil: the latest). Throws `NOT_FOUND` when not registered.
     func workflow(name: String, version: String?) async throws -> ValidatedWorkflow {
         if let version, let cached = byVersion["\(name)@\(version)"] { return cached }
+        if version == nil, let cached = latest[name], ContinuousClock.now - cached.at < latestMaxAge { return cached.workflow }
         guard let (found, body) = try await store.definition(name: name, version: version) else {
             let which = version.map { "version \($0) of " } ?? ""
             throw RPCError(.notFound, "no \(which)workflow '\(name)' is registered (weftctl workflow apply FILE)")
         }
-        if let cached = byVersion["\(name)@\(found)"] { return cached }
-        let validated = try WorkflowCatalog.decode(body)
+        let validated = try byVersion["\(name)@\(found)"] ?? WorkflowCatalog.decode(body)
         byVersion["\(name)@\(found)"] = validated
+        if version == nil { latest[name] = (validated, .now) }
         return validated
     }
 

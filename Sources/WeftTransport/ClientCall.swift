@@ -9,7 +9,7 @@ final class ClientCall: @unchecked Sendable {
         case none
         case unary(CheckedContinuation<[UInt8], any Error>)
         /// Streamed messages go to the stream; the final status ends it.
-        case stream(RPCInboundStream, ResponsePromise?)
+        case stream(RPCInboundStream)
         /// Client streaming: the final RESPONSE carries the one response message.
         case response(ResponsePromise)
     }
@@ -70,12 +70,11 @@ final class ClientCall: @unchecked Sendable {
             break
         case .unary(let continuation):
             continuation.resume(with: result.mapError { $0 as any Error })
-        case .stream(let stream, let promise):
+        case .stream(let stream):
             switch result {
             case .success: stream.finish(nil)
             case .failure(let error): stream.finish(error)
             }
-            promise?.fulfil(result)
         case .response(let promise):
             promise.fulfil(result)
         }
@@ -85,7 +84,7 @@ final class ClientCall: @unchecked Sendable {
 
     /// Hands a streamed message to the caller. Returns true when the connection should pause.
     func deliver(_ payload: [UInt8]) -> Bool {
-        guard case .stream(let stream, _) = completion else { return false }
+        guard case .stream(let stream) = completion else { return false }
         return stream.deliver(payload)
     }
 }

@@ -55,7 +55,6 @@ public final class EventLoop: @unchecked Sendable {
     private static let wakeupToken: UInt64 = 0
     private let inbox = Locked(Inbox())
     private let loopThread = Atomic<UInt>(0)
-    private let finished = Locked(false)
     private let threadExited = Locked<[CheckedContinuation<Void, Never>]?>([])
 
     // Loop-confined state.
@@ -248,7 +247,6 @@ public final class EventLoop: @unchecked Sendable {
             waiters = nil
             return list
         }
-        finished.withLock { $0 = true }
         for waiter in waiters { waiter.resume() }
     }
 

@@ -103,13 +103,6 @@ final class FramedConnection: EpollHandler, EventLoopFlushable {
         afterAppend()
     }
 
-    /// Appends raw bytes (already framed).
-    func sendRaw(_ bytes: [UInt8]) {
-        guard state == .open else { return }
-        writeBuffer.append(contentsOf: bytes)
-        afterAppend()
-    }
-
     private func afterAppend() {
         let pending = pendingWriteBytes
         if pending > maxPendingWriteBytes { maxPendingWriteBytes = pending }

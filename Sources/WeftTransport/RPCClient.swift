@@ -100,7 +100,7 @@ public final class RPCClient: Sendable {
         let stream = makeInbound(for: call)
         let core = self.core
         loop.run {
-            call.completion = .stream(stream, nil)
+            call.completion = .stream(stream)
             core.start(call)
         }
         return stream
@@ -124,7 +124,7 @@ public final class RPCClient: Sendable {
         let stream = makeInbound(for: call)
         let core = self.core
         loop.run {
-            call.completion = .stream(stream, nil)
+            call.completion = .stream(stream)
             core.start(call)
         }
         return RPCBidirectionalCall(call: call, core: core, responses: stream)

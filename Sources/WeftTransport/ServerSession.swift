@@ -181,8 +181,6 @@ final class ServerSession: RPCChannelOwner {
         core.checkShutdownProgress()
     }
 
-    func isActive(_ call: ServerCall) -> Bool { calls[call.id] === call }
-
     func cancelAllCalls() {
         let open = calls
         for call in open.values {

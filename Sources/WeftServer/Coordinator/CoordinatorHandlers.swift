@@ -51,7 +51,12 @@ enum CoordinatorHandlers {
             try await store.listRuns(request)
         }
         router.unary(ClientMethods.waitRun, request: WaitRunRequest.self, response: RunInfo.self) { request, context in
-            if let info = try await store.run(request.runID, includeTasks: true), info.status.isClosed { return info }
+            // Closed already: answer from Postgres (the run row alone first; tasks only if closed).
+            if let summary = try await store.run(request.runID, includeTasks: false), summary.status.isClosed,
+               let info = try await store.run(request.runID, includeTasks: true)
+            {
+                return info
+            }
             let partition = request.runID.partition(count: try await directory.partitions())
             return try await forward(partition, directory: directory, context: context) { client, options in
                 try await client.unary(ClientMethods.waitRun, request: request, response: RunInfo.self, options: options)

@@ -103,7 +103,7 @@ let package = Package(
             dependencies: ["WeftRedis", "WeftCore", "_WeftTestKit"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "WeftServerTests", dependencies: ["WeftServer", "WeftCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "WeftServerTests", dependencies: ["WeftServer", "WeftCore", "WeftWire"], swiftSettings: swiftSettings),
         .testTarget(
             name: "WeftTests",
             dependencies: ["Weft", "WeftTransport", "WeftWire", "WeftCore", "_WeftTestKit", log],

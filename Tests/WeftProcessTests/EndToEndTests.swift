@@ -35,6 +35,8 @@ struct EndToEndTests {
             #expect((output?["enrich"] as? [String: Any])?["rows"] as? [Int] == [1, 2, 3])
             #expect(Set(info.tasks.map(\.node)) == ["extract", "clean", "enrich", "load"])
             #expect(info.tasks.allSatisfy { $0.status == .succeeded && $0.attempt == 1 })
+            // WaitRun answered from the scheduler's memory; GetRun reads Postgres: the same run.
+            #expect(try await client.describe(run) == info)
             // The same idempotency key returns the same run.
             let first = try await client.start(workflow: "diamond", input: Rows(rows: [9]), options: StartOptions(idempotencyKey: "k-1"))
             let second = try await client.start(workflow: "diamond", input: Rows(rows: [9]), options: StartOptions(idempotencyKey: "k-1"))
@@ -154,6 +156,7 @@ struct EndToEndTests {
             #expect(attempts.count == 2)
             #expect(attempts.first?.status == .failed && attempts.first?.error.contains("WorkerLost") == true, "\(attempts)")
             #expect(attempts.last?.status == .succeeded && attempts.last?.worker == "survivor", "\(attempts)")
+            #expect(try await client.describe(run) == info)  // memory (WaitRun) = Postgres (GetRun), retries included
             await client.close()
         } catch {
             Issue.record("\(error)\n\(cluster.logs)")

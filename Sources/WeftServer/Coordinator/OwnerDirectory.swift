@@ -16,6 +16,7 @@ actor OwnerDirectory {
     private var loadedAt: ContinuousClock.Instant?
     private var clients: [String: RPCClient] = [:]
     private let maxAge: Duration = .seconds(2)
+    private var refreshing: Task<Void, any Error>?
 
     init(owners: PartitionOwnerStore, clientConfiguration: RPCClientConfiguration, logger: Logger) {
         self.owners = owners
@@ -58,15 +59,25 @@ actor OwnerDirectory {
         return client
     }
 
+    /// Re-reads the owner map when it is older than `maxAge`. Callers that find it stale while a
+    /// read is under way wait for that read (an actor is reentrant: without this, every call in
+    /// the moment the map went stale read `partition_owners` itself — hundreds of reads a second
+    /// under load).
     private func refreshIfStale() async throws {
         if let loadedAt, ContinuousClock.now - loadedAt < maxAge { return }
-        let rows = try await owners.owners()
-        var fresh: [Int: String] = [:]
-        for row in rows {
-            if let address = row.address, !address.isEmpty { fresh[row.partition.rawValue] = address }
+        if let refreshing { return try await refreshing.value }
+        let read = Task {  // isolated to this actor, like the method that creates it
+            let rows = try await owners.owners()
+            var fresh: [Int: String] = [:]
+            for row in rows {
+                if let address = row.address, !address.isEmpty { fresh[row.partition.rawValue] = address }
+            }
+            addresses = fresh
+            partitionCount = rows.count
+            loadedAt = .now
         }
-        addresses = fresh
-        partitionCount = rows.count
-        loadedAt = .now
+        refreshing = read
+        defer { refreshing = nil }
+        try await read.value
     }
 }

@@ -40,7 +40,10 @@ actor SchedulerCore {
         var priorityLevel: Int?
         var timers: [TimerID: UInt64] = [:]
         var attempts: [AttemptKey: AttemptPlace] = [:]
-        var waiters: [CheckedContinuation<Void, Never>] = []
+        /// Every row written for the run, for answering `WaitRun` from memory; `nil` for a run
+        /// recovered after a restart (see `RunLedger`).
+        var ledger: RunLedger?
+        var waiters: [CheckedContinuation<RunInfo?, Never>] = []
     }
 
     struct QueuedTask: Sendable {
@@ -200,11 +203,11 @@ actor SchedulerCore {
         }
         var machine = RunStateMachine(runID: runID, workflow: workflow, seed: random.next())
         let actions = machine.started(input: request.input, now: now())
-        runs[runID] = ActiveRun(machine: machine, partition: partition, priorityLevel: level)
         let newRun = NewRunRow(
             runID: runID, workflow: workflow.name, version: workflow.version.description,
             priority: level.map { 3 - $0 } ?? 2, input: request.input,
             idempotencyKey: request.idempotencyKey.isEmpty ? nil : request.idempotencyKey)
+        runs[runID] = ActiveRun(machine: machine, partition: partition, priorityLevel: level, ledger: RunLedger(newRun))
         switch await process(runID, actions, newRun: newRun) {
         case .committed:
             return StartRunResponse(runID: runID, created: true)
@@ -241,13 +244,13 @@ actor SchedulerCore {
         return .cancelled
     }
 
-    /// Returns once the run is closed (at once if it is not open here).
-    func waitUntilClosed(_ id: RunID) async {
-        guard runs[id] != nil else { return }
-        await withCheckedContinuation { runs[id]!.waiters.append($0) }
+    /// Returns once the run is closed (at once if it is not open here): the closed run with its
+    /// tasks when this scheduler saw all of it, `nil` when the caller must read Postgres (the run
+    /// was not open here, or was recovered after a restart).
+    func waitUntilClosed(_ id: RunID) async -> RunInfo? {
+        guard runs[id] != nil else { return nil }
+        return await withCheckedContinuation { runs[id]!.waiters.append($0) }
     }
-
-    func isOpen(_ id: RunID) -> Bool { runs[id] != nil }
 
     // MARK: Workers
 
@@ -406,6 +409,9 @@ actor SchedulerCore {
             }
         }
         if !batch.isEmpty {
+            // Applied in submission order, which is commit order (the writer is FIFO); it is read
+            // only when the run's close has committed, so by then every row in it has too.
+            runs[runID]?.ledger?.apply(batch)
             do {
                 let outcome = try await writer.submit(batch)
                 if outcome != .committed { return outcome }
@@ -468,7 +474,8 @@ actor SchedulerCore {
             if case .queued(let queue, let ticket) = place { dispatcher.remove(queue: queue, ticket: ticket) }
             if case .running(let worker, _, _) = place { sessions[worker]?.attempts.remove(AttemptRef(runID: runID, key: key)) }
         }
-        for waiter in run.waiters { waiter.resume() }
+        let info = run.waiters.isEmpty ? nil : run.ledger?.info()
+        for waiter in run.waiters { waiter.resume(returning: info) }
     }
 
     private func dropRun(_ runID: RunID) {

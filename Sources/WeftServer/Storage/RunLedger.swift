@@ -1,0 +1,109 @@
+import WeftCore
+import WeftWire
+
+/// The rows of one run exactly as the group-commit writer writes them, kept in the scheduler's
+/// memory so that `WaitRun` is answered when the run closes without reading Postgres back.
+///
+/// Before it, every waited run cost three more queries (the coordinator's look at the run row,
+/// then the run and its attempts once closed); at a thousand runs a second their planning alone was
+/// a third of Postgres's CPU in `weft bench throughput` (pg_stat_statements, see the README).
+///
+/// `apply` mirrors the SQL of `RunStore.write` statement by statement — an attempt row is inserted,
+/// or moved from `retry_wait`/`scheduled` back to `scheduled`; a finish changes only a row that is
+/// still open; a close changes only an open run — so `info()` equals what `RunStore.run(_:
+/// includeTasks: true)` reads once the same batches have committed (an end-to-end test compares
+/// them). Only runs started by this scheduler have a ledger: a run recovered after a restart knows
+/// just the latest attempt of each node, so its waiters read Postgres instead.
+struct RunLedger: Sendable {
+    private struct Row: Sendable {
+        var node: String
+        var attempt: Int
+        var status: String
+        var scheduledAt: Int64
+        var output: [UInt8]?
+        var errorKind: String?
+        var error: String?
+        var worker: String?
+        var startedAt: Int64?
+        var finishedAt: Int64?
+    }
+
+    private struct Key: Hashable {
+        var node: String
+        var attempt: Int
+    }
+
+    let runID: RunID
+    let workflow: String
+    let version: String
+    let input: [UInt8]
+    private(set) var status = "running"
+    private var output: [UInt8]?
+    private var error: String?
+    private var closedAt: Int64?
+    private var rows: [Row] = []
+    private var index: [Key: Int] = [:]
+
+    init(_ run: NewRunRow) {
+        runID = run.runID
+        workflow = run.workflow
+        version = run.version
+        input = run.input
+    }
+
+    /// Applies the rows of `batch` that belong to this run, in the order `RunStore.write` runs its
+    /// statements.
+    mutating func apply(_ batch: RunWriteBatch) {
+        for row in batch.attempts where row.runID == runID {
+            let key = Key(node: row.node, attempt: row.attempt)
+            if let at = index[key] {
+                // ON CONFLICT DO UPDATE … WHERE status IN ('retry_wait', 'scheduled')
+                guard rows[at].status == "retry_wait" || rows[at].status == "scheduled" else { continue }
+                rows[at].status = row.status
+                rows[at].scheduledAt = row.scheduledAt
+            } else {
+                index[key] = rows.count
+                rows.append(Row(node: row.node, attempt: row.attempt, status: row.status, scheduledAt: row.scheduledAt, output: row.output))
+            }
+        }
+        for finish in batch.finishes where finish.runID == runID {
+            guard let at = index[Key(node: finish.node, attempt: finish.attempt)],
+                StoredStatus.openAttemptStatuses.contains(rows[at].status)
+            else { continue }
+            rows[at].status = finish.status
+            rows[at].output = finish.output
+            rows[at].errorKind = finish.errorKind
+            rows[at].error = finish.error
+            rows[at].worker = finish.worker ?? rows[at].worker
+            rows[at].startedAt = finish.startedAt ?? rows[at].startedAt
+            rows[at].finishedAt = finish.finishedAt
+        }
+        for close in batch.closes where close.runID == runID && closedAt == nil {
+            status = close.status
+            output = close.output
+            error = close.error
+            closedAt = close.closedAt
+        }
+    }
+
+    /// The run with its attempts, as `RunStore.run(_:includeTasks: true)` would read it.
+    func info() -> RunInfo {
+        let ordered = rows.sorted { a, b in
+            // ORDER BY scheduled_at, node, attempt (the database's collation is C: byte order)
+            if a.scheduledAt != b.scheduledAt { return a.scheduledAt < b.scheduledAt }
+            if a.node != b.node { return a.node.utf8.lexicographicallyPrecedes(b.node.utf8) }
+            return a.attempt < b.attempt
+        }
+        return RunInfo(
+            runID: runID, workflow: workflow, version: version, status: RunStore.runStatus(status), input: input,
+            output: output ?? [], error: error ?? "", createdAtMilliseconds: Int64(runID.unixMilliseconds),
+            closedAtMilliseconds: closedAt ?? 0,
+            tasks: ordered.map { row in
+                TaskInfo(
+                    node: row.node, attempt: UInt32(row.attempt), status: RunStore.taskStatus(row.status, started: row.startedAt != nil),
+                    worker: row.worker ?? "", scheduledAtMilliseconds: row.scheduledAt, startedAtMilliseconds: row.startedAt ?? 0,
+                    finishedAtMilliseconds: row.finishedAt ?? 0, output: row.output ?? [],
+                    error: [row.errorKind, row.error].compactMap { $0 }.joined(separator: ": "))
+            })
+    }
+}

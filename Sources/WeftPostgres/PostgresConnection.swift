@@ -50,25 +50,40 @@ public actor PostgresConnection {
     /// (`postgresql://user:password@host:port/db?sslmode=disable`); settings in it override the
     /// defaults set here (`connect_timeout`, `client_encoding=UTF8`, application name `weft`).
     ///
+    /// `settings` are server settings (`SET name = value`) for this session, sent as libpq's
+    /// `options` so that they hold again after a reset; an `options` in `url` replaces them.
+    ///
     /// `PQconnectdb` runs on the new connection's executor. Throws ``PostgresError`` with code
     /// `connectionFailed` and libpq's message (the password never appears in it).
     public static func connect(
         url: String,
         connectTimeout: Duration = .seconds(10),
+        settings: KeyValuePairs<String, String> = [:],
         logger: Logger
     ) async throws -> PostgresConnection {
         let connection = PostgresConnection(secrets: PostgresRedaction.secrets(in: url), logger: logger)
-        try await connection.open(url: url, connectTimeout: connectTimeout)
+        let options = settings.map { "-c \($0.key)=\(Self.escapedOption($0.value))" }.joined(separator: " ")
+        try await connection.open(url: url, connectTimeout: connectTimeout, options: options)
         return connection
     }
 
-    private func open(url: String, connectTimeout: Duration) throws {
+    /// libpq's `options` splits on spaces; a backslash escapes the next character.
+    private static func escapedOption(_ value: String) -> String {
+        var escaped = ""
+        for character in value {
+            if character == " " || character == "\\" { escaped.append("\\") }
+            escaped.append(character)
+        }
+        return escaped
+    }
+
+    private func open(url: String, connectTimeout: Duration, options: String) throws {
         // libpq's connect_timeout is whole seconds (libpq raises 1 to 2), rounded up here.
         let (seconds, attoseconds) = connectTimeout.components
         let timeout = max(1, seconds + (attoseconds > 0 ? 1 : 0))
         // With expand_dbname, the URL's own settings override the entries before it.
-        let keywords: [String?] = ["connect_timeout", "client_encoding", "fallback_application_name", "dbname"]
-        let values: [String?] = [String(timeout), "UTF8", "weft", url]
+        let keywords: [String?] = ["connect_timeout", "client_encoding", "fallback_application_name", "options", "dbname"]
+        let values: [String?] = [String(timeout), "UTF8", "weft", options, url]
         let pointer = withCStringArray(keywords) { keywords in
             withCStringArray(values) { values in PQconnectdbParams(keywords, values, 1) }
         }

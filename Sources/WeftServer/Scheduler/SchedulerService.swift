@@ -56,7 +56,8 @@ public final class SchedulerService: Service, Sendable {
 
     public func run() async throws {
         let logger = self.logger
-        let writeConnection = try await PostgresConnection.connect(url: configuration.postgresURL, logger: logger)
+        let writeConnection = try await PostgresConnection.connect(
+            url: configuration.postgresURL, settings: RunStore.writerSessionSettings, logger: logger)
         let readConnection = try await PostgresConnection.connect(url: configuration.postgresURL, logger: logger)
         let owners = PartitionOwnerStore(connection: readConnection, logger: logger)
         let cluster = try await owners.clusterMetadata()

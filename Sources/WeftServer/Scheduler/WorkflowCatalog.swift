@@ -17,10 +17,24 @@ actor WorkflowCatalog {
         self.store = store
     }
 
+    /// Reads of a latest version under way: callers that find the cache stale meanwhile wait for
+    /// it instead of reading too (the actor is reentrant; under load that was hundreds of reads a
+    /// second each time the entry expired).
+    private var latestReads: [String: Task<ValidatedWorkflow, any Error>] = [:]
+
     /// The workflow `name` at `version` (nil: the latest). Throws `NOT_FOUND` when not registered.
     func workflow(name: String, version: String?) async throws -> ValidatedWorkflow {
         if let version, let cached = byVersion["\(name)@\(version)"] { return cached }
-        if version == nil, let cached = latest[name], ContinuousClock.now - cached.at < latestMaxAge { return cached.workflow }
+        guard version == nil else { return try await load(name: name, version: version) }
+        if let cached = latest[name], ContinuousClock.now - cached.at < latestMaxAge { return cached.workflow }
+        if let read = latestReads[name] { return try await read.value }
+        let read = Task { try await load(name: name, version: nil) }  // isolated to this actor
+        latestReads[name] = read
+        defer { latestReads[name] = nil }
+        return try await read.value
+    }
+
+    private func load(name: String, version: String?) async throws -> ValidatedWorkflow {
         guard let (found, body) = try await store.definition(name: name, version: version) else {
             let which = version.map { "version \($0) of " } ?? ""
             throw RPCError(.notFound, "no \(which)workflow '\(name)' is registered (weftctl workflow apply FILE)")

@@ -20,6 +20,21 @@ public struct RunStore: Sendable {
 
     // MARK: Writing
 
+    /// Session settings for the connection `commit` writes on (`PostgresConnection.connect(url:
+    /// settings:)`), part of the plan below.
+    ///
+    /// The batch UPDATEs join a `VALUES` list of at most a few thousand rows to tables of millions,
+    /// and the one good plan is a nested loop that probes the primary key once per row. Left alone,
+    /// the planner picked a hash join over a scan of the whole partition, or of every open run
+    /// through the partial index, whenever its statistics were missing or stale — a fresh month
+    /// partition, any table autovacuum has not analysed yet — and a batch then cost time in
+    /// proportion to the table (`EXPLAIN ANALYZE` of 200 closes over 50k runs: 17 ms against 4 ms).
+    /// Two more parts keep the plan: these settings take hash and merge joins off the table for
+    /// this connection, and the "still open" tests are written as `(r.closed_at IS NULL OR
+    /// v.closed_at IS NULL)` (`v.closed_at` is never NULL): a join filter, which the planner
+    /// cannot use to estimate the runs side at a handful of rows and put it on the outside.
+    public static let writerSessionSettings: KeyValuePairs<String, String> = ["enable_hashjoin": "off", "enable_mergejoin": "off"]
+
     /// Writes `batches` in one transaction that first checks every partition's fence. Throws
     /// `StoreError.ownershipLost` (never to be retried) when a fence moved.
     public func commit(_ batches: [RunWriteBatch], fences: [PartitionID: Fence]) async throws -> [RunWriteOutcome] {
@@ -110,7 +125,7 @@ public struct RunStore: Sendable {
             suffix: """
                 ) AS v(run_id, created_at, node, attempt, status, output, error_kind, error, worker, started_at, finished_at)
                 WHERE t.run_id = v.run_id AND t.created_at = v.created_at AND t.node = v.node AND t.attempt = v.attempt
-                  AND t.status IN ('scheduled', 'retry_wait', 'mapping')
+                  AND (t.status IN ('scheduled', 'retry_wait', 'mapping') OR v.finished_at IS NULL)
                 """,
             on: connection)
 
@@ -126,7 +141,8 @@ public struct RunStore: Sendable {
             closes, types: ["uuid", "timestamptz", "text", "bytea", "text", "timestamptz"],
             suffix: """
                 ) AS v(run_id, created_at, status, output, error, closed_at)
-                WHERE r.run_id = v.run_id AND r.created_at = v.created_at AND r.closed_at IS NULL
+                WHERE r.run_id = v.run_id AND r.created_at = v.created_at
+                  AND (r.closed_at IS NULL OR v.closed_at IS NULL)
                 """,
             on: connection)
 

@@ -18,6 +18,29 @@ struct PostgresConnectionTests {
         await #expect(throws: PostgresError.self) { try await connection.query("SELECT 1") }
     }
 
+    @Test("session settings apply, escaped, and hold after a reset")
+    func connect_settings_applyToTheSession() async throws {
+        let url = try #require(try IntegrationEnvironment.postgresURL())
+        let name = #"weft a\b"#
+        let connection = try await PostgresConnection.connect(
+            url: url, settings: ["enable_hashjoin": "off", "weft.note": name],
+            logger: IntegrationEnvironment.logger(label: "weft.test.postgres"))
+        func expectSettings() async throws {
+            let rows = try await connection.query("SELECT current_setting('enable_hashjoin') AS h, current_setting('weft.note') AS a")
+            #expect(try rows[0].string("h") == "off")
+            #expect(try rows[0].string("a") == name)
+        }
+        try await expectSettings()
+        // Kill the session from another one: the next statement resets it, with the same settings.
+        let pid = try await connection.query("SELECT pg_backend_pid() AS pid")[0].int("pid") ?? 0
+        let other = try await TestSchema.connect()
+        try await other.execute("SELECT pg_terminate_backend($1)", [.int(pid)])
+        await other.close()
+        _ = try? await connection.query("SELECT 1")  // finds the session gone
+        try await expectSettings()
+        await connection.close()
+    }
+
     @Test("parameters round-trip, including NULL and unicode")
     func query_parametersWithNullAndUnicode_roundTrip() async throws {
         try await TestSchema.with { (connection) async throws in

@@ -138,6 +138,32 @@ public actor PostgresConnection {
         return try rows(of: result, connection: connection, sql: sql, parameters: texts)
     }
 
+    /// Runs one statement whose parameters are all binary arrays (`$1::uuid[]`, …; see
+    /// ``PostgresBinaryArray``), the shape of the writer's `unnest` batch statements. Results come
+    /// back as text like ``query(_:_:)``'s.
+    public func query(_ sql: String, arrays: [PostgresBinaryArray]) throws -> PostgresRows {
+        let connection = try liveConnection(sql: sql, parameterCount: arrays.count)
+        logger.trace("postgres statement", metadata: ["postgres.sql": "\(sql)"])
+        let parameters = arrays.map(\.bytes)
+        let types = arrays.map { Oid($0.element.arrayOID) }
+        let lengths = parameters.map { Int32($0.count) }
+        let formats = [Int32](repeating: 1, count: arrays.count)
+        var packed: [UInt8] = []
+        packed.reserveCapacity(parameters.reduce(1) { $0 + $1.count })
+        var offsets: [Int] = []
+        for parameter in parameters {
+            offsets.append(packed.count)
+            packed += parameter
+        }
+        packed.append(0)  // never empty, so the base address is never nil
+        let result = packed.withUnsafeBufferPointer { buffer in
+            let base = UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self)
+            let values: [UnsafePointer<CChar>?] = offsets.map { base + $0 }
+            return PQexecParams(connection, sql, Int32(arrays.count), types, values, lengths, formats, 0)
+        }
+        return try rows(of: result, connection: connection, sql: sql, parameters: [])
+    }
+
     /// Runs one statement and returns the number of rows it affected (`PQcmdTuples`; 0 for
     /// statements that report no count, like `CREATE TABLE`).
     @discardableResult

@@ -51,21 +51,23 @@ public struct RunStore: Sendable {
         }
     }
 
+    /// The batch as one statement per table, each an `unnest` of binary arrays (one array per
+    /// column, see `PostgresBinaryArray`): the SQL text is fixed whatever the batch holds.
     private static func write(_ batches: [RunWriteBatch], on connection: isolated PostgresConnection) throws -> [RunWriteOutcome] {
         var outcomes = [RunWriteOutcome](repeating: .committed, count: batches.count)
         // 1. Idempotency keys decide which new runs exist.
         let keyed = batches.indices.filter { batches[$0].newRun?.idempotencyKey != nil }
         if !keyed.isEmpty {
-            let rows: [[PostgresValue?]] = keyed.map { index in
-                let run = batches[index].newRun!
-                return [PostgresValue(run.idempotencyKey!), PostgresValue(run.runID)]
+            var keys = PostgresBinaryArray(.text, reservingElements: keyed.count)
+            var runIDs = PostgresBinaryArray(.uuid, reservingElements: keyed.count)
+            for index in keyed {
+                keys.append(batches[index].newRun!.idempotencyKey!)
+                runIDs.append(batches[index].newRun!.runID)
             }
-            try insertRows(
-                "INSERT INTO idempotency_keys (key, run_id) VALUES", rows, types: ["text", "uuid"],
-                suffix: "ON CONFLICT (key) DO NOTHING", on: connection)
-            let keys = keyed.map { batches[$0].newRun!.idempotencyKey! }
-            let owners = try connection.query(
-                "SELECT key, run_id FROM idempotency_keys WHERE key = ANY($1::text[])", [PostgresValue(text: textArray(keys))])
+            _ = try connection.query(
+                "INSERT INTO idempotency_keys (key, run_id) SELECT * FROM unnest($1::text[], $2::uuid[]) ON CONFLICT (key) DO NOTHING",
+                arrays: [keys, runIDs])
+            let owners = try connection.query("SELECT key, run_id FROM idempotency_keys WHERE key = ANY($1::text[])", arrays: [keys])
             var winner: [String: RunID] = [:]
             for row in owners {
                 if let key = try row.string("key"), let run = (try row["run_id", as: RunID.self]) { winner[key] = run }
@@ -78,136 +80,130 @@ public struct RunStore: Sendable {
         let live = batches.indices.filter { outcomes[$0] == .committed }.map { batches[$0] }
 
         // 2. New runs.
-        let newRuns: [[PostgresValue?]] = live.compactMap { batch in
-            guard let run = batch.newRun else { return nil }
-            return [
-                PostgresValue(run.runID), .timestamp(run.runID.createdAt), PostgresValue(batch.partition.rawValue),
-                PostgresValue(run.priority), PostgresValue(run.workflow), PostgresValue(run.version), "running",
-                .bytea(run.input),
-            ]
+        var runs = Columns(.uuid, .timestamptz, .int4, .int2, .text, .text, .text, .bytea)
+        for batch in live {
+            guard let run = batch.newRun else { continue }
+            runs[0].append(run.runID)
+            runs[1].append(run.runID.createdAt)
+            runs[2].append(batch.partition.rawValue)
+            runs[3].append(run.priority)
+            runs[4].append(run.workflow)
+            runs[5].append(run.version)
+            runs[6].append("running")
+            runs[7].append(bytes: run.input)
         }
-        try insertRows(
-            "INSERT INTO runs (run_id, created_at, partition, priority, workflow, version, status, input) VALUES", newRuns,
-            types: ["uuid", "timestamptz", "int", "smallint", "text", "text", "text", "bytea"],
-            suffix: "ON CONFLICT DO NOTHING", on: connection)
+        try runs.run(
+            """
+            INSERT INTO runs (run_id, created_at, partition, priority, workflow, version, status, input)
+            SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::int4[], $4::int2[], $5::text[], $6::text[], $7::text[], $8::bytea[])
+            ON CONFLICT DO NOTHING
+            """, on: connection)
 
         // 3. Attempt rows (scheduled / retry wait / map); a retry row becomes scheduled in place.
-        let attempts: [[PostgresValue?]] = live.flatMap(\.attempts).map { row in
-            [
-                PostgresValue(row.runID), .timestamp(row.runID.createdAt), PostgresValue(row.node), PostgresValue(row.attempt),
-                PostgresValue(row.status), .timestamp(PostgresTimestamp(unixMilliseconds: row.scheduledAt)), row.output.map { .bytea($0) },
-            ]
+        var attempts = Columns(.uuid, .timestamptz, .text, .int4, .text, .timestamptz, .bytea)
+        for row in live.lazy.flatMap(\.attempts) {
+            attempts[0].append(row.runID)
+            attempts[1].append(row.runID.createdAt)
+            attempts[2].append(row.node)
+            attempts[3].append(row.attempt)
+            attempts[4].append(row.status)
+            attempts[5].append(PostgresTimestamp(unixMilliseconds: row.scheduledAt))
+            attempts[6].append(bytes: row.output)
         }
-        try insertRows(
-            "INSERT INTO task_attempts (run_id, created_at, node, attempt, status, scheduled_at, output) VALUES", attempts,
-            types: ["uuid", "timestamptz", "text", "int", "text", "timestamptz", "bytea"],
-            suffix: """
-                ON CONFLICT (run_id, node, attempt, created_at) DO UPDATE
-                SET status = EXCLUDED.status, scheduled_at = EXCLUDED.scheduled_at
-                WHERE task_attempts.status IN ('retry_wait', 'scheduled')
-                """,
-            on: connection)
+        try attempts.run(
+            """
+            INSERT INTO task_attempts (run_id, created_at, node, attempt, status, scheduled_at, output)
+            SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::int4[], $5::text[], $6::timestamptz[], $7::bytea[])
+            ON CONFLICT (run_id, node, attempt, created_at) DO UPDATE
+            SET status = EXCLUDED.status, scheduled_at = EXCLUDED.scheduled_at
+            WHERE task_attempts.status IN ('retry_wait', 'scheduled')
+            """, on: connection)
 
         // 4. Finished attempts: only rows still open change (exactly-once recording).
-        let finishes: [[PostgresValue?]] = live.flatMap(\.finishes).map { row in
-            [
-                PostgresValue(row.runID), .timestamp(row.runID.createdAt), PostgresValue(row.node), PostgresValue(row.attempt),
-                PostgresValue(row.status), row.output.map { .bytea($0) }, row.errorKind.map { PostgresValue($0) },
-                row.error.map { PostgresValue($0) }, row.worker.map { PostgresValue($0) },
-                row.startedAt.map { .timestamp(PostgresTimestamp(unixMilliseconds: $0)) },
-                .timestamp(PostgresTimestamp(unixMilliseconds: row.finishedAt)),
-            ]
+        var finishes = Columns(.uuid, .timestamptz, .text, .int4, .text, .bytea, .text, .text, .text, .timestamptz, .timestamptz)
+        for row in live.lazy.flatMap(\.finishes) {
+            finishes[0].append(row.runID)
+            finishes[1].append(row.runID.createdAt)
+            finishes[2].append(row.node)
+            finishes[3].append(row.attempt)
+            finishes[4].append(row.status)
+            finishes[5].append(bytes: row.output)
+            finishes[6].append(row.errorKind)
+            finishes[7].append(row.error)
+            finishes[8].append(row.worker)
+            finishes[9].append(row.startedAt.map { PostgresTimestamp(unixMilliseconds: $0) })
+            finishes[10].append(PostgresTimestamp(unixMilliseconds: row.finishedAt))
         }
-        try updateRows(
-            prefix: "UPDATE task_attempts AS t SET status = v.status, output = v.output, error_kind = v.error_kind, error = v.error, worker = COALESCE(v.worker, t.worker), started_at = COALESCE(v.started_at, t.started_at), finished_at = v.finished_at FROM (VALUES",
-            finishes,
-            types: ["uuid", "timestamptz", "text", "int", "text", "bytea", "text", "text", "text", "timestamptz", "timestamptz"],
-            suffix: """
-                ) AS v(run_id, created_at, node, attempt, status, output, error_kind, error, worker, started_at, finished_at)
-                WHERE t.run_id = v.run_id AND t.created_at = v.created_at AND t.node = v.node AND t.attempt = v.attempt
-                  AND (t.status IN ('scheduled', 'retry_wait', 'mapping') OR v.finished_at IS NULL)
-                """,
-            on: connection)
+        try finishes.run(
+            """
+            UPDATE task_attempts AS t SET status = v.status, output = v.output, error_kind = v.error_kind, error = v.error,
+                   worker = COALESCE(v.worker, t.worker), started_at = COALESCE(v.started_at, t.started_at), finished_at = v.finished_at
+            FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::int4[], $5::text[], $6::bytea[], $7::text[], $8::text[],
+                        $9::text[], $10::timestamptz[], $11::timestamptz[])
+                 AS v(run_id, created_at, node, attempt, status, output, error_kind, error, worker, started_at, finished_at)
+            WHERE t.run_id = v.run_id AND t.created_at = v.created_at AND t.node = v.node AND t.attempt = v.attempt
+              AND (t.status IN ('scheduled', 'retry_wait', 'mapping') OR v.finished_at IS NULL)
+            """, on: connection)
 
         // 5. Closed runs.
-        let closes: [[PostgresValue?]] = live.flatMap(\.closes).map { row in
-            [
-                PostgresValue(row.runID), .timestamp(row.runID.createdAt), PostgresValue(row.status), row.output.map { .bytea($0) },
-                row.error.map { PostgresValue($0) }, .timestamp(PostgresTimestamp(unixMilliseconds: row.closedAt)),
-            ]
+        var closes = Columns(.uuid, .timestamptz, .text, .bytea, .text, .timestamptz)
+        for row in live.lazy.flatMap(\.closes) {
+            closes[0].append(row.runID)
+            closes[1].append(row.runID.createdAt)
+            closes[2].append(row.status)
+            closes[3].append(bytes: row.output)
+            closes[4].append(row.error)
+            closes[5].append(PostgresTimestamp(unixMilliseconds: row.closedAt))
         }
-        try updateRows(
-            prefix: "UPDATE runs AS r SET status = v.status, output = v.output, error = v.error, closed_at = v.closed_at, updated_at = now() FROM (VALUES",
-            closes, types: ["uuid", "timestamptz", "text", "bytea", "text", "timestamptz"],
-            suffix: """
-                ) AS v(run_id, created_at, status, output, error, closed_at)
-                WHERE r.run_id = v.run_id AND r.created_at = v.created_at
-                  AND (r.closed_at IS NULL OR v.closed_at IS NULL)
-                """,
-            on: connection)
+        try closes.run(
+            """
+            UPDATE runs AS r SET status = v.status, output = v.output, error = v.error, closed_at = v.closed_at, updated_at = now()
+            FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::bytea[], $5::text[], $6::timestamptz[])
+                 AS v(run_id, created_at, status, output, error, closed_at)
+            WHERE r.run_id = v.run_id AND r.created_at = v.created_at
+              AND (r.closed_at IS NULL OR v.closed_at IS NULL)
+            """, on: connection)
 
         // 6. History (the audit log).
-        let history: [[PostgresValue?]] = live.flatMap { batch in
-            batch.history.map { row in
-                [
-                    PostgresValue(row.runID), .timestamp(PostgresTimestamp(unixMilliseconds: row.at)), PostgresValue(row.seq),
-                    PostgresValue(batch.partition.rawValue), PostgresValue(row.kind), .bytea(row.body),
-                ]
+        var history = Columns(.uuid, .timestamptz, .int8, .int4, .text, .bytea)
+        for batch in live {
+            for row in batch.history {
+                history[0].append(row.runID)
+                history[1].append(PostgresTimestamp(unixMilliseconds: row.at))
+                history[2].append(Int(row.seq))
+                history[3].append(batch.partition.rawValue)
+                history[4].append(row.kind)
+                history[5].append(bytes: row.body)
             }
         }
-        try insertRows(
-            "INSERT INTO history_events (run_id, at, seq, partition, kind, body) VALUES", history,
-            types: ["uuid", "timestamptz", "bigint", "int", "text", "bytea"], suffix: "ON CONFLICT DO NOTHING", on: connection)
+        try history.run(
+            """
+            INSERT INTO history_events (run_id, at, seq, partition, kind, body)
+            SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::int8[], $4::int4[], $5::text[], $6::bytea[])
+            ON CONFLICT DO NOTHING
+            """, on: connection)
         return outcomes
     }
 
-    /// Multi-row INSERT in chunks (Postgres takes at most 65,535 parameters per statement).
-    private static func insertRows(
-        _ prefix: String, _ rows: [[PostgresValue?]], types: [String], suffix: String, on connection: isolated PostgresConnection
-    ) throws {
-        try forEachChunk(rows, columns: types.count) { chunk in
-            let (placeholders, parameters) = values(chunk, types: types)
-            try connection.execute("\(prefix) \(placeholders) \(suffix)", parameters)
-        }
-    }
+    /// The columns of one batch statement, a binary array each.
+    private struct Columns {
+        var arrays: [PostgresBinaryArray]
 
-    /// `UPDATE … FROM (VALUES …) AS v(…) WHERE …` in chunks.
-    private static func updateRows(
-        prefix: String, _ rows: [[PostgresValue?]], types: [String], suffix: String, on connection: isolated PostgresConnection
-    ) throws {
-        try forEachChunk(rows, columns: types.count) { chunk in
-            let (placeholders, parameters) = values(chunk, types: types)
-            try connection.execute("\(prefix) \(placeholders) \(suffix)", parameters)
+        init(_ elements: PostgresBinaryArray.Element...) {
+            arrays = elements.map { PostgresBinaryArray($0) }
         }
-    }
 
-    private static func forEachChunk(_ rows: [[PostgresValue?]], columns: Int, _ body: ([[PostgresValue?]]) throws -> Void) throws {
-        guard !rows.isEmpty else { return }
-        let perChunk = max(1, 30_000 / max(1, columns))
-        var start = 0
-        while start < rows.count {
-            let end = min(rows.count, start + perChunk)
-            try body(Array(rows[start..<end]))
-            start = end
+        subscript(column: Int) -> PostgresBinaryArray {
+            get { arrays[column] }
+            _modify { yield &arrays[column] }
         }
-    }
 
-    /// `($1::uuid, $2::text), ($3::uuid, $4::text)` and the flattened parameters.
-    private static func values(_ rows: [[PostgresValue?]], types: [String]) -> (String, [PostgresValue?]) {
-        var sql = ""
-        var parameters: [PostgresValue?] = []
-        parameters.reserveCapacity(rows.count * types.count)
-        for (r, row) in rows.enumerated() {
-            if r > 0 { sql += ", " }
-            sql += "("
-            for (c, value) in row.enumerated() {
-                if c > 0 { sql += ", " }
-                parameters.append(value)
-                sql += "$\(parameters.count)::\(types[c])"
-            }
-            sql += ")"
+        /// Runs `sql` unless there are no rows.
+        func run(_ sql: String, on connection: isolated PostgresConnection) throws {
+            guard arrays[0].count > 0 else { return }
+            assert(arrays.allSatisfy { $0.count == arrays[0].count }, "columns of different lengths")
+            _ = try connection.query(sql, arrays: arrays)
         }
-        return (sql, parameters)
     }
 
     // MARK: Recovery
@@ -438,11 +434,4 @@ public struct RunStore: Sendable {
         default: .unspecified
         }
     }
-}
-
-/// A Postgres text-array literal: `{"a","b\"c"}`.
-func textArray(_ values: [String]) -> String {
-    "{" + values.map { value in
-        "\"" + value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
-    }.joined(separator: ",") + "}"
 }

@@ -17,6 +17,8 @@ let heap = Target.Dependency.product(name: "HeapModule", package: "swift-collect
 let deque = Target.Dependency.product(name: "DequeModule", package: "swift-collections")
 let serviceLifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 let unixSignals = Target.Dependency.product(name: "UnixSignals", package: "swift-service-lifecycle")
+let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
+let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
 
 let package = Package(
     name: "weft",
@@ -33,6 +35,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // C libraries from Debian's -dev packages (STYLE.md §7).
@@ -61,10 +65,10 @@ let package = Package(
         // Services and the public SDK.
         .target(
             name: "WeftServer",
-            dependencies: ["WeftCore", "WeftWire", "WeftEngine", "WeftTransport", "WeftPostgres", "WeftRedis", log, serviceLifecycle, deque],
+            dependencies: ["WeftCore", "WeftWire", "WeftEngine", "WeftTransport", "WeftPostgres", "WeftRedis", log, serviceLifecycle, deque, metrics, prometheus],
             swiftSettings: swiftSettings
         ),
-        .target(name: "Weft", dependencies: ["WeftCore", "WeftWire", "WeftTransport", log], swiftSettings: swiftSettings),
+        .target(name: "Weft", dependencies: ["WeftCore", "WeftWire", "WeftTransport", log, metrics], swiftSettings: swiftSettings),
 
         // Command-line plumbing shared by `weft` and `weftctl`: common flags, env resolution, logging
         // bootstrap, exit codes.

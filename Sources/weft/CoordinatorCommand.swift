@@ -27,6 +27,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("shutdown-grace"), help: "How long calls in flight may run after SIGTERM. [env: WEFT_SHUTDOWN_GRACE] (default: 10s)")
     var shutdownGrace: String?
 
+    @OptionGroup var metrics: MetricsOptions
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -55,7 +56,8 @@ struct CoordinatorCommand: AsyncParsableCommand {
             authToken: token, version: WeftVersion.current)
         configuration.shutdownGracePeriod = try grace()
         configuration.postgresURL = WeftEnvironment.resolve(postgres, flag: "postgres")
-        let service = CoordinatorService(configuration: configuration, logger: logger) { address in
+        let readiness = try await metrics.start(logger: logger)
+        let service = CoordinatorService(configuration: configuration, logger: logger, readiness: readiness) { address in
             // A machine-readable line for scripts and tests that start us on port 0.
             print("listening on \(address)")
             flushStandardOutput()

@@ -30,6 +30,7 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Worker concurrency. (default: 8)")
     var concurrency: Int = 8
 
+    @OptionGroup var metrics: MetricsOptions
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -58,7 +59,9 @@ struct DevCommand: AsyncParsableCommand {
             listen: Endpoint(host: coordinatorEndpoint.host, port: 0), nodeID: "dev-scheduler", cluster: common.resolvedCluster,
             authToken: token, postgresURL: url, version: WeftVersion.current)
         schedulerConfiguration.shutdownGracePeriod = .seconds(5)
-        let scheduler = SchedulerService(configuration: schedulerConfiguration, logger: Logger(label: "weft.scheduler"))
+        // One endpoint for the process; /readyz follows the scheduler (the coordinator is ready first).
+        let readiness = try await metrics.start(logger: logger)
+        let scheduler = SchedulerService(configuration: schedulerConfiguration, logger: Logger(label: "weft.scheduler"), readiness: readiness)
         var coordinatorConfiguration = CoordinatorService.Configuration(
             listen: coordinatorEndpoint, cluster: common.resolvedCluster, nodeID: "dev-coordinator", authToken: token,
             version: WeftVersion.current)

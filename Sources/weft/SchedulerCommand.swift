@@ -33,6 +33,7 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(name: .customLong("history-retention"), help: "Drop history (and idempotency keys) older than this. [env: WEFT_HISTORY_RETENTION] (default: 30d)")
     var historyRetention: String?
 
+    @OptionGroup var metrics: MetricsOptions
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -60,7 +61,10 @@ struct SchedulerCommand: AsyncParsableCommand {
     func run() async throws {
         try common.bootstrapLogging()
         let logger = Logger(label: "weft.scheduler")
-        let service = SchedulerService(configuration: try makeConfiguration(token: try common.resolvedToken()), logger: logger) { address in
+        let readiness = try await metrics.start(logger: logger)
+        let service = SchedulerService(
+            configuration: try makeConfiguration(token: try common.resolvedToken()), logger: logger, readiness: readiness
+        ) { address in
             print("listening on \(address)")
             flushStandardOutput()
         }

@@ -4,6 +4,7 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 import Weft
+import WeftServer
 import WeftCLISupport
 import WeftCore
 
@@ -30,6 +31,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("shutdown-grace"), help: "How long attempts in flight may run after SIGTERM. [env: WEFT_SHUTDOWN_GRACE] (default: 10s)")
     var shutdownGrace: String?
 
+    @OptionGroup var metrics: MetricsOptions
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
@@ -63,6 +65,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let execAllowed = allowExec || WeftEnvironment.resolve(nil, flag: "allow-exec") == "true"
         var registry = TaskRegistry()
         BuiltinTasks.register(into: &registry, allowExec: execAllowed)
+        let readiness = try await metrics.start(logger: logger)
         let worker = WeftWorker(configuration: configuration, registry: registry, logger: logger)
         logger.notice("worker starting", metadata: [
             "node.id": "\(configuration.workerID)", "coordinator": "\(configuration.coordinator)",
@@ -71,7 +74,7 @@ struct WorkerCommand: AsyncParsableCommand {
         ])
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: WorkerService(worker: worker), successTerminationBehavior: .gracefullyShutdownGroup)],
+                services: [.init(service: WorkerService(worker: worker, readiness: readiness), successTerminationBehavior: .gracefullyShutdownGroup)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
         try await group.run()
@@ -83,10 +86,14 @@ struct WorkerCommand: AsyncParsableCommand {
 /// attempts within the grace period.
 struct WorkerService: Service {
     let worker: WeftWorker
+    /// `/readyz`: ready while it runs, not ready once it has drained and stopped.
+    var readiness = Readiness()
 
     func run() async throws {
+        readiness.set(.ready)
         await cancelWhenGracefulShutdown {
             await worker.run()
         }
+        readiness.set(.notReady("stopped"))
     }
 }

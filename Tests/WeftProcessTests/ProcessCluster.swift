@@ -46,11 +46,16 @@ final class ProcessCluster: @unchecked Sendable {
 
     var environment: [String: String] { ["WEFT_AUTH_TOKEN": token, "WEFT_POSTGRES_URL": databaseURL, "WEFT_LOG_LEVEL": "info"] }
 
-    func startScheduler() async throws {
-        let child = try ChildProcess(try WeftBinaries.path("weft"), ["scheduler", "--listen", schedulerListen, "--node-id", "e2e-scheduler"], environment: environment)
+    /// Starts the scheduler; with `metrics`, also its metrics endpoint, whose address it returns.
+    @discardableResult
+    func startScheduler(metrics: Bool = false) async throws -> String? {
+        let arguments = ["scheduler", "--listen", schedulerListen, "--node-id", "e2e-scheduler"] + (metrics ? ["--metrics", "127.0.0.1:0"] : [])
+        let child = try ChildProcess(try WeftBinaries.path("weft"), arguments, environment: environment)
+        let metricsAddress = metrics ? try await child.waitForLine(prefix: "metrics on ", timeout: .seconds(60)) : nil
         let address = try await child.waitForListening(timeout: .seconds(60))
         schedulerListen = address  // a restart binds the same port, as a StatefulSet pod would keep its address
         scheduler = child
+        return metricsAddress
     }
 
     func startCoordinator() async throws {

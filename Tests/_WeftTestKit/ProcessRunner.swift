@@ -94,15 +94,20 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Waits for a line `listening on HOST:PORT` and returns the address.
     public func waitForListening(timeout: Duration = .seconds(20)) async throws -> String {
+        try await waitForLine(prefix: "listening on ", timeout: timeout)
+    }
+
+    /// Waits for a line starting with `prefix` and returns the rest of it.
+    public func waitForLine(prefix: String, timeout: Duration = .seconds(20)) async throws -> String {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            for line in outputSoFar.split(separator: "\n") where line.hasPrefix("listening on ") {
-                return String(line.dropFirst("listening on ".count))
+            for line in outputSoFar.split(separator: "\n") where line.hasPrefix(prefix) {
+                return String(line.dropFirst(prefix.count))
             }
             guard process.isRunning else { break }
             try await Task.sleep(for: .milliseconds(20))
         }
-        throw ProcessTestError("the process did not report 'listening on'; output:\n\(outputSoFar)")
+        throw ProcessTestError("the process did not print a line starting '\(prefix)'; output:\n\(outputSoFar)")
     }
 
     /// Sends SIGTERM and waits for the exit status (SIGKILL after `grace`).

@@ -106,6 +106,7 @@ final class SchedulerLink: Sendable {
         let handler = worker.registry.handler(for: assignment.taskType)
         let logger = self.logger
         let task = Task { [self] in
+            let started = ContinuousClock.now
             let outcome: Result<[UInt8], TaskError>
             if let handler {
                 do {
@@ -117,6 +118,7 @@ final class SchedulerLink: Sendable {
                 outcome = .failure(TaskError(
                     kind: "UnknownTaskType", message: "this worker has no task type '\(assignment.taskType)'", retryable: true))
             }
+            worker.metrics.finished(succeeded: (try? outcome.get()) != nil, after: ContinuousClock.now - started)
             await finish(ref, outcome, logger: logger)
         }
         worker.state.withLock { state in

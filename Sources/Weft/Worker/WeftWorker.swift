@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import WeftCore
 import WeftTransport
 import WeftWire
@@ -41,6 +42,9 @@ public final class WeftWorker: Sendable {
     let registry: TaskRegistry
     let logger: Logger
     let state = Locked(WorkerState())
+    /// Attempts by outcome and their durations (swift-metrics; no-ops unless the process
+    /// bootstrapped a backend, as `weft worker --metrics` does).
+    let metrics = WorkerMetrics()
 
     public init(configuration: Configuration, registry: TaskRegistry, logger: Logger) {
         precondition(configuration.concurrency > 0, "concurrency must be positive")
@@ -139,4 +143,15 @@ struct WorkerState {
 /// happens *because* the task was cancelled).
 func sleepIgnoringCancellation(_ duration: Duration) async {
     await Task.detached { try? await Task.sleep(for: duration) }.value  // a detached task is not cancelled with us
+}
+
+struct WorkerMetrics: Sendable {
+    let succeeded = Counter(label: "weft_worker_attempts_total", dimensions: [("outcome", "succeeded")])
+    let failed = Counter(label: "weft_worker_attempts_total", dimensions: [("outcome", "failed")])
+    let duration = Metrics.Timer(label: "weft_worker_attempt_seconds")
+
+    func finished(succeeded ok: Bool, after elapsed: Duration) {
+        duration.record(duration: elapsed)
+        (ok ? succeeded : failed).increment()
+    }
 }

@@ -33,13 +33,19 @@ public final class CoordinatorService: Service, Sendable {
 
     public let configuration: Configuration
     public let health: HealthService
+    /// `/readyz`: ready while it serves (a coordinator keeps no state to recover).
+    public let readiness: Readiness
     private let logger: Logger
     /// Called with the bound address once listening (port 0 resolves to a real port).
     private let onListening: @Sendable (SocketAddress) -> Void
 
-    public init(configuration: Configuration, logger: Logger, onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }) {
+    public init(
+        configuration: Configuration, logger: Logger, readiness: Readiness = Readiness(),
+        onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }
+    ) {
         self.configuration = configuration
         self.logger = logger
+        self.readiness = readiness
         self.onListening = onListening
         health = HealthService(role: .coordinator, nodeID: configuration.nodeID, version: configuration.version)
     }
@@ -69,12 +75,14 @@ public final class CoordinatorService: Service, Sendable {
         logger.notice("coordinator listening", metadata: [
             "listen.address": "\(bound)", "node.id": "\(configuration.nodeID)", "cluster": "\(configuration.cluster)",
         ])
+        readiness.set(.ready)
         onListening(bound)
         // Serve until a graceful shutdown (SIGTERM) or cancellation.
         await withGracefulShutdownHandler {
             await waitUntilShutdown()
-        } onGracefulShutdown: { [health] in
+        } onGracefulShutdown: { [health, readiness] in
             health.setNotServing("shutting down")
+            readiness.set(.notReady("shutting down"))
         }
         logger.notice("coordinator shutting down", metadata: ["grace": "\(configuration.shutdownGracePeriod)"])
         await server.shutdown(gracePeriod: configuration.shutdownGracePeriod)

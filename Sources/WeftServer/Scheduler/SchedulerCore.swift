@@ -1,5 +1,6 @@
 import Glibc
 import Logging
+import Metrics
 import WeftCore
 import WeftEngine
 import WeftPostgres
@@ -43,7 +44,7 @@ actor SchedulerCore {
         /// Every row written for the run, for answering `WaitRun` from memory; `nil` for a run
         /// recovered after a restart (see `RunLedger`).
         var ledger: RunLedger?
-        var waiters: [CheckedContinuation<RunInfo?, Never>] = []
+        var waiters: [UInt64: CheckedContinuation<RunInfo?, any Error>] = [:]
     }
 
     struct QueuedTask: Sendable {
@@ -77,9 +78,13 @@ actor SchedulerCore {
     private var dispatcher = Dispatcher<QueuedTask>()
     private var sessions: [Dispatcher<QueuedTask>.WorkerID: WorkerSession] = [:]
     private var nextWorkerID: UInt64 = 1
+    private var nextWaiterID: UInt64 = 1
+    /// `WaitRun` calls waiting for a run to close.
+    private(set) var waiting = 0
     private var historySeq: Int64
     private var pumpScheduled = false
     private var random = SystemRandomNumberGenerator()
+    private let metrics = SchedulerMetrics()
 
     init(
         loop: EventLoop, writer: GroupCommitWriter<RunWriteBatch, RunWriteOutcome>, store: RunStore, partitionCount: Int,
@@ -210,6 +215,7 @@ actor SchedulerCore {
         runs[runID] = ActiveRun(machine: machine, partition: partition, priorityLevel: level, ledger: RunLedger(newRun))
         switch await process(runID, actions, newRun: newRun) {
         case .committed:
+            metrics.runsStarted.increment()
             return StartRunResponse(runID: runID, created: true)
         case .duplicateRun(let existing):
             dropRun(runID)
@@ -247,9 +253,28 @@ actor SchedulerCore {
     /// Returns once the run is closed (at once if it is not open here): the closed run with its
     /// tasks when this scheduler saw all of it, `nil` when the caller must read Postgres (the run
     /// was not open here, or was recovered after a restart).
-    func waitUntilClosed(_ id: RunID) async -> RunInfo? {
+    ///
+    /// Cancellable: a caller that gives up (its deadline passed, it went away) is forgotten at
+    /// once and gets `CancellationError`, so waits on a long run do not pile up.
+    func waitUntilClosed(_ id: RunID) async throws -> RunInfo? {
         guard runs[id] != nil else { return nil }
-        return await withCheckedContinuation { runs[id]!.waiters.append($0) }
+        let token = nextWaiterID
+        nextWaiterID += 1
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                runs[id]!.waiters[token] = continuation
+                waiting += 1
+            }
+        } onCancel: {
+            // Runs after the registration above: this task is enqueued behind the current job.
+            Task(executorPreference: loop) { await self.stopWaiting(id, token) }
+        }
+    }
+
+    private func stopWaiting(_ id: RunID, _ token: UInt64) {
+        guard let continuation = runs[id]?.waiters.removeValue(forKey: token) else { return }
+        waiting -= 1
+        continuation.resume(throwing: CancellationError())
     }
 
     // MARK: Workers
@@ -372,6 +397,7 @@ actor SchedulerCore {
                 continue
             }
             guard runs[task.runID] != nil else { continue }
+            metrics.attemptsDispatched.increment()
             let actions = runs[task.runID]!.machine.taskDispatched(node: key.node, attempt: key.attempt, worker: session.name, now: now())
             _ = await process(task.runID, actions)
         }
@@ -420,7 +446,7 @@ actor SchedulerCore {
                 return .committed
             }
         }
-        var closed = false
+        var closed: String?
         for effect in effects {
             switch effect {
             case .dispatch(let assignment):
@@ -438,13 +464,20 @@ actor SchedulerCore {
                 runs[runID]!.timers[timer] = loop.scheduleTimer(after: delay) { [self] in
                     Task(executorPreference: loop) { await self.timerFired(runID, timer) }
                 }
-            case .completeRun, .failRun, .cancelRun:
-                closed = true
+            case .completeRun:
+                closed = "succeeded"
+            case .failRun:
+                closed = "failed"
+            case .cancelRun:
+                closed = "cancelled"
             case .record, .cancelTimer, .ignored:
                 break
             }
         }
-        if closed { closeRun(runID) }
+        if let closed {
+            metrics.closed(closed)
+            closeRun(runID)
+        }
         return .committed
     }
 
@@ -475,7 +508,8 @@ actor SchedulerCore {
             if case .running(let worker, _, _) = place { sessions[worker]?.attempts.remove(AttemptRef(runID: runID, key: key)) }
         }
         let info = run.waiters.isEmpty ? nil : run.ledger?.info()
-        for waiter in run.waiters { waiter.resume(returning: info) }
+        waiting -= run.waiters.count
+        for waiter in run.waiters.values { waiter.resume(returning: info) }
     }
 
     private func dropRun(_ runID: RunID) {
@@ -484,6 +518,8 @@ actor SchedulerCore {
         for place in run.attempts.values {
             if case .queued(let queue, let ticket) = place { dispatcher.remove(queue: queue, ticket: ticket) }
         }
+        waiting -= run.waiters.count
+        for waiter in run.waiters.values { waiter.resume(returning: nil) }  // they read Postgres
     }
 
     /// Turns one history event into row changes (see `RunWrites.swift`).
@@ -583,3 +619,17 @@ public struct SchedulerConfiguration: Sendable {
     }
 }
 
+
+/// The scheduler's counters (swift-metrics; Prometheus with `--metrics`). Gauges of its state are
+/// sampled by `SchedulerService`.
+struct SchedulerMetrics {
+    let runsStarted = Counter(label: "weft_runs_started_total")
+    let attemptsDispatched = Counter(label: "weft_task_attempts_dispatched_total")
+    private let runsClosed = [
+        "succeeded": Counter(label: "weft_runs_closed_total", dimensions: [("status", "succeeded")]),
+        "failed": Counter(label: "weft_runs_closed_total", dimensions: [("status", "failed")]),
+        "cancelled": Counter(label: "weft_runs_closed_total", dimensions: [("status", "cancelled")]),
+    ]
+
+    func closed(_ status: String) { runsClosed[status]?.increment() }
+}

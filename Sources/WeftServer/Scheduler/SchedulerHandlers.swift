@@ -13,7 +13,7 @@ enum SchedulerHandlers {
             CancelRunResponse(status: try await core.cancelRun(request.runID, reason: request.reason))
         }
         router.unary(ClientMethods.waitRun, request: WaitRunRequest.self, response: RunInfo.self) { request, _ in
-            if let info = await core.waitUntilClosed(request.runID) { return info }
+            if let info = try await core.waitUntilClosed(request.runID) { return info }
             guard let info = try await store.run(request.runID, includeTasks: true) else {
                 throw RPCError(.notFound, "no run \(request.runID)")
             }

@@ -1,5 +1,6 @@
 import Glibc
 import Logging
+import Metrics
 import ServiceLifecycle
 import WeftCore
 import WeftPostgres
@@ -40,17 +41,20 @@ public final class SchedulerService: Service, Sendable {
     }
 
     public let configuration: Configuration
+    /// `/readyz`: ready once the open runs are recovered and served, not ready again at shutdown.
+    public let readiness: Readiness
     private let logger: Logger
     private let onListening: @Sendable (SocketAddress) -> Void
     private let loop: EventLoop
 
     public init(
-        configuration: Configuration, logger: Logger, loop: EventLoop = .shared,
+        configuration: Configuration, logger: Logger, loop: EventLoop = .shared, readiness: Readiness = Readiness(),
         onListening: @escaping @Sendable (SocketAddress) -> Void = { _ in }
     ) {
         self.configuration = configuration
         self.logger = logger
         self.loop = loop
+        self.readiness = readiness
         self.onListening = onListening
     }
 
@@ -67,8 +71,16 @@ public final class SchedulerService: Service, Sendable {
         let writeStore = RunStore(connection: writeConnection, logger: logger)
         let readStore = RunStore(connection: readConnection, logger: logger)
         let fences = Locked<[PartitionID: Fence]>([:])
+        let writerMetrics = (
+            batches: Counter(label: "weft_writer_batches_total"), records: Counter(label: "weft_writer_records_total"),
+            commit: Metrics.Timer(label: "weft_writer_commit_seconds"))
         let writer = GroupCommitWriter<RunWriteBatch, RunWriteOutcome>(configuration: configuration.writer) { batches in
-            try await Self.commit(batches, store: writeStore, fences: fences.withLock { $0 }, logger: logger)
+            let started = ContinuousClock.now
+            let outcomes = try await Self.commit(batches, store: writeStore, fences: fences.withLock { $0 }, logger: logger)
+            writerMetrics.commit.record(duration: ContinuousClock.now - started)
+            writerMetrics.batches.increment()
+            writerMetrics.records.increment(by: batches.count)
+            return outcomes
         }
         var schedulerConfiguration = SchedulerConfiguration(nodeID: configuration.nodeID, advertise: "")
         schedulerConfiguration.workerLostGrace = configuration.workerLostGrace
@@ -93,6 +105,7 @@ public final class SchedulerService: Service, Sendable {
         let claimed = try await owners.claimAll(node: configuration.nodeID, address: advertise)
         fences.withLock { $0 = claimed }
         logger.notice("claimed partitions", metadata: ["partitions": "\(claimed.count)", "advertise": "\(advertise)", "node.id": "\(configuration.nodeID)"])
+        readiness.set(.notReady("recovering the open runs of \(claimed.count) partitions"))
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await writer.run() }
             do {
@@ -102,13 +115,16 @@ public final class SchedulerService: Service, Sendable {
                 exit(70)  // never serve without the runs we own
             }
             logger.notice("scheduler listening", metadata: ["listen.address": "\(bound)", "node.id": "\(configuration.nodeID)"])
+            readiness.set(.ready)
             onListening(bound)
+            group.addTask { await Self.sampleGauges(core: core, writer: writer) }
             let retention = configuration.historyRetention
             group.addTask { await Self.maintain(connection: readConnection, retention: retention, logger: logger) }
             await withGracefulShutdownHandler {
                 await waitUntilShutdown()
-            } onGracefulShutdown: {
+            } onGracefulShutdown: { [readiness] in
                 health.setNotServing("shutting down")
+                readiness.set(.notReady("shutting down"))
             }
             logger.notice("scheduler shutting down")
             await server.shutdown(gracePeriod: configuration.shutdownGracePeriod)
@@ -135,6 +151,23 @@ public final class SchedulerService: Service, Sendable {
             }
         }
         preconditionFailure("unreachable: the loop returns or throws")
+    }
+
+    /// Records the scheduler's state as gauges once a second until cancelled.
+    static func sampleGauges(core: SchedulerCore, writer: GroupCommitWriter<RunWriteBatch, RunWriteOutcome>) async {
+        let openRuns = Gauge(label: "weft_runs_open")
+        let waiters = Gauge(label: "weft_run_waiters")
+        let workers = Gauge(label: "weft_workers_connected")
+        let ready = Gauge(label: "weft_ready_tasks")
+        let queued = Gauge(label: "weft_writer_queued_records")
+        while !Task.isCancelled {
+            openRuns.record(await core.openRuns)
+            waiters.record(await core.waiting)
+            workers.record(await core.connectedWorkers)
+            ready.record(await core.queueDepths.values.reduce(0, +))
+            queued.record(await writer.queuedRecords)
+            try? await Task.sleep(for: .seconds(1))  // cancellation ends the loop
+        }
     }
 
     /// Keeps table partitions ahead of time and drops history past its retention (hourly).

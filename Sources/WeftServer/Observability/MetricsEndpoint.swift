@@ -1,0 +1,79 @@
+import Logging
+import Metrics
+import Prometheus
+import WeftCore
+import WeftTransport
+
+/// `--metrics HOST:PORT` (ARCHITECTURE.md §10): Prometheus text at `/metrics`, liveness at
+/// `/healthz` (the process answers) and readiness at `/readyz` (200 once the node can do its job,
+/// 503 with the reason before that and while it shuts down), on an `HTTPProbeServer`.
+///
+/// The process's swift-metrics backend is a Prometheus registry, bootstrapped once by
+/// ``bootstrap()`` before any service creates its metrics (a metric made before the bootstrap
+/// stays a no-op). Without `--metrics` nothing is bootstrapped and every metric is a no-op.
+public final class MetricsEndpoint: Sendable {
+    private static let shared = Locked<PrometheusCollectorRegistry?>(nil)
+
+    /// Makes a Prometheus registry the process's metrics backend (idempotent) and returns it.
+    @discardableResult
+    public static func bootstrap() -> PrometheusCollectorRegistry {
+        shared.withLock { registry in
+            if let registry { return registry }
+            let created = PrometheusCollectorRegistry()
+            var factory = PrometheusMetricsFactory(registry: created)
+            factory.defaultDurationHistogramBuckets = [
+                .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10), .milliseconds(25),
+                .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5),
+            ]
+            MetricsSystem.bootstrap(factory)
+            registry = created
+            return created
+        }
+    }
+
+    public let readiness: Readiness
+    private let server: HTTPProbeServer
+
+    public init(readiness: Readiness, logger: Logger) {
+        self.readiness = readiness
+        let registry = Self.bootstrap()
+        server = HTTPProbeServer(logger: logger) { path in
+            switch path {
+            case "/metrics":
+                HTTPProbeServer.Response(status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: registry.emitToBuffer())
+            case "/healthz":
+                HTTPProbeServer.Response(status: 200, text: "ok\n")
+            case "/readyz":
+                switch readiness.state {
+                case .ready: HTTPProbeServer.Response(status: 200, text: "ready\n")
+                case .notReady(let reason): HTTPProbeServer.Response(status: 503, text: "not ready: \(reason)\n")
+                }
+            default:
+                HTTPProbeServer.Response(status: 404, text: "not found; try /metrics, /healthz or /readyz\n")
+            }
+        }
+    }
+
+    /// Starts serving; returns the bound address.
+    public func start(listen: Endpoint) async throws -> SocketAddress {
+        try await server.start(listen: listen)
+    }
+
+    public func stop() { server.stop() }
+}
+
+/// Whether a node can do its job, for `/readyz` (set by the service as it starts and stops).
+public final class Readiness: Sendable {
+    public enum State: Sendable, Equatable {
+        case ready
+        case notReady(String)
+    }
+
+    private let current = Locked<State>(.notReady("starting"))
+
+    public init() {}
+
+    public var state: State { current.withLock { $0 } }
+
+    public func set(_ state: State) { current.withLock { $0 = state } }
+}

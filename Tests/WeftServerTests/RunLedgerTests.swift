@@ -74,4 +74,21 @@ struct RunLedgerTests {
         #expect(info.tasks.map(\.node) == ["B", "b", "a"])
         #expect(info.tasks.allSatisfy { $0.status == .ready })
     }
+
+    @Test("a wide run (past the index threshold) finds its rows the same way")
+    func wideRun_indexedLookups() {
+        var ledger = newLedger()
+        ledger.apply(batch { batch in
+            batch.attempts = (0..<40).map { AttemptRow(runID: runID, node: "m[\($0)]", attempt: 1, status: "scheduled", scheduledAt: 5) }
+        })
+        ledger.apply(batch { batch in
+            batch.finishes = (0..<40).map { AttemptFinish(runID: runID, node: "m[\($0)]", attempt: 1, status: "succeeded", output: [UInt8($0)], finishedAt: 9) }
+            batch.attempts = [AttemptRow(runID: runID, node: "m[3]", attempt: 2, status: "scheduled", scheduledAt: 10)]
+        })
+        let tasks = ledger.info().tasks
+        #expect(tasks.count == 41)
+        #expect(tasks.filter { $0.status == .succeeded }.count == 40)
+        #expect(tasks.first { $0.node == "m[39]" }?.output == [39])
+        #expect(tasks.last?.node == "m[3]" && tasks.last?.attempt == 2 && tasks.last?.status == .ready)
+    }
 }

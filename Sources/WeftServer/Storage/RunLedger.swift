@@ -42,7 +42,11 @@ struct RunLedger: Sendable {
     private var error: String?
     private var closedAt: Int64?
     private var rows: [Row] = []
+    /// Row positions by (node, attempt), built only once a run has more than `indexThreshold`
+    /// rows: most runs have a handful, and a dictionary per open run would cost more memory than
+    /// the scan it saves.
     private var index: [Key: Int] = [:]
+    private static let indexThreshold = 16
 
     init(_ run: NewRunRow) {
         runID = run.runID
@@ -55,19 +59,22 @@ struct RunLedger: Sendable {
     /// statements.
     mutating func apply(_ batch: RunWriteBatch) {
         for row in batch.attempts where row.runID == runID {
-            let key = Key(node: row.node, attempt: row.attempt)
-            if let at = index[key] {
+            if let at = position(of: row.node, row.attempt) {
                 // ON CONFLICT DO UPDATE … WHERE status IN ('retry_wait', 'scheduled')
                 guard rows[at].status == "retry_wait" || rows[at].status == "scheduled" else { continue }
                 rows[at].status = row.status
                 rows[at].scheduledAt = row.scheduledAt
             } else {
-                index[key] = rows.count
                 rows.append(Row(node: row.node, attempt: row.attempt, status: row.status, scheduledAt: row.scheduledAt, output: row.output))
+                if !index.isEmpty {
+                    index[Key(node: row.node, attempt: row.attempt)] = rows.count - 1
+                } else if rows.count > Self.indexThreshold {
+                    for (at, row) in rows.enumerated() { index[Key(node: row.node, attempt: row.attempt)] = at }
+                }
             }
         }
         for finish in batch.finishes where finish.runID == runID {
-            guard let at = index[Key(node: finish.node, attempt: finish.attempt)],
+            guard let at = position(of: finish.node, finish.attempt),
                 StoredStatus.openAttemptStatuses.contains(rows[at].status)
             else { continue }
             rows[at].status = finish.status
@@ -84,6 +91,11 @@ struct RunLedger: Sendable {
             error = close.error
             closedAt = close.closedAt
         }
+    }
+
+    private func position(of node: String, _ attempt: Int) -> Int? {
+        if !index.isEmpty { return index[Key(node: node, attempt: attempt)] }
+        return rows.firstIndex { $0.attempt == attempt && $0.node == node }
     }
 
     /// The run with its attempts, as `RunStore.run(_:includeTasks: true)` would read it.

@@ -24,6 +24,8 @@ public struct RPCServerConfiguration: Sendable {
     public var inboundStreamCapacity = 64
     /// A connection that has not completed the handshake by then is closed.
     public var handshakeTimeout: Duration = .seconds(10)
+    /// Told of every call's end (metrics); nil: nobody is.
+    public var observer: (any RPCServerObserver)?
 
     public init(cluster: String = "weft", role: NodeRole, nodeID: String, authToken: [UInt8]? = nil) {
         self.cluster = cluster
@@ -31,6 +33,15 @@ public struct RPCServerConfiguration: Sendable {
         self.nodeID = nodeID
         self.authToken = authToken
     }
+}
+
+/// Hears how each call on an `RPCServer` ended, for metrics. Called on the event loop thread: it
+/// must return quickly and never block.
+public protocol RPCServerObserver: Sendable {
+    /// `method` is the one the client named (also for `UNIMPLEMENTED`); `duration` runs from the
+    /// request's arrival to the response (zero for calls refused on arrival). A call the client
+    /// cancelled, or whose connection closed, ends `CANCELLED`.
+    func callEnded(method: String, code: StatusCode, duration: Duration)
 }
 
 /// Serves an `RPCRouter`'s methods on a TCP listener (ARCHITECTURE.md §3): the `Hello` handshake,

@@ -6,6 +6,8 @@ import WeftWire
 final class ServerCall: RPCStreamSink, @unchecked Sendable {
     // @unchecked Sendable: mutable state is touched only on the session's loop; `write` hops there.
     let id: UInt64
+    let method: String
+    let arrived = ContinuousClock.now
     /// Strong: a handler task may outlive the connection; the session ↔ call cycle ends when the
     /// call leaves `session.calls` (finish, cancel, connection closed).
     let session: ServerSession
@@ -15,8 +17,9 @@ final class ServerCall: RPCStreamSink, @unchecked Sendable {
     private var inboundPaused = false
     private var isEnded = false
 
-    init(id: UInt64, session: ServerSession) {
+    init(id: UInt64, method: String, session: ServerSession) {
         self.id = id
+        self.method = method
         self.session = session
     }
 

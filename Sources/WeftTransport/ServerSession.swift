@@ -63,7 +63,10 @@ final class ServerSession: RPCChannelOwner {
         // The caller is gone: every handler still running is cancelled.
         let open = calls
         calls = [:]
-        for call in open.values { call.abort(RPCError(.cancelled, "connection closed")) }
+        for call in open.values {
+            call.abort(RPCError(.cancelled, "connection closed"))
+            observe(call, .cancelled)
+        }
         core.sessionClosed(self)
     }
 
@@ -126,6 +129,7 @@ final class ServerSession: RPCChannelOwner {
         case .cancel:
             if let call = calls.removeValue(forKey: envelope.callID) {
                 call.abort(RPCError(.cancelled, "cancelled by the client"))
+                observe(call, .cancelled)
                 core.checkShutdownProgress()
             }
         case .response:
@@ -140,22 +144,22 @@ final class ServerSession: RPCChannelOwner {
             return
         }
         if core.isShuttingDown {
-            respond(id, status: .unavailable, message: "server is shutting down")
+            respond(id, method: envelope.method, status: .unavailable, message: "server is shutting down")
             return
         }
         guard let handler = core.router.handler(for: envelope.method) else {
-            respond(id, status: .unimplemented, message: "unknown method '\(envelope.method)'")
+            respond(id, method: envelope.method, status: .unimplemented, message: "unknown method '\(envelope.method)'")
             return
         }
         guard calls.count < core.configuration.maxConcurrentCallsPerConnection else {
-            respond(id, status: .resourceExhausted,
+            respond(id, method: envelope.method, status: .resourceExhausted,
                     message: "too many concurrent calls on this connection (limit \(core.configuration.maxConcurrentCallsPerConnection))")
             return
         }
         let deadline: ContinuousClock.Instant? =
             envelope.deadlineMilliseconds > 0 ? ContinuousClock.now + .milliseconds(envelope.deadlineMilliseconds) : nil
         let context = ServerContext(method: envelope.method, metadata: envelope.metadata, deadline: deadline, peer: peer)
-        let call = ServerCall(id: id, session: self)
+        let call = ServerCall(id: id, method: envelope.method, session: self)
         calls[id] = call
         if envelope.deadlineMilliseconds > 0 {
             call.deadlineTimer = loop.scheduleTimer(after: .milliseconds(envelope.deadlineMilliseconds)) { [weak self, weak call] in
@@ -175,8 +179,10 @@ final class ServerSession: RPCChannelOwner {
         switch result {
         case .success(let payload):
             channel.send(Envelope(callID: call.id, kind: .response, payload: payload))
+            observe(call, .ok)
         case .failure(let error):
             channel.send(Envelope(callID: call.id, kind: .response, status: error.code, statusMessage: error.message, metadata: error.metadata))
+            observe(call, error.code)
         }
         core.checkShutdownProgress()
     }
@@ -189,7 +195,12 @@ final class ServerSession: RPCChannelOwner {
         }
     }
 
-    private func respond(_ id: UInt64, status: StatusCode, message: String) {
+    private func observe(_ call: ServerCall, _ code: StatusCode) {
+        core.configuration.observer?.callEnded(method: call.method, code: code, duration: ContinuousClock.now - call.arrived)
+    }
+
+    private func respond(_ id: UInt64, method: String, status: StatusCode, message: String) {
+        core.configuration.observer?.callEnded(method: method, code: status, duration: .zero)
         channel.send(Envelope(callID: id, kind: .response, status: status, statusMessage: message))
     }
 }

@@ -37,6 +37,9 @@ struct MetricsEndpointTests {
             #expect(try value("weft_runs_started_total") == 1)
             #expect(try value("weft_task_attempts_dispatched_total") == 1)
             #expect(try (value("weft_writer_batches_total") ?? 0) >= 2)
+            // RPC metrics: the coordinator forwarded StartRun here; a Connect stream is open.
+            #expect(try value(#"weft_rpc_server_calls_total{method="weft.api.v1.Client/StartRun",code="OK"}"#) == 1)
+            #expect(try (value(#"weft_rpc_server_call_seconds_count{method="weft.api.v1.Client/StartRun"}"#) ?? 0) == 1)
 
             // A wait on a long run, then the caller gives up: the scheduler forgets the waiter.
             let nap = try await client.start(workflow: "nap", inputJSON: Array(#"{"duration": "60s"}"#.utf8))

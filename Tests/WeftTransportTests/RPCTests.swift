@@ -337,3 +337,32 @@ struct BackpressureTests {
         await server.server.shutdown()
     }
 }
+
+/// Records `callEnded` for the observer test.
+final class RecordingObserver: RPCServerObserver {
+    let ended = Locked<[(method: String, code: StatusCode)]>([])
+    func callEnded(method: String, code: StatusCode, duration: Duration) {
+        ended.withLock { $0.append((method, code)) }
+    }
+    func codes(of method: String) -> [StatusCode] { ended.withLock { $0.filter { $0.method == method }.map(\.code) } }
+}
+
+@Suite("RPC server observer")
+struct RPCServerObserverTests {
+    @Test("every call's end is observed with its method and code: ok, error, unknown method, deadline")
+    func observer_seesEveryEnd() async throws {
+        let observer = RecordingObserver()
+        let server = try await TestServer.start { $0.observer = observer }
+        let client = server.client()
+        _ = try await client.unary("test.Echo/Echo", request: [1])
+        _ = try? await client.unary("test.Echo/Fail", request: [])
+        _ = try? await client.unary("test.Nope/Nope", request: [])
+        _ = try? await client.unary("test.Echo/Slow", request: [], options: CallOptions(timeout: .milliseconds(100)))
+        #expect(try await eventually { observer.codes(of: "test.Echo/Slow") == [.deadlineExceeded] || observer.codes(of: "test.Echo/Slow") == [.cancelled] })
+        #expect(observer.codes(of: "test.Echo/Echo") == [.ok])
+        #expect(observer.codes(of: "test.Echo/Fail") == [.failedPrecondition])
+        #expect(observer.codes(of: "test.Nope/Nope") == [.unimplemented])
+        await client.close()
+        await server.server.shutdown()
+    }
+}

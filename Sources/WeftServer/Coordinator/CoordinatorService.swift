@@ -65,12 +65,10 @@ public final class CoordinatorService: Service, Sendable {
                 logger: logger)
             CoordinatorHandlers.register(store: store, directory: directory, maxInputBytes: configuration.maxInputBytes, into: &router)
         }
-        let server = RPCServer(
-            router: router,
-            configuration: RPCServerConfiguration(
-                cluster: configuration.cluster, role: .coordinator, nodeID: configuration.nodeID,
-                authToken: configuration.authToken),
-            logger: logger)
+        var serverConfiguration = RPCServerConfiguration(
+            cluster: configuration.cluster, role: .coordinator, nodeID: configuration.nodeID, authToken: configuration.authToken)
+        serverConfiguration.observer = RPCMetrics.ifEnabled
+        let server = RPCServer(router: router, configuration: serverConfiguration, logger: logger)
         let bound = try await server.start(listen: configuration.listen)
         logger.notice("coordinator listening", metadata: [
             "listen.address": "\(bound)", "node.id": "\(configuration.nodeID)", "cluster": "\(configuration.cluster)",

@@ -31,6 +31,9 @@ public final class MetricsEndpoint: Sendable {
         }
     }
 
+    /// Whether ``bootstrap()`` ran in this process.
+    public static var isBootstrapped: Bool { shared.withLock { $0 != nil } }
+
     public let readiness: Readiness
     private let server: HTTPProbeServer
 
@@ -76,4 +79,35 @@ public final class Readiness: Sendable {
     public var state: State { current.withLock { $0 } }
 
     public func set(_ state: State) { current.withLock { $0 = state } }
+}
+
+/// RPC metrics of a server (`RPCServerObserver`): `weft_rpc_server_calls_total{method,code}` and
+/// `weft_rpc_server_call_seconds{method}`. A method the router does not serve is counted as
+/// `method="unknown"`, so clients cannot grow the label set.
+public final class RPCMetrics: RPCServerObserver {
+    private struct Series {
+        var calls: [StatusCode: Metrics.Counter] = [:]
+        var seconds: Metrics.Timer
+    }
+
+    private let series = Locked<[String: Series]>([:])
+
+    public init() {}
+
+    /// An observer when `--metrics` bootstrapped a backend, nil otherwise (nothing to record).
+    public static var ifEnabled: RPCMetrics? { MetricsEndpoint.isBootstrapped ? RPCMetrics() : nil }
+
+    public func callEnded(method: String, code: StatusCode, duration: Duration) {
+        let label = code == .unimplemented ? "unknown" : method
+        let (counter, timer) = series.withLock { all in
+            var entry = all[label] ?? Series(seconds: Metrics.Timer(label: "weft_rpc_server_call_seconds", dimensions: [("method", label)]))
+            let counter = entry.calls[code] ?? Metrics.Counter(
+                label: "weft_rpc_server_calls_total", dimensions: [("method", label), ("code", "\(code)")])
+            entry.calls[code] = counter
+            all[label] = entry
+            return (counter, entry.seconds)
+        }
+        counter.increment()
+        timer.record(duration: duration)
+    }
 }

@@ -95,11 +95,10 @@ public final class SchedulerService: Service, Sendable {
         var router = RPCRouter()
         health.register(into: &router)
         SchedulerHandlers.register(core: core, store: readStore, into: &router)
-        let server = RPCServer(
-            router: router,
-            configuration: RPCServerConfiguration(
-                cluster: configuration.cluster, role: .scheduler, nodeID: configuration.nodeID, authToken: configuration.authToken),
-            loop: loop, logger: logger)
+        var serverConfiguration = RPCServerConfiguration(
+            cluster: configuration.cluster, role: .scheduler, nodeID: configuration.nodeID, authToken: configuration.authToken)
+        serverConfiguration.observer = RPCMetrics.ifEnabled
+        let server = RPCServer(router: router, configuration: serverConfiguration, loop: loop, logger: logger)
         let bound = try await server.start(listen: configuration.listen)
         let advertise = configuration.advertise ?? Self.advertised(bound, logger: logger)
         let claimed = try await owners.claimAll(node: configuration.nodeID, address: advertise)

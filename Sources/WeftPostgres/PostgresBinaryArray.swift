@@ -68,10 +68,17 @@ public struct PostgresBinaryArray: Sendable {
         count += 1
     }
 
+    /// A text value. Postgres text cannot hold NUL, so a NUL becomes U+FFFD: the writer stores
+    /// strings that workers send (error messages), and one such byte must not fail every batch
+    /// it lands in.
     public mutating func append(_ value: String?) {
         precondition(element == .text, "a text value for a \(element) array")
         guard let value else { return appendNull() }
-        appendElement(value.utf8)
+        if value.utf8.contains(0) {
+            appendElement(String(value.unicodeScalars.map { $0 == "\0" ? "\u{FFFD}" : Character($0) }).utf8)
+        } else {
+            appendElement(value.utf8)
+        }
     }
 
     public mutating func append(bytes value: [UInt8]?) {

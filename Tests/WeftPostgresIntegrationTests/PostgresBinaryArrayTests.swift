@@ -55,6 +55,16 @@ struct PostgresBinaryArrayTests {
         await connection.close()
     }
 
+    @Test("a NUL in a text value becomes U+FFFD instead of failing the statement")
+    func text_withNUL_replaced() async throws {
+        let connection = try await TestSchema.connect()
+        var texts = PostgresBinaryArray(.text)
+        texts.append("bad\u{0}byte")
+        let rows = try await connection.query("SELECT x FROM unnest($1::text[]) AS v(x)", arrays: [texts])
+        #expect(try rows[0].string("x") == "bad\u{FFFD}byte")
+        await connection.close()
+    }
+
     @Test("an empty array is a valid parameter")
     func emptyArray_isValid() async throws {
         let connection = try await TestSchema.connect()

@@ -163,4 +163,35 @@ struct EndToEndTests {
         }
         await cluster.stop()
     }
+
+    @Test("a task error holding a NUL byte is recorded, not a batch failure that stops the scheduler")
+    func nulInTaskError_storedAndSchedulerSurvives() async throws {
+        let cluster = try await ProcessCluster()
+        do {
+            try await cluster.startScheduler()
+            try await cluster.startCoordinator()
+            try cluster.startWorker(id: "exec-worker", extraArguments: ["--allow-exec"])
+            let client = try cluster.client()
+            let shell = #"{"name": "shell", "tasks": [{"name": "run", "type": "exec", "retry": {"max_attempts": 1}}]}"#
+            try await client.register(definitionJSON: Array(shell.utf8))
+            try await Task.sleep(for: .seconds(1))  // the worker connects
+            let run = try await client.start(
+                workflow: "shell", inputJSON: Array(#"{"command": ["sh", "-c", "printf 'bad\\000byte' >&2; exit 3"]}"#.utf8))
+            let info = try await client.wait(for: run, timeout: .seconds(60))
+            #expect(info.status == .failed, "\(info)\n\(cluster.logs)")
+            // protobuf-c carries `string` fields as C strings: the message ends at the NUL on the
+            // wire already. (Storage replaces any NUL that does get through; see PostgresBinaryArray.)
+            #expect(info.tasks.first?.error.hasSuffix("exited with 3: bad") == true, "\(info.tasks)")
+            #expect(try await client.describe(run) == info)
+            // The scheduler is still serving.
+            let echo = #"{"name": "after", "tasks": [{"name": "a", "type": "echo"}]}"#
+            try await client.register(definitionJSON: Array(echo.utf8))
+            let after = try await client.start(workflow: "after", inputJSON: Array("1".utf8))
+            #expect(try await client.wait(for: after, timeout: .seconds(60)).status == .succeeded)
+            await client.close()
+        } catch {
+            Issue.record("\(error)\n\(cluster.logs)")
+        }
+        await cluster.stop()
+    }
 }

@@ -65,9 +65,10 @@ final class ProcessCluster: @unchecked Sendable {
     }
 
     @discardableResult
-    func startWorker(id: String, concurrency: Int = 16) throws -> ChildProcess {
+    func startWorker(id: String, concurrency: Int = 16, extraArguments: [String] = []) throws -> ChildProcess {
         let child = try ChildProcess(
-            try WeftBinaries.path("weft"), ["worker", "--address", coordinatorAddress, "--node-id", id, "--concurrency", "\(concurrency)"],
+            try WeftBinaries.path("weft"),
+            ["worker", "--address", coordinatorAddress, "--node-id", id, "--concurrency", "\(concurrency)"] + extraArguments,
             environment: environment)
         workers.append(child)
         return child

@@ -283,7 +283,7 @@ actor SchedulerCore {
         let id = Dispatcher<QueuedTask>.WorkerID(nextWorkerID)
         nextWorkerID += 1
         let queues = hello.queues.isEmpty ? ["default"] : hello.queues
-        sessions[id] = WorkerSession(name: hello.workerID, writer: writer, queues: Set(queues), taskTypes: Set(hello.taskTypes))
+        sessions[id] = WorkerSession(name: Self.storable(hello.workerID), writer: writer, queues: Set(queues), taskTypes: Set(hello.taskTypes))
         dispatcher.workerConnected(id, queues: queues)
         logger.info("worker connected", metadata: [
             "worker.id": "\(hello.workerID)", "queues": "\(hello.queues.joined(separator: ","))",
@@ -318,7 +318,9 @@ actor SchedulerCore {
             guard let key = attemptKey(failed.ref) else { return }
             forget(AttemptRef(runID: failed.ref.runID, key: key), session: id)
             guard runs[failed.ref.runID] != nil else { return }
-            let failure = TaskFailure(kind: failed.kind.isEmpty ? "Error" : failed.kind, message: failed.message, retryable: failed.retryable)
+            let failure = TaskFailure(
+                kind: failed.kind.isEmpty ? "Error" : Self.storable(failed.kind), message: Self.storable(failed.message),
+                retryable: failed.retryable)
             let actions = runs[failed.ref.runID]!.machine.taskFailed(node: key.node, attempt: key.attempt, failure: failure, now: now())
             processLater(failed.ref.runID, actions)
         }
@@ -590,6 +592,13 @@ actor SchedulerCore {
     }
 
     // MARK: Helpers
+
+    /// A string a worker sent, made storable as Postgres text (which cannot hold NUL) here, at the
+    /// boundary, so that memory (`RunLedger`, what `WaitRun` returns) and the rows agree.
+    static func storable(_ text: String) -> String {
+        guard text.utf8.contains(0) else { return text }
+        return String(text.unicodeScalars.map { $0 == "\0" ? "\u{FFFD}" : Character($0) })
+    }
 
     private func now() -> EngineInstant { EngineInstant(unixMilliseconds: Self.nowMilliseconds()) }
 

@@ -138,16 +138,18 @@ struct EndToEndTests {
     func workerKilled_taskRetriedElsewhere() async throws {
         let cluster = try await ProcessCluster()
         do {
-            try await cluster.startScheduler()
+            let metrics = try #require(try await cluster.startScheduler(metrics: true))
             try await cluster.startCoordinator()
             let doomed = try cluster.startWorker(id: "doomed")
             let client = try cluster.client()
             let slow = #"{"name": "slow", "tasks": [{"name": "nap", "type": "sleep", "retry": {"max_attempts": 3, "initial_backoff": "100ms"}}]}"#
             try await client.register(definitionJSON: Array(slow.utf8))
-            // Wait for the worker to be connected, then give it a long task.
-            try await Task.sleep(for: .seconds(2))
+            // Give the only worker a long task; kill it once the scheduler has pushed the attempt
+            // to it (the scheduler's own counter, not a guess at how long that takes).
             let run = try await client.start(workflow: "slow", inputJSON: Array(#"{"duration": "3s"}"#.utf8))
-            try await Task.sleep(for: .milliseconds(800))
+            #expect(try await eventually(within: .seconds(30)) {
+                MetricsEndpointTests.sample("weft_task_attempts_dispatched_total", in: try httpGet(metrics, "/metrics").body) == 1
+            })
             kill(doomed.process.processIdentifier, SIGKILL)
             try cluster.startWorker(id: "survivor")
             let info = try await client.wait(for: run, timeout: .seconds(60))

@@ -70,17 +70,18 @@ struct RPCTests {
     func unary_deadline_exceededAndHandlerCancelled() async throws {
         let server = try await TestServer.start()
         let client = server.client()
-        // Connect first: on a loaded machine the lazy connect and handshake alone can outlast a
-        // 200 ms deadline, and then the request is (rightly) never sent and no handler runs.
+        // Connect first, and give the call a deadline long enough to reach the handler on a loaded
+        // machine: a call whose deadline passes before it is sent (rightly) never reaches the server.
         #expect(try await client.unary("test.Echo/Echo", request: [0]) == [0])
         let start = ContinuousClock.now
         do {
-            _ = try await client.unary("test.Echo/Slow", request: [], options: CallOptions(timeout: .milliseconds(200)))
+            _ = try await client.unary("test.Echo/Slow", request: [], options: CallOptions(timeout: .seconds(1)))
             Issue.record("expected DEADLINE_EXCEEDED")
         } catch let error as RPCError {
             #expect(error.code == .deadlineExceeded)
         }
         #expect(ContinuousClock.now - start < .seconds(10))
+        #expect(server.handlerStarted.fired)
         #expect(try await eventually { server.handlerCancelled.fired })
         #expect(try await eventually { await server.server.statistics().activeCalls == 0 })
         await client.close()
@@ -357,7 +358,12 @@ struct RPCServerObserverTests {
         _ = try await client.unary("test.Echo/Echo", request: [1])
         _ = try? await client.unary("test.Echo/Fail", request: [])
         _ = try? await client.unary("test.Nope/Nope", request: [])
-        _ = try? await client.unary("test.Echo/Slow", request: [], options: CallOptions(timeout: .milliseconds(100)))
+        // The deadline is long enough for the request to reach the handler on a loaded machine
+        // (a call whose deadline passes before it is sent never reaches the server at all).
+        let slow = Task { try? await client.unary("test.Echo/Slow", request: [], options: CallOptions(timeout: .seconds(1))) }
+        #expect(try await eventually { server.handlerStarted.fired })
+        _ = await slow.value
+        // Whichever side noticed first: the server's deadline timer, or the client's CANCEL.
         #expect(try await eventually { observer.codes(of: "test.Echo/Slow") == [.deadlineExceeded] || observer.codes(of: "test.Echo/Slow") == [.cancelled] })
         #expect(observer.codes(of: "test.Echo/Echo") == [.ok])
         #expect(observer.codes(of: "test.Echo/Fail") == [.failedPrecondition])

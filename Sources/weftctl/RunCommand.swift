@@ -195,10 +195,13 @@ enum RunPrinter {
         Swift.print(Table(
             headers: ["TASK", "ATTEMPT", "STATUS", "WORKER", "QUEUED", "RAN", "ERROR"],
             rows: info.tasks.map { task in
-                let queued = task.startedAtMilliseconds > 0 && task.scheduledAtMilliseconds > 0
-                    ? DurationText.format(.milliseconds(task.startedAtMilliseconds - task.scheduledAtMilliseconds)) : "-"
-                let ran = task.finishedAtMilliseconds > 0 && task.startedAtMilliseconds > 0
-                    ? DurationText.format(.milliseconds(task.finishedAtMilliseconds - task.startedAtMilliseconds)) : "-"
+                // Times are recorded in whole milliseconds: 0 means under one.
+                func span(_ from: Int64, _ to: Int64) -> String {
+                    guard from > 0, to > 0 else { return "-" }
+                    return to - from < 1 ? "<1ms" : DurationText.format(.milliseconds(to - from))
+                }
+                let queued = span(task.scheduledAtMilliseconds, task.startedAtMilliseconds)
+                let ran = span(task.startedAtMilliseconds, task.finishedAtMilliseconds)
                 return [task.node, "\(task.attempt)", "\(task.status)", task.worker.isEmpty ? "-" : task.worker, queued, ran, task.error]
             }
         ).render())

@@ -37,6 +37,7 @@ struct EndToEndTests {
             #expect(info.tasks.allSatisfy { $0.status == .succeeded && $0.attempt == 1 })
             // WaitRun answered from the scheduler's memory; GetRun reads Postgres: the same run.
             #expect(try await client.describe(run) == info)
+            #expect(try await client.wait(for: run) == info)  // closed already: the recently-closed ledgers
             // The same idempotency key returns the same run.
             let first = try await client.start(workflow: "diamond", input: Rows(rows: [9]), options: StartOptions(idempotencyKey: "k-1"))
             let second = try await client.start(workflow: "diamond", input: Rows(rows: [9]), options: StartOptions(idempotencyKey: "k-1"))

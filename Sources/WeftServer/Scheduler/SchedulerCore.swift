@@ -85,6 +85,7 @@ actor SchedulerCore {
     private var pumpScheduled = false
     private var random = SystemRandomNumberGenerator()
     private let metrics = SchedulerMetrics()
+    private var recentlyClosed = RecentlyClosedRuns()
 
     init(
         loop: EventLoop, writer: GroupCommitWriter<RunWriteBatch, RunWriteOutcome>, store: RunStore, partitionCount: Int,
@@ -251,13 +252,13 @@ actor SchedulerCore {
     }
 
     /// Returns once the run is closed (at once if it is not open here): the closed run with its
-    /// tasks when this scheduler saw all of it, `nil` when the caller must read Postgres (the run
-    /// was not open here, or was recovered after a restart).
+    /// tasks when this scheduler saw all of it (open now, or among the `recentlyClosed`), `nil`
+    /// when the caller must read Postgres (closed long ago, elsewhere, or recovered after a restart).
     ///
     /// Cancellable: a caller that gives up (its deadline passed, it went away) is forgotten at
     /// once and gets `CancellationError`, so waits on a long run do not pile up.
     func waitUntilClosed(_ id: RunID) async throws -> RunInfo? {
-        guard runs[id] != nil else { return nil }
+        guard runs[id] != nil else { return recentlyClosed.info(of: id, now: .now) }
         let token = nextWaiterID
         nextWaiterID += 1
         return try await withTaskCancellationHandler {
@@ -512,6 +513,7 @@ actor SchedulerCore {
         let info = run.waiters.isEmpty ? nil : run.ledger?.info()
         waiting -= run.waiters.count
         for waiter in run.waiters.values { waiter.resume(returning: info) }
+        if let ledger = run.ledger { recentlyClosed.insert(ledger, now: .now) }
     }
 
     private func dropRun(_ runID: RunID) {

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Regenerates the protobuf-c sources for every schema under Protos/ into Sources/CWeftProtos
-# (or into the folder given as $1, which scripts/test.sh uses to check the committed output).
+# Regenerates the protobuf-c sources for every schema under Protos/ into Sources/CWeftProtos, and
+# the Swift codecs of the API schemas into Sources/WeftWire/Codec (generate-swift.py); or into the
+# folders given as $1 and $2, which scripts/test.sh uses to check the committed output.
 # The output is committed: building Weft never needs protoc-c.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 out=${1:-$here/../Sources/CWeftProtos}
+swift_out=${2:-$here/../Sources/WeftWire/Codec}
 command -v protoc-c >/dev/null || { echo "generate.sh: protoc-c not found (apt-get install protobuf-c-compiler)" >&2; exit 1; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 cd "$here"
@@ -22,4 +24,5 @@ while IFS= read -r f; do
     *.h) mv "$tmp/flat" "$out/include/$base" ;;
   esac
 done < <(cd "$tmp" && find weft -name '*.pb-c.[ch]' | LC_ALL=C sort)
-echo "generated ${#protos[@]} schemas into $out"
+python3 "$here/generate-swift.py" "$swift_out"
+echo "generated ${#protos[@]} schemas into $out, and their Swift codecs into $swift_out"

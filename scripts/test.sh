@@ -11,12 +11,17 @@ cd "$(dirname "$0")/.."
 
 install_packages
 
-log "checking that Sources/CWeftProtos matches Protos/"
+log "checking that Sources/CWeftProtos and the Swift codecs match Protos/"
 gen=$(mktemp -d)
-Protos/generate.sh "$gen" >/dev/null
-if ! diff -r "$gen" Sources/CWeftProtos >/dev/null; then
-    diff -r "$gen" Sources/CWeftProtos | head -20 >&2
-    echo "Sources/CWeftProtos is out of date: run Protos/generate.sh and commit the result" >&2
+mkdir -p "$gen/c" "$gen/swift"
+Protos/generate.sh "$gen/c" "$gen/swift" >/dev/null
+stale=""
+diff -r "$gen/c" Sources/CWeftProtos >/dev/null || stale="$stale Sources/CWeftProtos"
+for f in "$gen"/swift/*.swift; do
+    diff "$f" "Sources/WeftWire/Codec/$(basename "$f")" >/dev/null || stale="$stale Sources/WeftWire/Codec/$(basename "$f")"
+done
+if [ -n "$stale" ]; then
+    echo "out of date:$stale — run Protos/generate.sh and commit the result" >&2
     rm -rf "$gen"; exit 1
 fi
 rm -rf "$gen"

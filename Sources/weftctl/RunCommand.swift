@@ -53,14 +53,63 @@ struct RunCommand: AsyncParsableCommand {
     struct Wait: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Wait until a run is closed; exit 1 unless it succeeded.")
         @Argument(help: "The run id.") var id: String
+        @Option(name: .customLong("progress-every"), help: "While waiting, print the run's progress to stderr this often; 0 turns it off. (default: 10s)")
+        var progressEvery: String = "10s"
         @OptionGroup var options: ClientOptions
 
-        func validate() throws { _ = try parseRunID(id) }
+        func validate() throws {
+            _ = try parseRunID(id)
+            _ = try parseDuration(progressEvery, flag: "progress-every")
+        }
 
         func run() async throws {
-            let info = try await options.withClient { client in try await client.wait(for: try parseRunID(id), timeout: try options.timeoutDuration()) }
+            let run = try parseRunID(id)
+            let timeout = try options.timeoutDuration()
+            let interval = try parseDuration(progressEvery, flag: "progress-every")
+            let info = try await options.withClient { client in
+                try await withThrowingTaskGroup(of: RunInfo?.self) { group in
+                    group.addTask { try await client.wait(for: run, timeout: timeout) }
+                    if interval > .zero {
+                        group.addTask {
+                            let started = ContinuousClock.now
+                            while true {  // until cancelled, when the wait is over
+                                try await Task.sleep(for: interval)
+                                guard let now = try? await client.describe(run) else { continue }
+                                FileHandleWriter.stderr("waiting for \(run): \(Self.progress(of: now)) (\(DurationText.format(ContinuousClock.now - started)))")
+                            }
+                        }
+                    }
+                    while let next = try await group.next() {
+                        if let info = next {
+                            group.cancelAll()
+                            return info
+                        }
+                    }
+                    throw CommandFailure("the wait ended without an answer")
+                }
+            }
             RunPrinter.print(info, json: options.json)
             guard info.status == .succeeded else { throw CommandFailure("run \(info.runID) \(info.status)") }
+        }
+
+        /// `RUNNING; tasks: 3 succeeded, 2 in flight, 1 waiting to retry` from the latest attempt of each node.
+        static func progress(of info: RunInfo) -> String {
+            var latest: [String: TaskInfo] = [:]
+            for task in info.tasks where (latest[task.node]?.attempt ?? 0) <= task.attempt { latest[task.node] = task }
+            var counts: [String: Int] = [:]
+            for task in latest.values {
+                let word: String = switch task.status {
+                case .succeeded: "succeeded"
+                case .failed: "failed"
+                case .cancelled: "cancelled"
+                case .retryWait: "waiting to retry"
+                default: "in flight"
+                }
+                counts[word, default: 0] += 1
+            }
+            let order = ["succeeded", "in flight", "waiting to retry", "failed", "cancelled"]
+            let parts = order.compactMap { word in counts[word].map { "\($0) \(word)" } }
+            return "\(info.status)" + (parts.isEmpty ? "" : "; tasks: " + parts.joined(separator: ", "))
         }
     }
 

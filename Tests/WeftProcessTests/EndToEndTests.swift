@@ -197,4 +197,27 @@ struct EndToEndTests {
         }
         await cluster.stop()
     }
+
+    @Test("weftctl run wait prints the run's progress to stderr while it waits, and the outcome on stdout")
+    func weftctlWait_printsProgress() async throws {
+        let cluster = try await ProcessCluster()
+        do {
+            try await cluster.start(workers: 1)
+            let client = try cluster.client()
+            let nap = #"{"name": "nap", "tasks": [{"name": "a", "type": "sleep"}]}"#
+            try await client.register(definitionJSON: Array(nap.utf8))
+            let run = try await client.start(workflow: "nap", inputJSON: Array(#"{"duration": "2s"}"#.utf8))
+            let wait = try await runProcess(
+                try WeftBinaries.path("weftctl"),
+                ["run", "wait", run.description, "--address", cluster.coordinatorAddress, "--timeout", "60s", "--progress-every", "300ms"],
+                environment: cluster.environment, timeout: .seconds(90))
+            #expect(wait.status == 0, "\(wait.stderr)")
+            #expect(wait.stderr.contains("waiting for \(run): RUNNING"), "\(wait.stderr)")
+            #expect(wait.stdout.contains("SUCCEEDED"), "\(wait.stdout)")
+            await client.close()
+        } catch {
+            Issue.record("\(error)\n\(cluster.logs)")
+        }
+        await cluster.stop()
+    }
 }

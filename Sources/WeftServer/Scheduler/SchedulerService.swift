@@ -77,7 +77,11 @@ public final class SchedulerService: Service, Sendable {
         let writer = GroupCommitWriter<RunWriteBatch, RunWriteOutcome>(configuration: configuration.writer) { batches in
             let started = ContinuousClock.now
             let outcomes = try await Self.commit(batches, store: writeStore, fences: fences.withLock { $0 }, logger: logger)
-            writerMetrics.commit.record(duration: ContinuousClock.now - started)
+            let took = ContinuousClock.now - started
+            writerMetrics.commit.record(duration: took)
+            if took > .seconds(1) {  // every acknowledgement and dispatch waited this long
+                logger.warning("slow batch commit", metadata: ["duration": "\(DurationText.format(took))", "events": "\(batches.count)"])
+            }
             writerMetrics.batches.increment()
             writerMetrics.records.increment(by: batches.count)
             return outcomes

@@ -33,6 +33,9 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(name: .customLong("history-retention"), help: "Drop history (and idempotency keys) older than this. [env: WEFT_HISTORY_RETENTION] (default: 30d)")
     var historyRetention: String?
 
+    @Option(name: .customLong("debug-recovery-pause"), help: .hidden)
+    var recoveryPause: String?
+
     @OptionGroup var metrics: MetricsOptions
     @OptionGroup var common: CommonOptions
 
@@ -55,6 +58,7 @@ struct SchedulerCommand: AsyncParsableCommand {
             WeftEnvironment.resolve(historyRetention, flag: "history-retention") ?? "30d", flag: "history-retention")
         configuration.shutdownGracePeriod = try parseDuration(
             WeftEnvironment.resolve(shutdownGrace, flag: "shutdown-grace") ?? "10s", flag: "shutdown-grace")
+        if let recoveryPause { configuration.recoveryPause = try parseDuration(recoveryPause, flag: "debug-recovery-pause") }
         return configuration
     }
 

@@ -220,4 +220,26 @@ struct EndToEndTests {
         }
         await cluster.stop()
     }
+
+    @Test("a run started while the scheduler restarts and recovers waits for it instead of failing")
+    func startDuringRecovery_waitsAndSucceeds() async throws {
+        let cluster = try await ProcessCluster()
+        do {
+            try await cluster.start(workers: 1)
+            let client = try cluster.client()
+            try await client.register(definitionJSON: Array(#"{"name": "quick", "tasks": [{"name": "a", "type": "echo"}]}"#.utf8))
+            cluster.killScheduler()
+            let metrics = try await cluster.restartSchedulerWithMetrics(extraArguments: ["--debug-recovery-pause", "3s"])
+            // The coordinator meets "still recovering" (or a refused connection) and keeps trying.
+            let run = try await client.start(workflow: "quick", inputJSON: Array("5".utf8))
+            #expect(try await client.wait(for: run).status == .succeeded)
+            let refused = MetricsEndpointTests.sample(
+                #"weft_rpc_server_calls_total{method="weft.api.v1.Client/StartRun",code="UNAVAILABLE"}"#, in: try httpGet(metrics, "/metrics").body)
+            #expect((refused ?? 0) >= 1, "the start should have met the recovering scheduler at least once")
+            await client.close()
+        } catch {
+            Issue.record("\(error)\n\(cluster.logs)")
+        }
+        await cluster.stop()
+    }
 }

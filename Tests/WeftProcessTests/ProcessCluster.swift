@@ -58,6 +58,15 @@ final class ProcessCluster: @unchecked Sendable {
         return metricsAddress
     }
 
+    /// Starts the scheduler again on its address (after `killScheduler`) with `extraArguments`,
+    /// returning its metrics address as soon as that is up — before it recovers and serves.
+    func restartSchedulerWithMetrics(extraArguments: [String]) async throws -> String {
+        let arguments = ["scheduler", "--listen", schedulerListen, "--node-id", "e2e-scheduler", "--metrics", "127.0.0.1:0"] + extraArguments
+        let child = try ChildProcess(try WeftBinaries.path("weft"), arguments, environment: environment)
+        scheduler = child
+        return try await child.waitForLine(prefix: "metrics on ", timeout: .seconds(60))
+    }
+
     func startCoordinator() async throws {
         let child = try ChildProcess(try WeftBinaries.path("weft"), ["coordinator", "--listen", "127.0.0.1:0", "--node-id", "e2e-coordinator"], environment: environment)
         coordinatorAddress = try await child.waitForListening(timeout: .seconds(60))

@@ -82,17 +82,32 @@ enum CoordinatorHandlers {
         }
     }
 
-    /// Calls the owner of `partition`; on `UNAVAILABLE` or `FAILED_PRECONDITION` (not the owner)
-    /// re-reads the owner map and tries once more.
+    /// Calls the owner of `partition`. On `FAILED_PRECONDITION` (not the owner: the partition
+    /// moved) re-reads the owner map and tries once more. On `UNAVAILABLE` — the owner is
+    /// restarting, or still recovering its open runs — keeps trying, re-reading the owner map, with
+    /// backoff, while the caller's deadline allows: a scheduler restart is then a pause for
+    /// clients, not a failure. Every forwarded call may be repeated: a start carries the run id
+    /// the coordinator chose (a repeat finds the run), waits and cancels are idempotent.
     static func forward<R: Sendable>(
         _ partition: PartitionID, directory: OwnerDirectory, context: ServerContext,
         _ call: @Sendable (RPCClient, CallOptions) async throws -> R
     ) async throws -> R {
-        let options = CallOptions(deadline: context.deadline ?? ContinuousClock.now + .seconds(60), waitForReady: true)
-        do {
-            return try await call(try await directory.client(for: partition), options)
-        } catch let error as RPCError where error.code == .unavailable || error.code == .failedPrecondition {
-            return try await call(try await directory.client(for: partition, forceRefresh: true), options)
+        let deadline = context.deadline ?? ContinuousClock.now + .seconds(60)
+        let options = CallOptions(deadline: deadline, waitForReady: true)
+        var delay: Duration = .milliseconds(25)
+        var refresh = false
+        var movedOnce = false
+        while true {
+            do {
+                return try await call(try await directory.client(for: partition, forceRefresh: refresh), options)
+            } catch let error as RPCError where error.code == .failedPrecondition && !movedOnce {
+                movedOnce = true
+            } catch let error as RPCError where error.code == .unavailable {
+                guard ContinuousClock.now + delay < deadline else { throw error }
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(1))
+            }
+            refresh = true
         }
     }
 }

@@ -29,6 +29,9 @@ public final class SchedulerService: Service, Sendable {
         public var workerLostGrace: Duration = .seconds(3)
         /// History day-partitions and idempotency keys older than this are dropped. Default 30 days.
         public var historyRetention: Duration = .seconds(30 * 86_400)
+        /// A pause between claiming the partitions and recovering their runs, serving meanwhile
+        /// (every call gets "still recovering"): for tests of what clients see during recovery.
+        public var recoveryPause: Duration = .zero
 
         public init(listen: Endpoint, nodeID: String, cluster: String, authToken: [UInt8]?, postgresURL: String, version: String) {
             self.listen = listen
@@ -112,6 +115,7 @@ public final class SchedulerService: Service, Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await writer.run() }
             do {
+                if configuration.recoveryPause > .zero { try? await Task.sleep(for: configuration.recoveryPause) }
                 try await core.recover(fences: claimed)
             } catch {
                 logger.critical("cannot recover the open runs", metadata: ["error": "\(error)"])

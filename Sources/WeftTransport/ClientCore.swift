@@ -73,7 +73,7 @@ final class ClientCore: RPCChannelOwner, @unchecked Sendable {
                 return
             }
             call.deadlineTimer = loop.scheduleTimer(after: remaining) { [self, call] in
-                cancel(call, RPCError(.deadlineExceeded, "no response from \(target) within \(DurationText.format(remaining))"))
+                cancel(call, deadlineError(for: call, budget: remaining))
             }
         }
         switch state {
@@ -109,6 +109,14 @@ final class ClientCore: RPCChannelOwner, @unchecked Sendable {
         }
         call.queuedOutbound = []
         if call.queuedEnd { channel.send(Envelope(callID: id, kind: .streamEnd)) }
+    }
+
+    /// A call that waited for a connection (`waitForReady`) says why it never got one.
+    private func deadlineError(for call: ClientCall, budget: Duration) -> RPCError {
+        if case .pending = call.phase, case .backingOff(_, let lastError) = state {
+            return RPCError(.deadlineExceeded, "could not reach \(target) within \(DurationText.format(budget)): \(lastError.message)")
+        }
+        return RPCError(.deadlineExceeded, "no response from \(target) within \(DurationText.format(budget))")
     }
 
     /// Ends `call` with `error` (caller cancellation, deadline, abandoned stream) and tells the

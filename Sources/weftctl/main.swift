@@ -61,6 +61,7 @@ struct ClientOptions: ParsableArguments {
         configuration.authToken = try common.resolvedToken() ?? []
         configuration.defaultTimeout = try timeoutDuration()
         configuration.nodeID = "weftctl"
+        configuration.waitForReady = false  // an operator at a terminal wants "refused" now, not after --timeout
         return WeftClient(configuration: configuration)
     }
 }

@@ -242,4 +242,33 @@ struct EndToEndTests {
         }
         await cluster.stop()
     }
+
+    @Test("an SDK call made while the coordinator restarts waits for it; one that never gets through says why")
+    func coordinatorRestart_callsWaitForIt() async throws {
+        let cluster = try await ProcessCluster()
+        do {
+            try await cluster.start(workers: 1)
+            let client = try cluster.client()
+            try await client.register(definitionJSON: Array(#"{"name": "quick", "tasks": [{"name": "a", "type": "echo"}]}"#.utf8))
+            cluster.killCoordinator()
+            // Nobody listens: a call waits (waitForReady) and, past its timeout, names the cause.
+            let impatient = try cluster.client(timeout: .seconds(1))
+            do {
+                _ = try await impatient.list(ListRunsRequest())
+                Issue.record("expected the call to time out")
+            } catch let error as RPCError {
+                #expect(error.code == .deadlineExceeded && error.message.contains("could not reach"), "\(error)")
+            }
+            await impatient.close()
+            let started = Task { try await client.start(workflow: "quick", inputJSON: Array("1".utf8)) }
+            try await Task.sleep(for: .milliseconds(300))
+            try await cluster.startCoordinator()
+            let run = try await started.value
+            #expect(try await client.wait(for: run).status == .succeeded)
+            await client.close()
+        } catch {
+            Issue.record("\(error)\n\(cluster.logs)")
+        }
+        await cluster.stop()
+    }
 }

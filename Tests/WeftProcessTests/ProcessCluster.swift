@@ -67,8 +67,10 @@ final class ProcessCluster: @unchecked Sendable {
         return try await child.waitForLine(prefix: "metrics on ", timeout: .seconds(60))
     }
 
+    /// Starts the coordinator; again on the same address after `killCoordinator`.
     func startCoordinator() async throws {
-        let child = try ChildProcess(try WeftBinaries.path("weft"), ["coordinator", "--listen", "127.0.0.1:0", "--node-id", "e2e-coordinator"], environment: environment)
+        let listen = coordinatorAddress.isEmpty ? "127.0.0.1:0" : coordinatorAddress
+        let child = try ChildProcess(try WeftBinaries.path("weft"), ["coordinator", "--listen", listen, "--node-id", "e2e-coordinator"], environment: environment)
         coordinatorAddress = try await child.waitForListening(timeout: .seconds(60))
         coordinator = child
     }
@@ -89,11 +91,18 @@ final class ProcessCluster: @unchecked Sendable {
         for i in 0..<count { try startWorker(id: "e2e-worker-\(i)") }
     }
 
-    func client() throws -> WeftClient {
+    func client(timeout: Duration = .seconds(60)) throws -> WeftClient {
         var configuration = WeftClient.Configuration(address: try Endpoint(parsing: coordinatorAddress))
         configuration.authToken = Array(token.utf8)
-        configuration.defaultTimeout = .seconds(60)
+        configuration.defaultTimeout = timeout
         return WeftClient(configuration: configuration)
+    }
+
+    func killCoordinator() {
+        guard let coordinator else { return }
+        kill(coordinator.process.processIdentifier, SIGKILL)
+        coordinator.process.waitUntilExit()
+        self.coordinator = nil
     }
 
     func killScheduler() {

@@ -105,6 +105,8 @@ extension WeftClient {
     }
 
     func call<Request: WireMessage, Response: WireMessage>(_ method: String, _ request: Request, timeout: Duration? = nil) async throws -> Response {
-        try await rpc.unary(method, request: request, response: Response.self, options: CallOptions(timeout: timeout ?? configuration.defaultTimeout))
+        try await rpc.unary(
+            method, request: request, response: Response.self,
+            options: CallOptions(timeout: timeout ?? configuration.defaultTimeout, waitForReady: configuration.waitForReady))
     }
 }

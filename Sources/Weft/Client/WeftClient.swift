@@ -16,6 +16,11 @@ public final class WeftClient: Sendable {
         /// Used for calls that do not pass their own timeout.
         public var defaultTimeout: Duration = .seconds(30)
         public var nodeID: String = "weft-sdk"
+        /// While the connection to the coordinator is down (a coordinator restarting, a rolling
+        /// update), calls wait for it to come back — until their timeout — instead of failing at
+        /// once with `UNAVAILABLE`. Safe for every call: nothing was sent yet. `health()` always
+        /// fails fast. Default true.
+        public var waitForReady = true
 
         public init(address: Endpoint) {
             self.address = address

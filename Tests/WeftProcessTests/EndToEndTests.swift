@@ -20,8 +20,7 @@ struct EndToEndTests {
 
     @Test("a diamond workflow completes with its parents' outputs flowing into each task")
     func diamond_completes_withOutputs() async throws {
-        let cluster = try await ProcessCluster()
-        do {
+        try await ProcessCluster.with { cluster in
             try await cluster.start(workers: 2)
             let client = try cluster.client()
             let registered = try await client.register(definitionJSON: Array(diamond.utf8))
@@ -54,16 +53,12 @@ struct EndToEndTests {
             let after = try await cluster.query("SELECT count(*) AS n FROM runs")
             #expect(try before[0].int("n") == after[0].int("n"))
             await client.close()
-        } catch {
-            Issue.record("\(error)\n\(cluster.logs)")
         }
-        await cluster.stop()
     }
 
     @Test("invalid definitions, unknown workflows and oversized inputs are refused and write nothing")
     func badInput_refused_writesNothing() async throws {
-        let cluster = try await ProcessCluster()
-        do {
+        try await ProcessCluster.with { cluster in
             try await cluster.start(workers: 0)
             let client = try cluster.client()
             let cyclic = #"{"name":"cyclic","tasks":[{"name":"a","type":"noop","depends_on":["b"]},{"name":"b","type":"noop","depends_on":["a"]}]}"#
@@ -89,16 +84,12 @@ struct EndToEndTests {
             let runs = try await cluster.query("SELECT count(*) AS n FROM runs")
             #expect(try runs[0].int("n") == 0)
             await client.close()
-        } catch {
-            Issue.record("\(error)\n\(cluster.logs)")
         }
-        await cluster.stop()
     }
 
     @Test("kill -9 of the scheduler in the middle of 500 runs: after a restart every run completes, each task recorded once")
     func schedulerKilled_restart_everyRunCompletesOnce() async throws {
-        let cluster = try await ProcessCluster()
-        do {
+        try await ProcessCluster.with { cluster in
             try await cluster.start(workers: 2)
             let client = try cluster.client()
             let chain = #"""
@@ -129,16 +120,12 @@ struct EndToEndTests {
             let open = try await cluster.query("SELECT count(*) AS n FROM runs WHERE closed_at IS NULL")
             #expect(try open[0].int("n") == 0)
             await client.close()
-        } catch {
-            Issue.record("\(error)\n\(cluster.logs)")
         }
-        await cluster.stop()
     }
 
     @Test("kill -9 of a worker in the middle of a task: the task is retried on another worker")
     func workerKilled_taskRetriedElsewhere() async throws {
-        let cluster = try await ProcessCluster()
-        do {
+        try await ProcessCluster.with { cluster in
             let metrics = try #require(try await cluster.startScheduler(metrics: true))
             try await cluster.startCoordinator()
             let doomed = try cluster.startWorker(id: "doomed")
@@ -161,16 +148,12 @@ struct EndToEndTests {
             #expect(attempts.last?.status == .succeeded && attempts.last?.worker == "survivor", "\(attempts)")
             #expect(try await client.describe(run) == info)  // memory (WaitRun) = Postgres (GetRun), retries included
             await client.close()
-        } catch {
-            Issue.record("\(error)\n\(cluster.logs)")
         }
-        await cluster.stop()
     }
 
     @Test("a task error holding a NUL byte is recorded, not a batch failure that stops the scheduler")
     func nulInTaskError_storedAndSchedulerSurvives() async throws {
-        let cluster = try await ProcessCluster()
-        do {
+        try await ProcessCluster.with { cluster in
             try await cluster.startScheduler()
             try await cluster.startCoordinator()
             try cluster.startWorker(id: "exec-worker", extraArguments: ["--allow-exec"])
@@ -192,16 +175,12 @@ struct EndToEndTests {
             let after = try await client.start(workflow: "after", inputJSON: Array("1".utf8))
             #expect(try await client.wait(for: after, timeout: .seconds(60)).status == .succeeded)
             await client.close()
-        } catch {
-            Issue.record("\(error)\n\(cluster.logs)")
         }
-        await cluster.stop()
     }
 
     @Test("weftctl run wait prints the run's progress to stderr while it waits, and the outcome on stdout")
     func weftctlWait_printsProgress() async throws {
-        let cluster = try await ProcessCluster()
-        do {
+        try await ProcessCluster.with { cluster in
             try await cluster.start(workers: 1)
             let client = try cluster.client()
             let nap = #"{"name": "nap", "tasks": [{"name": "a", "type": "sleep"}]}"#
@@ -215,16 +194,12 @@ struct EndToEndTests {
             #expect(wait.stderr.contains("waiting for \(run): RUNNING"), "\(wait.stderr)")
             #expect(wait.stdout.contains("SUCCEEDED"), "\(wait.stdout)")
             await client.close()
-        } catch {
-            Issue.record("\(error)\n\(cluster.logs)")
         }
-        await cluster.stop()
     }
 
     @Test("a run started while the scheduler restarts and recovers waits for it instead of failing")
     func startDuringRecovery_waitsAndSucceeds() async throws {
-        let cluster = try await ProcessCluster()
-        do {
+        try await ProcessCluster.with { cluster in
             try await cluster.start(workers: 1)
             let client = try cluster.client()
             try await client.register(definitionJSON: Array(#"{"name": "quick", "tasks": [{"name": "a", "type": "echo"}]}"#.utf8))
@@ -237,16 +212,12 @@ struct EndToEndTests {
                 #"weft_rpc_server_calls_total{method="weft.api.v1.Client/StartRun",code="UNAVAILABLE"}"#, in: try httpGet(metrics, "/metrics").body)
             #expect((refused ?? 0) >= 1, "the start should have met the recovering scheduler at least once")
             await client.close()
-        } catch {
-            Issue.record("\(error)\n\(cluster.logs)")
         }
-        await cluster.stop()
     }
 
     @Test("an SDK call made while the coordinator restarts waits for it; one that never gets through says why")
     func coordinatorRestart_callsWaitForIt() async throws {
-        let cluster = try await ProcessCluster()
-        do {
+        try await ProcessCluster.with { cluster in
             try await cluster.start(workers: 1)
             let client = try cluster.client()
             try await client.register(definitionJSON: Array(#"{"name": "quick", "tasks": [{"name": "a", "type": "echo"}]}"#.utf8))
@@ -266,9 +237,6 @@ struct EndToEndTests {
             let run = try await started.value
             #expect(try await client.wait(for: run).status == .succeeded)
             await client.close()
-        } catch {
-            Issue.record("\(error)\n\(cluster.logs)")
         }
-        await cluster.stop()
     }
 }

@@ -16,8 +16,7 @@ struct MetricsEndpointTests {
 
     @Test("a scheduler serves probes and run counters; a WaitRun the caller gives up on leaves no waiter behind")
     func scheduler_probesCountersAndWaiters() async throws {
-        let cluster = try await ProcessCluster()
-        do {
+        try await ProcessCluster.with { cluster in
             let metrics = try #require(try await cluster.startScheduler(metrics: true))
             try await cluster.startCoordinator()
             try cluster.startWorker(id: "metrics-worker")
@@ -52,9 +51,6 @@ struct MetricsEndpointTests {
             #expect(try await eventually { try value("weft_runs_closed_total{status=\"cancelled\"}") == 1 })
             #expect(try await eventually { try value("weft_runs_open") == 0 })
             await client.close()
-        } catch {
-            Issue.record("\(error)\n\(cluster.logs)")
         }
-        await cluster.stop()
     }
 }

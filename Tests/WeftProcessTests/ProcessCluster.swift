@@ -34,6 +34,18 @@ final class ProcessCluster: @unchecked Sendable {
         try #require(migrate.status == 0, "weft migrate failed: \(migrate.stderr)")
     }
 
+    /// Runs `body` against a fresh cluster and stops the cluster afterwards; an error `body`
+    /// throws is recorded together with what the processes printed.
+    static func with(_ body: (ProcessCluster) async throws -> Void) async throws {
+        let cluster = try await ProcessCluster()
+        do {
+            try await body(cluster)
+        } catch {
+            Issue.record("\(error)\n\(cluster.logs)")
+        }
+        await cluster.stop()
+    }
+
     static func replacingDatabase(in url: String, with name: String) -> String {
         // postgresql://user@host:port/db?params → …/name?params
         guard let schemeEnd = url.range(of: "://") else { return url }

@@ -26,6 +26,7 @@ struct RecentlyClosedRunsTests {
         recent.insert(c, now: now)
         #expect(recent.count == 2)
         #expect(recent.info(of: a.runID, now: now) == nil)
+        #expect(!recent.contains(a.runID) && recent.contains(c.runID))
         #expect(recent.info(of: c.runID, now: now)?.output == [7])
     }
 

@@ -30,6 +30,9 @@ struct RecentlyClosedRuns {
         prune(now: now)
     }
 
+    /// Whether `id` closed here recently (a start repeated after its run already finished).
+    func contains(_ id: RunID) -> Bool { ledgers[id] != nil }
+
     /// The closed run, if it is still remembered.
     mutating func info(of id: RunID, now: ContinuousClock.Instant) -> RunInfo? {
         prune(now: now)

@@ -194,7 +194,7 @@ actor SchedulerCore {
         }
         // A start retried after its answer was lost (the coordinator retries with the same id):
         // the run exists, and must not be started twice.
-        if runs[runID] != nil { return StartRunResponse(runID: runID, created: false) }
+        if runs[runID] != nil || recentlyClosed.contains(runID) { return StartRunResponse(runID: runID, created: false) }
         guard request.input.count <= configuration.maxInputBytes else {
             throw RPCError(.invalidArgument, "the run input is \(request.input.count) bytes; the limit is \(configuration.maxInputBytes)")
         }

@@ -74,11 +74,13 @@ public struct PostgresBinaryArray: Sendable {
     public mutating func append(_ value: String?) {
         precondition(element == .text, "a text value for a \(element) array")
         guard let value else { return appendNull() }
-        if value.utf8.contains(0) {
-            appendElement(String(value.unicodeScalars.map { $0 == "\0" ? "\u{FFFD}" : Character($0) }).utf8)
-        } else {
-            appendElement(value.utf8)
-        }
+        appendElement(Self.storableText(value).utf8)
+    }
+
+    /// `text` with every NUL replaced by U+FFFD: what a Postgres `text` value can hold.
+    public static func storableText(_ text: String) -> String {
+        guard text.utf8.contains(0) else { return text }
+        return String(text.unicodeScalars.map { $0 == "\0" ? "\u{FFFD}" : Character($0) })
     }
 
     public mutating func append(bytes value: [UInt8]?) {

@@ -600,10 +600,7 @@ actor SchedulerCore {
 
     /// A string a worker sent, made storable as Postgres text (which cannot hold NUL) here, at the
     /// boundary, so that memory (`RunLedger`, what `WaitRun` returns) and the rows agree.
-    static func storable(_ text: String) -> String {
-        guard text.utf8.contains(0) else { return text }
-        return String(text.unicodeScalars.map { $0 == "\0" ? "\u{FFFD}" : Character($0) })
-    }
+    static func storable(_ text: String) -> String { PostgresBinaryArray.storableText(text) }
 
     private func now() -> EngineInstant { EngineInstant(unixMilliseconds: Self.nowMilliseconds()) }
 

@@ -14,6 +14,7 @@ public enum CommandMain {
     ) async -> Never {
         // hiredis writes with plain write(2): a reset Redis connection must be an error, not SIGPIPE.
         signal(SIGPIPE, SIG_IGN)
+        raiseOpenFileLimit()
         let parsed: any ParsableCommand
         do {
             parsed = try root.parseAsRoot(moveLeadingOptions(arguments, valueOptions: leadingOptions))
@@ -49,6 +50,16 @@ public enum CommandMain {
             exit(1)
         }
     }
+}
+
+/// Raises the soft limit on open files to the hard limit (as Go's runtime does): the default soft
+/// limit (often 1,024) is what a server with many clients hits first. At the hard limit, servers
+/// back off accepting (see `RPCServerConfiguration.acceptBackoff`) instead of spinning.
+func raiseOpenFileLimit() {
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+    limit.rlim_cur = limit.rlim_max
+    _ = setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)  // best effort: the old limit still works
 }
 
 /// `[--address X, --json, health, --service s]` → `[health, --service s, --address X, --json]`:

@@ -34,6 +34,10 @@ final class FramedConnection: EpollHandler, EventLoopFlushable {
         /// far a peer that does not read can push us past `writeHighWaterBytes`: the requests of one
         /// event's reads are admitted before their responses show up in the write buffer.
         var maxReadBytesPerEvent = 256 << 10
+        /// A frame whose first byte arrived must be complete within this (nil: no limit), or the
+        /// connection is closed: a peer cannot hold a connection (and its buffer) open by sending
+        /// a frame slowly or never finishing it. The clock stops while we paused reading ourselves.
+        var frameTimeout: Duration? = nil
     }
 
     struct PauseReasons: OptionSet {
@@ -41,6 +45,8 @@ final class FramedConnection: EpollHandler, EventLoopFlushable {
         static let writeBackpressure = PauseReasons(rawValue: 1)
         static let inbound = PauseReasons(rawValue: 2)
         static let closing = PauseReasons(rawValue: 4)
+        /// The server session has as many calls in flight as the connection may have.
+        static let callLimit = PauseReasons(rawValue: 8)
     }
 
     private enum State {
@@ -64,6 +70,9 @@ final class FramedConnection: EpollHandler, EventLoopFlushable {
     private var pauseReasons: PauseReasons = []
     private var registeredEvents: UInt32 = 0
     private var drainTimer: UInt64?
+    /// When the frame now partly buffered began (monotonic ns), and the timer that checks it.
+    private var partialFrameSince: UInt64?
+    private var frameTimer: UInt64?
     weak var delegate: (any FramedConnectionDelegate)?
 
     /// The most unsent bytes this connection ever held (for tests of bounded memory).
@@ -173,6 +182,8 @@ final class FramedConnection: EpollHandler, EventLoopFlushable {
     func resumeReading(_ reason: PauseReasons) {
         guard pauseReasons.contains(reason) else { return }
         pauseReasons.remove(reason)
+        // The peer could not send while we did not read: its frame gets a fresh budget.
+        if pauseReasons.isEmpty, partialFrameSince != nil { partialFrameSince = cweft_monotonic_ns() }
         updateInterest()
     }
 
@@ -203,8 +214,10 @@ final class FramedConnection: EpollHandler, EventLoopFlushable {
             if n > 0 {
                 total += n
                 decoder.append(UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                var completed = false
                 do {
                     try decoder.decodeFrames { body in
+                        completed = true
                         guard state == .open else { return }
                         delegate?.connection(self, didReceiveFrame: body)
                     }
@@ -212,6 +225,7 @@ final class FramedConnection: EpollHandler, EventLoopFlushable {
                     closeNow(TransportError(.protocolViolation, "\(peerDescription) sent a bad frame: \(error)"))
                     return
                 }
+                trackPartialFrame(completedFrames: completed)
                 if n < buffer.count { break }
                 continue
             }
@@ -227,6 +241,43 @@ final class FramedConnection: EpollHandler, EventLoopFlushable {
             closeNow(TransportError(.ioError, "read from \(peerDescription) failed: \(errnoDescription(code))"))
             return
         }
+    }
+
+    // MARK: Frame timeout
+
+    /// After a read: starts the clock for a frame that is now partly buffered (a new one if a
+    /// frame completed), and stops it when nothing is buffered.
+    private func trackPartialFrame(completedFrames: Bool) {
+        guard let timeout = configuration.frameTimeout, state == .open else { return }
+        guard decoder.bufferedBytes > 0 else {
+            partialFrameSince = nil
+            return
+        }
+        if partialFrameSince == nil || completedFrames { partialFrameSince = cweft_monotonic_ns() }
+        if frameTimer == nil { armFrameTimer(after: timeout) }
+    }
+
+    private func armFrameTimer(after delay: Duration) {
+        frameTimer = loop.scheduleTimer(after: delay) { [weak self] in self?.frameTimerFired() }
+    }
+
+    private func frameTimerFired() {
+        frameTimer = nil
+        guard state == .open, let timeout = configuration.frameTimeout, let since = partialFrameSince else { return }
+        let now = cweft_monotonic_ns()
+        if !pauseReasons.isEmpty {
+            // We are not reading: the peer cannot be blamed. Look again later.
+            armFrameTimer(after: timeout)
+            return
+        }
+        let elapsed = Duration.nanoseconds(Int64(clamping: now &- since))
+        guard elapsed >= timeout else {
+            armFrameTimer(after: timeout - elapsed)
+            return
+        }
+        closeNow(TransportError(
+            .frameTimeout,
+            "\(peerDescription) began a frame and did not finish it within \(timeout) (\(decoder.bufferedBytes) bytes buffered)"))
     }
 
     // MARK: Closing
@@ -276,6 +327,7 @@ final class FramedConnection: EpollHandler, EventLoopFlushable {
         guard state != .closed else { return }
         state = .closed
         if let drainTimer { loop.cancelTimer(drainTimer) }
+        if let frameTimer { loop.cancelTimer(frameTimer) }
         loop.unregister(fd: fd, registration: registration)
         close(fd)
         writeBuffer = []

@@ -6,6 +6,12 @@ import WeftWire
 protocol RPCChannelOwner: AnyObject {
     func channel(_ channel: RPCChannel, received envelope: Envelope)
     func channelClosed(_ channel: RPCChannel, error: TransportError?)
+    /// The write buffer drained below its low-water mark after having been above the high-water mark.
+    func channelBecameWritable(_ channel: RPCChannel)
+}
+
+extension RPCChannelOwner {
+    func channelBecameWritable(_ channel: RPCChannel) {}
 }
 
 /// A framed connection that speaks envelopes, plus the flow-control bookkeeping shared by both
@@ -82,11 +88,14 @@ final class RPCChannel: FramedConnectionDelegate {
             // A waiter that finds the buffer full again re-queues itself.
             if connection.isWritable { waiter(nil) } else { writableWaiters.append(waiter) }
         }
+        if connection.isOpen { owner?.channelBecameWritable(self) }
     }
 
     func connectionDidClose(_ connection: FramedConnection, error: TransportError?) {
         if let error, error.code == .protocolViolation {
             logger.warning("closing connection: protocol violation", metadata: ["reason": "\(error.detail)"])
+        } else if let error, error.code == .frameTimeout {
+            logger.warning("closing connection: a frame stopped arriving", metadata: ["reason": "\(error.detail)"])
         } else if let error {
             logger.debug("connection closed", metadata: ["error": "\(error)"])
         } else {

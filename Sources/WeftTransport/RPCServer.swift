@@ -14,8 +14,25 @@ public struct RPCServerConfiguration: Sendable {
     public var authToken: [UInt8]?
     /// Frames above this are refused before allocation and the connection is closed. Default 4 MiB.
     public var maxFrameBytes = 4 * 1024 * 1024
-    /// Calls in flight on one connection; more are refused with `RESOURCE_EXHAUSTED`.
-    public var maxConcurrentCallsPerConnection = 10_000
+    /// Calls in flight on one client or worker connection (like HTTP/2's max concurrent streams).
+    /// At the limit the server stops reading that connection until a call ends, so a peer that
+    /// pipelines requests without reading the replies costs at most this many handlers and replies.
+    /// Default 256; the trade-off is memory per slow peer (limit × reply size) against how many
+    /// calls one connection can keep busy (clients that need more open more connections).
+    public var maxConcurrentCallsPerConnection = 256
+    /// The same limit for peers that introduce themselves as coordinators or schedulers: one
+    /// coordinator connection carries the calls of all its clients to a scheduler (long `WaitRun`s
+    /// among them), so it needs more room. Default 8,192.
+    public var maxConcurrentCallsPerClusterPeer = 8_192
+    /// Open connections; a connection accepted beyond this is closed at once. Default 16,384.
+    public var maxConnections = 16_384
+    /// A frame whose first byte arrived must be complete within this, or the connection is closed
+    /// (slowloris). Default 30 s: a 4 MiB frame then needs ≥ 140 KB/s. nil: no limit.
+    public var frameTimeout: Duration? = .seconds(30)
+    /// When `accept` fails for want of file descriptors (`EMFILE`), accepting pauses this long,
+    /// doubling while it keeps failing, up to `maxAcceptBackoff`. Default 50 ms … 1 s.
+    public var acceptBackoff: Duration = .milliseconds(50)
+    public var maxAcceptBackoff: Duration = .seconds(1)
     /// Unsent bytes per connection above which the connection stops reading and stream writers
     /// wait; they resume below `writeLowWaterBytes`. Bounds memory per slow peer to about this much.
     public var writeHighWaterBytes = 1 << 20
@@ -42,6 +59,30 @@ public protocol RPCServerObserver: Sendable {
     /// request's arrival to the response (zero for calls refused on arrival). A call the client
     /// cancelled, or whose connection closed, ends `CANCELLED`.
     func callEnded(method: String, code: StatusCode, duration: Duration)
+    /// Something happened to a connection or the listener that an operator should be able to
+    /// count (a bound was hit, a peer misbehaved). Default: nothing.
+    func serverEvent(_ event: RPCServerEvent)
+}
+
+extension RPCServerObserver {
+    public func serverEvent(_ event: RPCServerEvent) {}
+}
+
+/// What `RPCServerObserver.serverEvent` reports: the bounds of ARCHITECTURE.md §3 at work.
+public enum RPCServerEvent: String, Sendable, Hashable, CaseIterable {
+    /// `accept` failed for want of file descriptors or memory; accepting pauses (backs off).
+    case acceptFailed = "accept_failed"
+    /// A connection was accepted and closed at once: the fd limit (reserve descriptor) or
+    /// `maxConnections` was reached.
+    case connectionShed = "connection_shed"
+    /// A connection did not complete the handshake in time.
+    case handshakeTimeout = "handshake_timeout"
+    /// A peer began a frame and did not finish it in time.
+    case frameTimeout = "frame_timeout"
+    /// A peer broke the protocol (bad frame, oversized frame, wrong envelope).
+    case protocolViolation = "protocol_violation"
+    /// A connection reached its calls-in-flight limit; its reading paused.
+    case callLimitReached = "call_limit_reached"
 }
 
 /// Serves an `RPCRouter`'s methods on a TCP listener (ARCHITECTURE.md §3): the `Hello` handshake,
@@ -96,9 +137,18 @@ public struct RPCServerStatistics: Sendable {
     public var protocolViolations: Int
     /// The most unsent bytes any connection ever held.
     public var maxPendingWriteBytes: Int
+    /// How often each `RPCServerEvent` happened.
+    public var events: [RPCServerEvent: Int]
 }
 
 /// The loop-confined part of `RPCServer`.
+///
+/// Accepting under pressure: a listener that cannot accept (`EMFILE`: the process is out of file
+/// descriptors) would be reported readable again at once, forever — a busy loop that serves
+/// nobody. Instead the core keeps one descriptor in reserve: it closes it, accepts the waiting
+/// connection and closes that at once (the client learns immediately instead of hanging in the
+/// backlog), re-opens the reserve, and stops watching the listener for `acceptBackoff` (doubling
+/// while the failures continue). One log line per `logInterval` says how many were shed.
 final class ServerCore: EpollHandler, @unchecked Sendable {
     // @unchecked Sendable: every property is touched only on `loop` (or immutable).
     let router: RPCRouter
@@ -111,8 +161,15 @@ final class ServerCore: EpollHandler, @unchecked Sendable {
     private(set) var isShuttingDown = false
     private var shutdownWaiters: [CheckedContinuation<Void, Never>] = []
     private var acceptedConnections = 0
-    var protocolViolations = 0
     var maxPendingWriteBytesOfClosed = 0
+    private var events: [RPCServerEvent: Int] = [:]
+    /// A descriptor kept open to be given up when `accept` fails with `EMFILE` (see above).
+    private var reserveFD: Int32 = -1
+    private var acceptPause: Duration?
+    private var acceptTimer: UInt64?
+    private var lastWarning: UInt64 = 0
+    private var unreportedWarnings = 0
+    private static let logInterval: UInt64 = 10_000_000_000
 
     init(router: RPCRouter, configuration: RPCServerConfiguration, loop: EventLoop, logger: Logger) {
         self.router = router
@@ -131,29 +188,39 @@ final class ServerCore: EpollHandler, @unchecked Sendable {
             throw error
         }
         listenFD = fd
+        reserveFD = Self.openReserve()
         let bound = Socket.localAddress(of: fd) ?? address
         logger.debug("listening", metadata: ["listen.address": "\(bound)"])
         return bound
     }
 
+    private static func openReserve() -> Int32 { open("/dev/null", O_RDONLY | O_CLOEXEC) }
+
     func handleEvents(_ events: UInt32) {
         // Accept everything pending (bounded per wake-up so established connections get turns).
         for _ in 0..<256 {
+            guard listenFD >= 0 else { return }
             let fd = cweft_accept4(listenFD, nil, nil, Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue))
             if fd < 0 {
                 let code = errno
                 if code == EAGAIN || code == EWOULDBLOCK { return }
-                if code == EINTR || code == ECONNABORTED { continue }
-                // EMFILE and friends: log and let the next readiness event retry.
-                logger.warning("accept failed", metadata: ["error": "\(errnoDescription(code))"])
+                if code == EINTR || code == ECONNABORTED || code == EPROTO { continue }
+                acceptFailed(code)
                 return
             }
+            acceptPause = nil
             acceptedConnections += 1
-            let connection = FramedConnection(
-                loop: loop, fd: fd,
-                configuration: .init(
-                    maxFrameBytes: configuration.maxFrameBytes, writeHighWaterBytes: configuration.writeHighWaterBytes,
-                    writeLowWaterBytes: configuration.writeLowWaterBytes))
+            guard sessions.count < configuration.maxConnections else {
+                close(fd)
+                record(.connectionShed)
+                warnRateLimited("refusing connections: the connection limit is reached", ["limit": "\(configuration.maxConnections)"])
+                continue
+            }
+            var connectionConfiguration = FramedConnection.Configuration(
+                maxFrameBytes: configuration.maxFrameBytes, writeHighWaterBytes: configuration.writeHighWaterBytes,
+                writeLowWaterBytes: configuration.writeLowWaterBytes)
+            connectionConfiguration.frameTimeout = configuration.frameTimeout
+            let connection = FramedConnection(loop: loop, fd: fd, configuration: connectionConfiguration)
             let session = ServerSession(core: self, channel: RPCChannel(connection: connection, logger: logger))
             do {
                 try connection.start()
@@ -163,6 +230,61 @@ final class ServerCore: EpollHandler, @unchecked Sendable {
             }
             sessions[ObjectIdentifier(session)] = session
             session.started()
+        }
+    }
+
+    /// `accept` failed for a reason other than "nothing pending": out of descriptors or memory.
+    private func acceptFailed(_ code: Int32) {
+        record(.acceptFailed)
+        if code == EMFILE || code == ENFILE, reserveFD >= 0 {
+            // Give the reserve up to take the waiting connection and close it: the client hears
+            // at once, and the backlog does not keep the listener readable.
+            close(reserveFD)
+            let fd = cweft_accept4(listenFD, nil, nil, Int32(SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue))
+            if fd >= 0 {
+                close(fd)
+                record(.connectionShed)
+            }
+            reserveFD = Self.openReserve()
+        }
+        warnRateLimited("accept failed; shedding connections and pausing accepts", ["error": "\(errnoDescription(code))"])
+        let pause = acceptPause.map { min($0 * 2, configuration.maxAcceptBackoff) } ?? configuration.acceptBackoff
+        acceptPause = pause
+        loop.modify(fd: listenFD, registration: registration, events: 0)
+        acceptTimer = loop.scheduleTimer(after: pause) { [weak self] in
+            guard let self, self.listenFD >= 0 else { return }
+            self.acceptTimer = nil
+            self.loop.modify(fd: self.listenFD, registration: self.registration, events: CWEFT_EPOLLIN)
+        }
+    }
+
+    /// At most one warning per `logInterval`, saying how many such events happened since.
+    private func warnRateLimited(_ message: Logger.Message, _ metadata: Logger.Metadata) {
+        unreportedWarnings += 1
+        let now = cweft_monotonic_ns()
+        guard lastWarning == 0 || now &- lastWarning >= Self.logInterval else { return }
+        var metadata = metadata
+        metadata["occurrences"] = "\(unreportedWarnings)"
+        logger.warning(message, metadata: metadata)
+        lastWarning = now
+        unreportedWarnings = 0
+    }
+
+    func record(_ event: RPCServerEvent) {
+        events[event, default: 0] += 1
+        configuration.observer?.serverEvent(event)
+    }
+
+    func callLimitReached() { record(.callLimitReached) }
+
+    /// A session's connection ended with `error`: counts what the peer did wrong.
+    func connectionFailed(_ error: TransportError) {
+        if error.code == .protocolViolation {
+            record(.protocolViolation)
+        } else if error.code == .frameTimeout {
+            record(.frameTimeout)
+        } else if error.code == .handshakeFailed {
+            record(.handshakeTimeout)
         }
     }
 
@@ -177,10 +299,11 @@ final class ServerCore: EpollHandler, @unchecked Sendable {
             openConnections: sessions.count,
             activeCalls: sessions.values.reduce(0) { $0 + $1.activeCalls },
             acceptedConnections: acceptedConnections,
-            protocolViolations: protocolViolations,
+            protocolViolations: events[.protocolViolation, default: 0],
             maxPendingWriteBytes: sessions.values.reduce(maxPendingWriteBytesOfClosed) {
                 max($0, $1.channel.connection.maxPendingWriteBytes)
-            })
+            },
+            events: events)
     }
 
     // MARK: Shutdown
@@ -193,6 +316,11 @@ final class ServerCore: EpollHandler, @unchecked Sendable {
             loop.unregister(fd: listenFD, registration: registration)
             close(listenFD)
             listenFD = -1
+        }
+        if let acceptTimer { loop.cancelTimer(acceptTimer) }
+        if reserveFD >= 0 {
+            close(reserveFD)
+            reserveFD = -1
         }
         logger.debug("shutting down", metadata: ["calls.active": "\(statistics().activeCalls)"])
         loop.scheduleTimer(after: gracePeriod) { [self] in

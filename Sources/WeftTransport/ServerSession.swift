@@ -1,3 +1,4 @@
+import DequeModule
 import Logging
 import WeftCore
 import WeftWire
@@ -9,6 +10,11 @@ import WeftWire
 /// `REQUEST` starts a call, `STREAM_MESSAGE`/`STREAM_END` feed its inbound stream, `CANCEL` cancels
 /// its handler. Anything else (a second `REQUEST` for a live id, a `RESPONSE` from a client, an
 /// undecodable frame) is a protocol violation and closes this connection only.
+///
+/// Calls in flight are bounded per connection (like HTTP/2's max concurrent streams): at the limit
+/// the session stops reading, and envelopes already decoded wait in `held`, in order, until a call
+/// ends. A peer that pipelines requests without reading replies therefore costs at most `callLimit`
+/// handlers and their replies, plus one read's worth of held frames, whatever it sends.
 final class ServerSession: RPCChannelOwner {
     private enum State {
         case awaitingHello(timer: UInt64)
@@ -22,6 +28,12 @@ final class ServerSession: RPCChannelOwner {
     let channel: RPCChannel
     private var state: State = .rejected
     private var calls: [UInt64: ServerCall] = [:]
+    /// Envelopes decoded while the call limit was reached, in arrival order (reading is paused
+    /// while any wait, so this holds at most what one read delivered).
+    private var held = Deque<Envelope>()
+    /// Calls in flight allowed on this connection, set by the handshake from the peer's role.
+    private var callLimit = 0
+    private var releasing = false
 
     init(core: ServerCore, channel: RPCChannel) {
         self.core = core
@@ -59,7 +71,8 @@ final class ServerSession: RPCChannelOwner {
     func channelClosed(_ channel: RPCChannel, error: TransportError?) {
         if case .awaitingHello(let timer) = state { loop.cancelTimer(timer) }
         state = .closed
-        if let error, error.code == .protocolViolation { core.protocolViolations += 1 }
+        held.removeAll()
+        if let error { core.connectionFailed(error) }
         // The caller is gone: every handler still running is cancelled.
         let open = calls
         calls = [:]
@@ -104,6 +117,8 @@ final class ServerSession: RPCChannelOwner {
         let ack = HelloAck(protocolVersion: version, cluster: configuration.cluster, role: configuration.role, nodeID: configuration.nodeID)
         channel.send(Envelope(callID: 0, kind: .response, payload: ack.serializedBytes()))
         let peer = PeerIdentity(role: hello.role, nodeID: hello.nodeID, address: channel.connection.peerDescription)
+        callLimit = hello.role == .coordinator || hello.role == .scheduler
+            ? configuration.maxConcurrentCallsPerClusterPeer : configuration.maxConcurrentCallsPerConnection
         state = .ready(peer)
         logger.debug("handshake complete", metadata: ["peer.role": "\(hello.role)", "peer.node.id": "\(hello.nodeID)"])
     }
@@ -118,6 +133,14 @@ final class ServerSession: RPCChannelOwner {
     // MARK: Calls
 
     private func route(_ envelope: Envelope, peer: PeerIdentity) {
+        if !held.isEmpty || (envelope.kind == .request && !canStartCall) {
+            hold(envelope)
+            return
+        }
+        dispatch(envelope, peer: peer)
+    }
+
+    private func dispatch(_ envelope: Envelope, peer: PeerIdentity) {
         switch envelope.kind {
         case .request:
             startCall(envelope, peer: peer)
@@ -131,6 +154,7 @@ final class ServerSession: RPCChannelOwner {
                 call.abort(RPCError(.cancelled, "cancelled by the client"))
                 observe(call, .cancelled)
                 core.checkShutdownProgress()
+                releaseHeld()
             }
         case .response:
             channel.closeForViolation("a client sent a RESPONSE (call \(envelope.callID))")
@@ -151,11 +175,6 @@ final class ServerSession: RPCChannelOwner {
             respond(id, method: envelope.method, status: .unimplemented, message: "unknown method '\(envelope.method)'")
             return
         }
-        guard calls.count < core.configuration.maxConcurrentCallsPerConnection else {
-            respond(id, method: envelope.method, status: .resourceExhausted,
-                    message: "too many concurrent calls on this connection (limit \(core.configuration.maxConcurrentCallsPerConnection))")
-            return
-        }
         let deadline: ContinuousClock.Instant? =
             envelope.deadlineMilliseconds > 0 ? ContinuousClock.now + .milliseconds(envelope.deadlineMilliseconds) : nil
         let context = ServerContext(method: envelope.method, metadata: envelope.metadata, deadline: deadline, peer: peer)
@@ -171,11 +190,45 @@ final class ServerSession: RPCChannelOwner {
         call.start(handler: handler, request: envelope.payload, context: context)
     }
 
+    // MARK: The call limit
+
+    /// Whether a new call may start now: fewer calls in flight than the limit, and the replies
+    /// already queued below the write high-water mark (a peer that does not read its replies gets
+    /// no new handlers to produce more).
+    private var canStartCall: Bool { calls.count < callLimit && channel.connection.isWritable }
+
+    func channelBecameWritable(_ channel: RPCChannel) { releaseHeld() }
+
+    /// Keeps `envelope` for later: the call limit is reached, replies wait to be sent, or earlier
+    /// envelopes wait.
+    private func hold(_ envelope: Envelope) {
+        held.append(envelope)
+        if held.count == 1 {
+            channel.connection.pauseReading(.callLimit)
+            core.callLimitReached()
+        }
+    }
+
+    /// A call ended: routes held envelopes until the limit is reached again or none is left.
+    private func releaseHeld() {
+        guard !releasing, !held.isEmpty, case .ready(let peer) = state else { return }
+        releasing = true
+        defer { releasing = false }
+        while let next = held.first {
+            if next.kind == .request && !canStartCall { return }
+            held.removeFirst()
+            dispatch(next, peer: peer)
+            guard case .ready = state else { return }  // a held frame broke the protocol
+        }
+        channel.connection.resumeReading(.callLimit)
+    }
+
     /// Sends the call's final RESPONSE (once) and forgets it.
     func finish(_ call: ServerCall, _ result: Result<[UInt8], RPCError>) {
         guard calls[call.id] === call else { return }
         calls[call.id] = nil
         call.ended()
+        defer { releaseHeld() }
         switch result {
         case .success(let payload):
             channel.send(Envelope(callID: call.id, kind: .response, payload: payload))

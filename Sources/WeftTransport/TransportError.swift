@@ -10,6 +10,7 @@ public struct TransportError: Error, Hashable, Sendable, CustomStringConvertible
             case protocolViolation = "protocol violation"
             case handshakeFailed = "handshake failed"
             case shutdown = "shut down"
+            case frameTimeout = "frame timed out"
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -23,6 +24,8 @@ public struct TransportError: Error, Hashable, Sendable, CustomStringConvertible
         public static let protocolViolation = Code(.protocolViolation)
         public static let handshakeFailed = Code(.handshakeFailed)
         public static let shutdown = Code(.shutdown)
+        /// The peer began a frame and did not finish it in time (slowloris).
+        public static let frameTimeout = Code(.frameTimeout)
 
         public var description: String { base.rawValue }
     }

@@ -160,7 +160,7 @@ struct RPCTests {
         #expect(try await good.unary("test.Echo/Echo", request: [1]) == [1])
         let raw = try RawSocket(server.address)
         raw.write([0x7F, 0xFF, 0xFF, 0xFF])  // announces ~2 GiB
-        #expect(raw.readUntilClosed().closed)
+        #expect(await raw.readUntilClosed().closed)
         raw.close()
         #expect(try await eventually { await server.server.statistics().protocolViolations == 1 })
         #expect(server.capture.records.contains {
@@ -178,7 +178,7 @@ struct RPCTests {
         #expect(try await good.unary("test.Echo/Echo", request: [1]) == [1])
         let raw = try RawSocket(server.address)
         raw.write([0, 0, 0, 5, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF])
-        #expect(raw.readUntilClosed().closed)
+        #expect(await raw.readUntilClosed().closed)
         raw.close()
         #expect(try await eventually { await server.server.statistics().protocolViolations == 1 })
         #expect(try await good.unary("test.Echo/Echo", request: [2]) == [2])
@@ -193,7 +193,7 @@ struct RPCTests {
         var frame: [UInt8] = []
         Envelope(callID: 1, kind: .request, method: "test.Echo/Echo").appendFrame(to: &frame)
         raw.write(frame)
-        let (bytes, closed) = raw.readUntilClosed()
+        let (bytes, closed) = await raw.readUntilClosed()
         #expect(closed)
         var decoder = FrameDecoder()
         let frames = try decoder.feed(bytes)
@@ -327,9 +327,10 @@ struct BackpressureTests {
             if n < frame.count { break }  // the server stopped reading: our send buffer is full
         }
         let stats = await server.server.statistics()
-        #expect(sentBytes < 400 * 32 * 1024, "the server kept reading everything")
+        // Only the server's own buffer is asserted: how much the kernel's socket buffers absorb
+        // (and so how much the client could send) moves with machine load and tuning.
         // Bound: the high-water mark plus the responses to one event's reads (256 KiB of requests).
-        #expect(stats.maxPendingWriteBytes <= highWater + 256 * 1024 + 40 * 1024, "max pending \(stats.maxPendingWriteBytes)")
+        #expect(stats.maxPendingWriteBytes <= highWater + 256 * 1024 + 40 * 1024, "max pending \(stats.maxPendingWriteBytes) after \(sentBytes) bytes sent")
         // Other clients are served meanwhile.
         let other = server.client()
         #expect(try await other.unary("test.Echo/Echo", request: [9]) == [9])

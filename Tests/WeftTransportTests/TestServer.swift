@@ -1,3 +1,4 @@
+import Dispatch
 import Glibc
 import Logging
 import Synchronization
@@ -37,6 +38,8 @@ struct TestServer {
     let capture = LogCapture()
     let handlerCancelled = Signal()
     let handlerStarted = Signal()
+    /// `test.Echo/Hold` handlers running now, the most ever at once, and the gate that lets them end.
+    let holding = Locked<(now: Int, most: Int, open: Bool)>((0, 0, false))
 
     static let token: [UInt8] = Array("s3cret".utf8)
 
@@ -57,6 +60,19 @@ struct TestServer {
                 cancelled.fire()
                 throw error
             }
+            return request
+        }
+        router.unary("test.Echo/Big") { request, _ in
+            [UInt8](repeating: 0x42, count: Int(String(decoding: request, as: UTF8.self)) ?? 0)
+        }
+        let holding = self.holding
+        router.unary("test.Echo/Hold") { request, _ in
+            holding.withLock { state in
+                state.now += 1
+                state.most = max(state.most, state.now)
+            }
+            defer { holding.withLock { $0.now -= 1 } }
+            while !holding.withLock({ $0.open }) { try await Task.sleep(for: .milliseconds(5)) }
             return request
         }
         router.unary("test.Echo/Deadline") { _, context in
@@ -114,6 +130,12 @@ struct RawSocket {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
+    /// A small receive buffer: replies back up on the server quickly (set before data flows).
+    func setReceiveBuffer(bytes: Int) {
+        var size = Int32(bytes)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+    }
+
     func setSendTimeout(seconds: Int) {
         var timeout = timeval(tv_sec: seconds, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -134,8 +156,17 @@ struct RawSocket {
         _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
 
-    /// Reads until EOF (or the 5 s timeout); true when the server closed the connection.
-    func readUntilClosed() -> (bytes: [UInt8], closed: Bool) {
+    /// Reads until EOF (or the 5 s timeout); true when the server closed the connection. The
+    /// blocking reads run on a thread of their own: on the cooperative pool (2 threads here) they
+    /// would starve the server under test.
+    func readUntilClosed() async -> (bytes: [UInt8], closed: Bool) {
+        let fd = self.fd
+        return await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: RawSocket.blockingReadUntilClosed(fd)) }
+        }
+    }
+
+    private static func blockingReadUntilClosed(_ fd: Int32) -> (bytes: [UInt8], closed: Bool) {
         var all: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)
         while true {

@@ -81,9 +81,11 @@ public final class Readiness: Sendable {
     public func set(_ state: State) { current.withLock { $0 = state } }
 }
 
-/// RPC metrics of a server (`RPCServerObserver`): `weft_rpc_server_calls_total{method,code}` and
-/// `weft_rpc_server_call_seconds{method}`. A method the router does not serve is counted as
-/// `method="unknown"`, so clients cannot grow the label set.
+/// RPC metrics of a server (`RPCServerObserver`): `weft_rpc_server_calls_total{method,code}`,
+/// `weft_rpc_server_call_seconds{method}` and `weft_rpc_server_events_total{event}` (the bounds of
+/// ARCHITECTURE.md §3 at work: `accept_failed`, `connection_shed`, `handshake_timeout`,
+/// `frame_timeout`, `protocol_violation`, `call_limit_reached`). A method the router does not serve
+/// is counted as `method="unknown"`, so clients cannot grow the label set.
 public final class RPCMetrics: RPCServerObserver {
     private struct Series {
         var calls: [StatusCode: Metrics.Counter] = [:]
@@ -91,8 +93,19 @@ public final class RPCMetrics: RPCServerObserver {
     }
 
     private let series = Locked<[String: Series]>([:])
+    private let events: [RPCServerEvent: Metrics.Counter]
 
-    public init() {}
+    public init() {
+        var events: [RPCServerEvent: Metrics.Counter] = [:]
+        for event in RPCServerEvent.allCases {
+            events[event] = Metrics.Counter(label: "weft_rpc_server_events_total", dimensions: [("event", event.rawValue)])
+        }
+        self.events = events
+    }
+
+    public func serverEvent(_ event: RPCServerEvent) {
+        events[event]?.increment()
+    }
 
     /// An observer when `--metrics` bootstrapped a backend, nil otherwise (nothing to record).
     public static var ifEnabled: RPCMetrics? { MetricsEndpoint.isBootstrapped ? RPCMetrics() : nil }

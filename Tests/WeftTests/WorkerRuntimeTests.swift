@@ -191,3 +191,77 @@ struct WorkerRuntimeTests {
         await scheduler.server.shutdown()
     }
 }
+
+@Suite("exec does not freeze its worker", .serialized)
+struct ExecIsolationTests {
+    @Test("while exec children run, other attempts complete and the exec attempts are heartbeated")
+    func exec_running_othersFlowAndHeartbeats() async throws {
+        let scheduler = try await FakeScheduler()
+        var registry = TaskRegistry()
+        BuiltinTasks.register(into: &registry, allowExec: true)
+        var configuration = WeftWorker.Configuration(coordinator: scheduler.address, workerID: "w-exec")
+        configuration.cluster = "t"
+        configuration.concurrency = 8
+        configuration.heartbeatInterval = .milliseconds(50)
+        let worker = WeftWorker(configuration: configuration, registry: registry, logger: Logger(label: "w") { _ in SwiftLogNoOpLogHandler() })
+        let running = Task { await worker.run() }
+        #expect(try await eventually { scheduler.credits == 8 })
+        var rng = SystemRandomNumberGenerator()
+        let run = RunID(unixMilliseconds: 1_700_000_000_000, using: &rng)
+        // More children than the cooperative pool has threads (2 on the CI machines).
+        let execs = (0..<3).map { AttemptReference(runID: run, node: "exec\($0)", attempt: 1, fence: 1) }
+        for ref in execs {
+            try await scheduler.push(.assignment(TaskAssignmentMessage(
+                ref: ref, taskType: "exec", input: Array(#"{"command":["sleep","3"]}"#.utf8))))
+        }
+        #expect(try await eventually { worker.inFlight == 3 })
+        let echoes = (0..<5).map { AttemptReference(runID: run, node: "echo\($0)", attempt: 1, fence: 1) }
+        for ref in echoes {
+            try await scheduler.push(.assignment(TaskAssignmentMessage(ref: ref, taskType: "echo", input: Array("[1]".utf8))))
+        }
+        // Every echo is answered while all three children still run.
+        #expect(try await eventually(within: .seconds(2.5)) { echoes.allSatisfy { scheduler.results()[$0] != nil } })
+        #expect(execs.allSatisfy { scheduler.results()[$0] == nil }, "an exec finished before the echoes: they waited for it")
+        // And the children are heartbeated meanwhile.
+        let heartbeatsBefore = scheduler.messages.count { if case .heartbeat(let h) = $0 { h.attempts.contains(execs[0]) } else { false } }
+        #expect(try await eventually(within: .seconds(2)) {
+            scheduler.messages.count { if case .heartbeat(let h) = $0 { h.attempts.contains(execs[0]) } else { false } } >= heartbeatsBefore + 3
+        })
+        #expect(try await eventually(within: .seconds(10)) { execs.allSatisfy { scheduler.results()[$0] != nil } })
+        for ref in execs {
+            guard case .completed = scheduler.results()[ref] else {
+                Issue.record("exec \(ref.node) did not complete: \(String(describing: scheduler.results()[ref]))")
+                continue
+            }
+        }
+        running.cancel()
+        await running.value
+        await scheduler.server.shutdown()
+    }
+
+    @Test("a timed-out command is killed with what it started, and reported as Timeout")
+    func exec_timeout_killsProcessGroup() async throws {
+        let scheduler = try await FakeScheduler()
+        var registry = TaskRegistry()
+        BuiltinTasks.register(into: &registry, allowExec: true)
+        var configuration = WeftWorker.Configuration(coordinator: scheduler.address, workerID: "w-exec")
+        configuration.cluster = "t"
+        let worker = WeftWorker(configuration: configuration, registry: registry, logger: Logger(label: "w") { _ in SwiftLogNoOpLogHandler() })
+        let running = Task { await worker.run() }
+        #expect(try await eventually { scheduler.credits == 8 })
+        var rng = SystemRandomNumberGenerator()
+        let ref = AttemptReference(runID: RunID(unixMilliseconds: 1_700_000_000_000, using: &rng), node: "slow", attempt: 1, fence: 1)
+        // A shell that starts a grandchild holding the pipes open.
+        try await scheduler.push(.assignment(TaskAssignmentMessage(
+            ref: ref, taskType: "exec", input: Array(#"{"command":["sh","-c","sleep 30 & sleep 30"],"timeout":"300ms"}"#.utf8))))
+        #expect(try await eventually(within: .seconds(10)) { scheduler.results()[ref] != nil })
+        if case .failed(let failure) = scheduler.results()[ref] {
+            #expect(failure.kind == "Timeout")
+        } else {
+            Issue.record("expected a Timeout failure: \(String(describing: scheduler.results()[ref]))")
+        }
+        running.cancel()
+        await running.value
+        await scheduler.server.shutdown()
+    }
+}

@@ -67,8 +67,8 @@ public enum BuiltinTasks {
         var stderr: String
     }
 
-    /// Runs the command with no shell, collects its output (up to 1 MiB each), and kills it on
-    /// cancellation or timeout.
+    /// Runs the command with no shell (`ChildCommand`), collects its output (up to 1 MiB each),
+    /// and kills it (and what it started) on cancellation or timeout.
     static func runCommand(_ input: ExecInput, context: TaskContext) async throws -> ExecOutput {
         guard let executable = input.command.first, !executable.isEmpty else {
             throw TaskError(kind: "BadInput", message: #"exec needs {"command": ["program", "arg", ...]}"#, retryable: false)
@@ -79,36 +79,41 @@ public enum BuiltinTasks {
         } catch {
             throw TaskError(kind: "BadInput", message: "exec: \(error)", retryable: false)
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable.contains("/") ? executable : "/usr/bin/env")
-        process.arguments = executable.contains("/") ? Array(input.command.dropFirst()) : input.command
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = FileHandle.nullDevice
+        let child: ChildCommand
         do {
-            try process.run()
+            child = try ChildCommand(input.command)
         } catch {
             throw TaskError(kind: "ExecFailed", message: "cannot start \(executable): \(error)", retryable: false)
         }
-        let deadline = ContinuousClock.now + timeout
-        let stdout = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }
-        let stderr = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }
-        while process.isRunning {
-            if Task.isCancelled || ContinuousClock.now > deadline {
-                process.terminate()
-                process.waitUntilExit()
-                if Task.isCancelled { throw CancellationError() }
-                throw TaskError(kind: "Timeout", message: "\(executable) ran longer than \(DurationText.format(timeout))")
+        // The child is awaited on a thread of its own (see `ChildCommand`); this task only waits
+        // for whichever comes first: the exit, the timeout, or cancellation.
+        let finished = Task { await child.wait() }
+        let timedOut = Locked(false)
+        let result = await withTaskCancellationHandler {
+            await withTaskGroup(of: ChildCommand.Result?.self) { group in
+                group.addTask { await finished.value }
+                group.addTask {
+                    try? await Task.sleep(for: timeout)  // cancelled when the child exits first
+                    return nil
+                }
+                let first = await group.next()!
+                group.cancelAll()
+                if let first { return first }
+                timedOut.withLock { $0 = true }
+                child.kill()
+                return await finished.value
             }
-            // Cancellation is checked above on the next turn; a cancelled sleep returns at once.
-            try? await Task.sleep(for: .milliseconds(10))
+        } onCancel: {
+            child.kill()
+        }
+        if Task.isCancelled { throw CancellationError() }
+        if timedOut.withLock({ $0 }) {
+            throw TaskError(kind: "Timeout", message: "\(executable) ran longer than \(DurationText.format(timeout))")
         }
         let output = ExecOutput(
-            exit_code: process.terminationStatus,
-            stdout: String(decoding: (await stdout.value).prefix(1 << 20), as: UTF8.self),
-            stderr: String(decoding: (await stderr.value).prefix(1 << 20), as: UTF8.self))
+            exit_code: result.exitCode,
+            stdout: String(decoding: result.stdout, as: UTF8.self),
+            stderr: String(decoding: result.stderr, as: UTF8.self))
         guard output.exit_code == 0 else {
             throw TaskError(kind: "NonZeroExit", message: "\(executable) exited with \(output.exit_code): \(output.stderr.suffix(500))")
         }

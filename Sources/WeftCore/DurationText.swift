@@ -1,10 +1,11 @@
-/// Durations as operators write them: `250ms`, `30s`, `5m`, `1h`, `1m30s`, `1.5s`, `750us`
+/// Durations as operators write them: `250ms`, `30s`, `5m`, `1h`, `1m30s`, `1.5s`, `750us`, `0`
 /// (ARCHITECTURE.md §4: definition files; §10: command-line flags).
 public enum DurationText {
     /// Parses a duration; throws with the offending text and the accepted units.
     public static func parse(_ text: String) throws(DurationTextError) -> Duration {
         let trimmed = text.trimmingWhitespace
         guard !trimmed.isEmpty else { throw DurationTextError(text: text) }
+        if trimmed == "0" { return .zero }  // zero needs no unit
         var total: Duration = .zero
         var rest = trimmed[...]
         while !rest.isEmpty {

@@ -87,7 +87,7 @@ final class ServerSession: RPCChannelOwner {
 
     private func handshake(_ envelope: Envelope) {
         guard envelope.kind == .request, envelope.callID == 0, envelope.method == ProtocolMethods.hello else {
-            reject(.failedPrecondition, "expected the Hello handshake as the first frame, got \(envelope.kind) '\(envelope.method)'")
+            reject(.failedPrecondition, "expected the Hello handshake as the first frame, got \(envelope.kind) \(MessageText.quoted(envelope.method))")
             return
         }
         let hello: Hello
@@ -106,7 +106,7 @@ final class ServerSession: RPCChannelOwner {
         }
         let configuration = core.configuration
         guard hello.cluster == configuration.cluster else {
-            reject(.unauthenticated, "cluster mismatch: this server belongs to cluster '\(configuration.cluster)', the client to '\(hello.cluster)'")
+            reject(.unauthenticated, "cluster mismatch: this server belongs to cluster '\(configuration.cluster)', the client to \(MessageText.quoted(hello.cluster))")
             return
         }
         if let token = configuration.authToken, !ConstantTime.equals(token, hello.authToken) {
@@ -172,7 +172,7 @@ final class ServerSession: RPCChannelOwner {
             return
         }
         guard let handler = core.router.handler(for: envelope.method) else {
-            respond(id, method: envelope.method, status: .unimplemented, message: "unknown method '\(envelope.method)'")
+            respond(id, method: envelope.method, status: .unimplemented, message: "unknown method \(MessageText.quoted(envelope.method))")
             return
         }
         let deadline: ContinuousClock.Instant? =
@@ -234,7 +234,9 @@ final class ServerSession: RPCChannelOwner {
             channel.send(Envelope(callID: call.id, kind: .response, payload: payload))
             observe(call, .ok)
         case .failure(let error):
-            channel.send(Envelope(callID: call.id, kind: .response, status: error.code, statusMessage: error.message, metadata: error.metadata))
+            channel.send(Envelope(
+                callID: call.id, kind: .response, status: error.code, statusMessage: MessageText.statusMessage(error.message),
+                metadata: error.metadata))
             observe(call, error.code)
         }
         core.checkShutdownProgress()
@@ -254,6 +256,6 @@ final class ServerSession: RPCChannelOwner {
 
     private func respond(_ id: UInt64, method: String, status: StatusCode, message: String) {
         core.configuration.observer?.callEnded(method: method, code: status, duration: .zero)
-        channel.send(Envelope(callID: id, kind: .response, status: status, statusMessage: message))
+        channel.send(Envelope(callID: id, kind: .response, status: status, statusMessage: MessageText.statusMessage(message)))
     }
 }

@@ -64,11 +64,16 @@ struct RunCommand: AsyncParsableCommand {
 
         func run() async throws {
             let run = try parseRunID(id)
-            let timeout = try options.timeoutDuration()
+            // Waiting is this command's job: without --timeout (or WEFT_TIMEOUT) it waits as long
+            // as the run takes.
+            let limit = try options.explicitTimeout()
             let interval = try parseDuration(progressEvery, flag: "progress-every")
             let info = try await options.withClient { client in
-                try await withThrowingTaskGroup(of: RunInfo?.self) { group in
-                    group.addTask { try await client.wait(for: run, timeout: timeout) }
+                // A quick look first: an unknown run or an unreachable coordinator fails at once.
+                let first = try await client.describe(run, includeTasks: false)
+                if first.status.isClosed { return try await client.describe(run) }
+                return try await withThrowingTaskGroup(of: RunInfo?.self) { group in
+                    group.addTask { try await Self.waitUntilClosed(run, client: client, limit: limit) }
                     if interval > .zero {
                         group.addTask {
                             let started = ContinuousClock.now
@@ -90,6 +95,28 @@ struct RunCommand: AsyncParsableCommand {
             }
             RunPrinter.print(info, json: options.json)
             guard info.status == .succeeded else { throw CommandFailure("run \(info.runID) \(info.status)") }
+        }
+
+        /// `WaitRun` in segments of at most a minute (a coordinator restart mid-wait costs a retry,
+        /// not the wait), until the run closes or `limit` passes.
+        static func waitUntilClosed(_ run: RunID, client: WeftClient, limit: Duration?) async throws -> RunInfo {
+            let started = ContinuousClock.now
+            let deadline = limit.map { started + $0 }
+            while true {
+                let segment = deadline.map { min($0 - ContinuousClock.now, .seconds(60)) } ?? .seconds(60)
+                guard segment > .zero else {
+                    let status = (try? await client.describe(run, includeTasks: false).status).map { "\($0)" } ?? "open"
+                    throw CommandFailure(
+                        "run \(run) is still \(status) after \(DurationText.format(limit ?? .zero)) (--timeout); it keeps running — wait again, or leave out --timeout to wait until it closes")
+                }
+                do {
+                    return try await client.wait(for: run, timeout: segment)
+                } catch let error as RPCError where error.code == .deadlineExceeded {
+                    continue
+                } catch let error as RPCError where error.code == .unavailable {
+                    try await Task.sleep(for: .seconds(1))  // the coordinator is restarting: try again
+                }
+            }
         }
 
         /// `RUNNING; tasks: 3 succeeded, 2 in flight, 1 waiting to retry` from the latest attempt of each node.

@@ -71,16 +71,73 @@ enum DefinitionFile {
             }
             return Array(data)
         }
-        let object: Any?
-        do {
-            object = try Yams.load(yaml: text)
-        } catch {
-            throw CommandFailure("'\(path)' is not valid YAML: \(error)")
-        }
-        guard let object, JSONSerialization.isValidJSONObject(object) else {
+        let object = try yamlObject(text, path: path)
+        guard JSONSerialization.isValidJSONObject(object) else {
             throw CommandFailure("'\(path)' does not hold a workflow definition (expected a mapping with name and tasks)")
         }
         return Array(try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]))
+    }
+}
+
+extension DefinitionFile {
+    /// Most YAML nodes one definition may expand to. A definition of 10,000 tasks with every
+    /// option is a few hundred thousand nodes.
+    static let maxYAMLNodes = 2_000_000
+    /// Deepest nesting of flow collections (`[[[…`) accepted before parsing (the parser recurses).
+    static let maxFlowNesting = 256
+
+    /// Parses YAML into JSON-compatible values with bounded work. Aliases let a small file name an
+    /// exponentially large tree ("billion laughs": 1 KB expanding to gigabytes); the YAML library
+    /// shares aliased nodes while parsing, and the expansion happens here, node by node, within
+    /// `maxYAMLNodes`.
+    static func yamlObject(_ text: String, path: String) throws -> Any {
+        var depth = 0
+        for byte in text.utf8 {
+            if byte == UInt8(ascii: "[") || byte == UInt8(ascii: "{") {
+                depth += 1
+                guard depth <= maxFlowNesting else {
+                    throw CommandFailure("'\(path)' nests brackets more than \(maxFlowNesting) deep")
+                }
+            } else if byte == UInt8(ascii: "]") || byte == UInt8(ascii: "}") {
+                depth = max(0, depth - 1)
+            }
+        }
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch {
+            throw CommandFailure("'\(path)' is not valid YAML: \(error)")
+        }
+        guard let root else { throw CommandFailure("'\(path)' is empty") }
+        var budget = maxYAMLNodes
+        return try jsonValue(root, budget: &budget, path: path)
+    }
+
+    private static func jsonValue(_ node: Node, budget: inout Int, path: String) throws -> Any {
+        budget -= 1
+        guard budget >= 0 else {
+            throw CommandFailure(
+                "'\(path)' expands to more than \(maxYAMLNodes) YAML nodes (aliases repeating aliases?); refusing it")
+        }
+        switch node {
+        case .scalar:
+            return node.any
+        case .sequence(let sequence):
+            var out: [Any] = []
+            for element in sequence { out.append(try jsonValue(element, budget: &budget, path: path)) }
+            return out
+        case .mapping(let mapping):
+            var out: [String: Any] = [:]
+            for (key, value) in mapping {
+                guard case .scalar = key, let name = key.string else {
+                    throw CommandFailure("'\(path)' has a mapping key that is not a plain string")
+                }
+                out[name] = try jsonValue(value, budget: &budget, path: path)
+            }
+            return out
+        case .alias:
+            throw CommandFailure("'\(path)' has an unresolved alias")
+        }
     }
 }
 

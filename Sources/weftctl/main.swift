@@ -17,7 +17,7 @@ struct ClientOptions: ParsableArguments {
     @Option(help: "Coordinator address HOST:PORT. [env: WEFT_ADDRESS] (default: 127.0.0.1:7400)")
     var address: String?
 
-    @Option(help: "Give up after this long (e.g. 500ms, 5s). [env: WEFT_TIMEOUT] (default: 10s)")
+    @Option(help: "Give up after this long (e.g. 500ms, 5s). [env: WEFT_TIMEOUT] (default: 10s; run wait: none)")
     var timeout: String?
 
     @Flag(help: "Print machine-readable JSON instead of a table.")
@@ -32,6 +32,11 @@ struct ClientOptions: ParsableArguments {
 
     func endpoint() throws -> Endpoint {
         try parseEndpoint(WeftEnvironment.resolve(address, flag: "address") ?? "127.0.0.1:7400", flag: "address")
+    }
+
+    /// The timeout if the user set one (flag or `WEFT_TIMEOUT`), for commands whose job is to wait.
+    func explicitTimeout() throws -> Duration? {
+        try WeftEnvironment.resolve(timeout, flag: "timeout").map { try parseDuration($0, flag: "timeout") }
     }
 
     func timeoutDuration() throws -> Duration {

@@ -85,3 +85,39 @@ struct CoordinatorHealthTests {
         #expect(coordinator.outputSoFar.contains(#""msg":"coordinator shutting down""#))
     }
 }
+
+/// `weftctl workflow apply` reads definition files with bounded work, before any server is asked.
+@Suite("weftctl definition files")
+struct DefinitionFileTests {
+    func apply(_ contents: String) async throws -> ProcessResult {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("weft-def-\(UInt32.random(in: 0...UInt32.max)).yaml").path
+        try contents.write(toFile: path, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // Nothing listens on port 1: a file that got past the checks would fail with UNAVAILABLE.
+        return try await runProcess(try WeftBinaries.path("weftctl"), ["--address", "127.0.0.1:1", "workflow", "apply", path])
+    }
+
+    @Test("a billion-laughs YAML is refused within a bounded budget")
+    func yaml_billionLaughs_refused() async throws {
+        var text = #"a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]"# + "\n"
+        for level in 1...9 {
+            text += "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 9).joined(separator: ",") + "]\n"
+        }
+        text += "name: x\ntasks: [{name: a, type: noop}]\n"
+        let result = try await apply(text)
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("expands to more than"), "\(result.stderr)")
+    }
+
+    @Test("deeply nested brackets, duplicate keys and non-string keys are refused with clear errors")
+    func yaml_hostileShapes_refused() async throws {
+        let deep = try await apply(String(repeating: "[", count: 100_000))
+        #expect(deep.status == 1 && deep.stderr.contains("nests brackets"), "\(deep.stderr)")
+        let duplicate = try await apply("name: x\nname: y\ntasks: [{name: a, type: noop}]\n")
+        #expect(duplicate.status == 1 && duplicate.stderr.contains("duplicated key"), "\(duplicate.stderr)")
+        let complexKey = try await apply("? [a, b]\n: 1\n")
+        #expect(complexKey.status == 1 && complexKey.stderr.contains("not a plain string"), "\(complexKey.stderr)")
+        let fine = try await apply("name: x\ntasks: [{name: a, type: noop}]\n")
+        #expect(fine.status == 1 && fine.stderr.contains("UNAVAILABLE"), "\(fine.stderr)")
+    }
+}

@@ -65,6 +65,40 @@ struct EndToEndTests {
             await #expect(throws: RPCError.self) { try await client.register(definitionJSON: Array(cyclic.utf8)) }
             await #expect(throws: RPCError.self) { try await client.register(definitionJSON: Array(#"{"name":"x","tasks":[{"name":"a","type":"noop","colour":"red"}]}"#.utf8)) }
             await #expect(throws: RPCError.self) { try await client.register(definitionJSON: Array("not json".utf8)) }
+            // A member named twice (JSON decoders keep one silently); also when spelt with escapes.
+            for duplicated in [
+                #"{"name":"d1","name":"d2","tasks":[{"name":"a","type":"noop"}]}"#,
+                #"{"name":"d1","tasks":[{"name":"a","type":"noop","\u0074ype":"echo"}]}"#,
+            ] {
+                do {
+                    try await client.register(definitionJSON: Array(duplicated.utf8))
+                    Issue.record("a duplicate member was accepted: \(duplicated)")
+                } catch let error as RPCError {
+                    #expect(error.code == .invalidArgument && error.message.contains("appears twice"), "\(error)")
+                }
+            }
+            // Fields reserved for later are refused, not ignored.
+            do {
+                try await client.register(definitionJSON: Array(#"{"name":"k","tasks":[{"name":"a","type":"noop","concurrency_key":"c"}]}"#.utf8))
+                Issue.record("concurrency_key was accepted")
+            } catch let error as RPCError {
+                #expect(error.code == .invalidArgument && error.message.contains("concurrency_key is not supported yet"), "\(error)")
+            }
+            // A 1 MB name is not echoed whole; a NUL does not cut the message short.
+            let huge = String(repeating: "n", count: 1 << 20)
+            do {
+                try await client.register(definitionJSON: Array(#"{"name":"\#(huge)","tasks":[{"name":"a","type":"noop"}]}"#.utf8))
+                Issue.record("a 1 MB name was accepted")
+            } catch let error as RPCError {
+                #expect(error.code == .invalidArgument && error.message.utf8.count < 2_000, "\(error.message.utf8.count) bytes")
+                #expect(error.message.contains("more characters"))
+            }
+            do {
+                try await client.register(definitionJSON: Array(#"{"name":"bad\u0000name","tasks":[{"name":"a","type":"noop"}]}"#.utf8))
+                Issue.record("a name with a NUL was accepted")
+            } catch let error as RPCError {
+                #expect(error.code == .invalidArgument && error.message.contains(#"bad\u{0}name"#) && error.message.hasSuffix("_ . -"), "\(error)")
+            }
             do {
                 _ = try await client.start(workflow: "missing", inputJSON: Array("null".utf8))
                 Issue.record("expected NOT_FOUND")
@@ -193,6 +227,30 @@ struct EndToEndTests {
             #expect(wait.status == 0, "\(wait.stderr)")
             #expect(wait.stderr.contains("waiting for \(run): RUNNING"), "\(wait.stderr)")
             #expect(wait.stdout.contains("SUCCEEDED"), "\(wait.stdout)")
+            await client.close()
+        }
+    }
+
+    @Test("weftctl run wait waits as long as the run takes unless --timeout is given; --progress-every 0 is silent")
+    func weftctlWait_noTimeout_waitsUntilClosed() async throws {
+        try await ProcessCluster.with { cluster in
+            try await cluster.start(workers: 1)
+            let client = try cluster.client()
+            try await client.register(definitionJSON: Array(#"{"name": "nap", "tasks": [{"name": "a", "type": "sleep"}]}"#.utf8))
+            // Longer than the 10 s that every other weftctl call defaults to.
+            let run = try await client.start(workflow: "nap", inputJSON: Array(#"{"duration": "11s"}"#.utf8))
+            let weftctl = try WeftBinaries.path("weftctl")
+            let impatient = try await runProcess(
+                weftctl, ["run", "wait", run.description, "--address", cluster.coordinatorAddress, "--timeout", "1s"],
+                environment: cluster.environment)
+            #expect(impatient.status == 1)
+            #expect(impatient.stderr.contains("still RUNNING after 1s (--timeout)"), "\(impatient.stderr)")
+            let patient = try await runProcess(
+                weftctl, ["run", "wait", run.description, "--address", cluster.coordinatorAddress, "--progress-every", "0"],
+                environment: cluster.environment, timeout: .seconds(60))
+            #expect(patient.status == 0, "\(patient.stderr)")
+            #expect(patient.stderr.isEmpty, "\(patient.stderr)")
+            #expect(patient.stdout.contains("SUCCEEDED"))
             await client.close()
         }
     }

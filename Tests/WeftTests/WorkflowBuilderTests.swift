@@ -14,7 +14,7 @@ struct WorkflowBuilderTests {
     func diamond_dependencies() throws {
         let extract = Step("extract", type: "echo").retry(maxAttempts: 5, initialBackoff: "200ms", nonRetryable: ["BadInput"]).priority(.high)
         let clean = Step("clean", type: "noop")
-        let enrich = Step("enrich", type: "noop").concurrencyKey("customer")
+        let enrich = Step("enrich", type: "noop").queue("enrichers")
         let load = Step("load", type: "noop")
         let workflow = Workflow("ingest", extract, clean | enrich, load)
         let tasks = try decode(workflow)
@@ -28,7 +28,7 @@ struct WorkflowBuilderTests {
         let retry = tasks["extract"]?["retry"] as? [String: Any]
         #expect(retry?["max_attempts"] as? Int == 5)
         #expect(retry?["non_retryable"] as? [String] == ["BadInput"])
-        #expect(tasks["enrich"]?["concurrency_key"] as? String == "customer")
+        #expect(tasks["enrich"]?["queue"] as? String == "enrichers")
     }
 
     @Test("a fan-out with map and a join")

@@ -64,8 +64,6 @@ public struct Step: Sendable, Hashable {
 
     public func priority(_ priority: Priority) -> Step { with("priority", .string(priority.rawValue)) }
     public func queue(_ queue: String) -> Step { with("queue", .string(queue)) }
-    public func concurrencyKey(_ key: String) -> Step { with("concurrency_key", .string(key)) }
-    public func cacheKey(_ key: String) -> Step { with("cache_key", .string(key)) }
     /// One task per element of the JSON array its (single) parent returns.
     public func map() -> Step { with("map", .bool(true)) }
     public func join(_ join: Join) -> Step { with("join", .string(join.text)) }

@@ -24,6 +24,7 @@ public struct DefinitionError: Error, Hashable, Sendable, CustomStringConvertibl
             case invalidTimeout = "invalid timeout"
             case invalidMap = "invalid map"
             case invalidJoin = "invalid join"
+            case unsupported = "unsupported"
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -57,6 +58,9 @@ public struct DefinitionError: Error, Hashable, Sendable, CustomStringConvertibl
         public static let invalidRetryPolicy = Code(.invalidRetryPolicy)
         /// A timeout that is zero, negative or too long.
         public static let invalidTimeout = Code(.invalidTimeout)
+        /// A field the format reserves but the engine does not carry out yet (`concurrency_key`,
+        /// `cache_key`): refused rather than accepted and ignored.
+        public static let unsupported = Code(.unsupported)
         /// `map: true` on a task without exactly one parent.
         public static let invalidMap = Code(.invalidMap)
         /// A `join` on a task without parents, or `at_least(N)` with N outside 1…parents.
@@ -102,8 +106,8 @@ public struct DefinitionError: Error, Hashable, Sendable, CustomStringConvertibl
     public var codes: [Code] { problems.map(\.code) }
 
     public var description: String {
-        if problems.count == 1 { return "invalid workflow '\(workflow)': \(problems[0].message)" }
-        var text = "invalid workflow '\(workflow)': \(problems.count) problems"
+        if problems.count == 1 { return "invalid workflow \(NameRules.quoted(workflow)): \(problems[0].message)" }
+        var text = "invalid workflow \(NameRules.quoted(workflow)): \(problems.count) problems"
         for problem in problems { text += "\n  - \(problem.message)" }
         return text
     }

@@ -1,3 +1,5 @@
+import WeftCore
+
 /// The naming rules shared by validation messages.
 enum NameRules {
     /// 1…`maxLength` characters from `A–Z a–z 0–9 _ . -`.
@@ -19,9 +21,7 @@ enum NameRules {
         "use 1–\(maxLength) characters from A–Z a–z 0–9 _ . -"
     }
 
-    /// `'name'`, or `''` for the empty string; long values are cut so messages stay readable.
-    static func quoted(_ text: String) -> String {
-        let cut = text.count > 80 ? String(text.prefix(80)) + "…" : text
-        return "'\(cut)'"
-    }
+    /// `'name'`, or `''` for the empty string; control characters escaped, long values cut, so
+    /// that messages stay readable and whole (see `MessageText`).
+    static func quoted(_ text: String) -> String { MessageText.quoted(text) }
 }

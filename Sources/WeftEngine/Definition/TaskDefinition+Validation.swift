@@ -35,6 +35,10 @@ extension TaskDefinition {
             guard let value else { continue }
             if value.isEmpty || value.count > Self.maxKeyLength {
                 report(.invalidKey, "\(field) must have 1–\(Self.maxKeyLength) characters")
+            } else if limits.refuseReservedFields {
+                // Reserved by the format (ARCHITECTURE.md §4) but not carried out yet: refused, so
+                // that a definition never silently runs without the limit or cache it asked for.
+                report(.unsupported, "\(field) is not supported yet (per-key concurrency and the result cache are planned); remove it")
             }
         }
 

@@ -16,6 +16,10 @@ extension WorkflowDefinition {
         /// Longest duration accepted for a timeout or backoff. Default 366 days: longer values are
         /// almost certainly typos, and instants stay far from `Int64` overflow.
         public var maxDuration: Duration
+        /// Refuse fields the format reserves but the engine does not carry out yet
+        /// (`concurrency_key`, `cache_key`) as ``DefinitionError/Code/unsupported``. Registration
+        /// sets it; definitions stored earlier still load for their runs. Default false.
+        public var refuseReservedFields = false
 
         public init(
             maxTasks: Int = 10_000,

@@ -75,4 +75,15 @@ public enum JSONPayload {
         }
         return elements
     }
+
+    /// Checks that `bytes` is one JSON value (RFC 8259 grammar, any depth, without recursion) in
+    /// which no object names a member twice (names compared after unescaping).
+    public static func checkUniqueMemberNames(_ bytes: [UInt8]) throws(JSONPayloadError) {
+        var scanner = JSONScanner(bytes)
+        try scanner.skipValue(uniqueMemberNames: true)
+        scanner.skipWhitespace()
+        guard scanner.isAtEnd else {
+            throw JSONPayloadError(.malformed, offset: scanner.offset, "unexpected bytes after the value")
+        }
+    }
 }

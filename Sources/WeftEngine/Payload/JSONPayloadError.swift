@@ -5,6 +5,7 @@ public struct JSONPayloadError: Error, Hashable, Sendable, CustomStringConvertib
         private enum Base: String, Hashable, Sendable {
             case malformed = "malformed JSON"
             case tooManyElements = "too many elements"
+            case duplicateMember = "duplicate member"
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -13,6 +14,8 @@ public struct JSONPayloadError: Error, Hashable, Sendable, CustomStringConvertib
         public static let malformed = Code(.malformed)
         /// A valid prefix, but more elements than allowed.
         public static let tooManyElements = Code(.tooManyElements)
+        /// An object names the same member twice.
+        public static let duplicateMember = Code(.duplicateMember)
 
         public var description: String { base.rawValue }
     }

@@ -21,10 +21,23 @@ struct JSONScanner {
         offset += 1
     }
 
-    /// Skips exactly one JSON value (with nested values), checking it.
-    mutating func skipValue() throws(JSONPayloadError) {
-        // Open containers, innermost last: `[` or `{`.
+    /// Skips exactly one JSON value (with nested values), checking it. With `uniqueMemberNames`,
+    /// an object that names a member twice (after unescaping) is an error: RFC 8259 leaves the
+    /// meaning of duplicates open, and decoders disagree on which value wins.
+    mutating func skipValue(uniqueMemberNames: Bool = false) throws(JSONPayloadError) {
+        // Open containers, innermost last: `[` or `{`; and, when checking, each open object's names.
         var open: [UInt8] = []
+        var names: [Set<String>] = []
+        func member() throws(JSONPayloadError) {
+            let start = offset
+            let range = try skipMemberName()
+            guard uniqueMemberNames else { return }
+            let name = decodedString(range)
+            guard names[names.count - 1].insert(name).inserted else {
+                let shown = name.count > 64 ? String(name.prefix(64)) + "…" : name
+                throw JSONPayloadError(.duplicateMember, offset: start, "the member '\(shown)' appears twice in one object")
+            }
+        }
         while true {
             // A value starts here.
             skipWhitespace()
@@ -37,7 +50,8 @@ struct JSONScanner {
                     offset += 1
                 } else {
                     open.append(byte)
-                    try skipMemberName()
+                    if uniqueMemberNames { names.append([]) }
+                    try member()
                     continue
                 }
             case UInt8(ascii: "["):
@@ -68,23 +82,84 @@ struct JSONScanner {
                 let isObject = container == UInt8(ascii: "{")
                 if peek() == UInt8(ascii: ",") {
                     offset += 1
-                    if isObject { try skipMemberName() }
+                    if isObject { try member() }
                     break
                 }
                 try expect(isObject ? UInt8(ascii: "}") : UInt8(ascii: "]"), isObject ? "expected ',' or '}'" : "expected ',' or ']'")
                 open.removeLast()
+                if isObject && uniqueMemberNames { names.removeLast() }
             }
             if open.isEmpty { return }
         }
     }
 
-    /// `"name" :` inside an object.
-    private mutating func skipMemberName() throws(JSONPayloadError) {
+    /// `"name" :` inside an object. Returns the range of the name's bytes between the quotes.
+    @discardableResult
+    private mutating func skipMemberName() throws(JSONPayloadError) -> Range<Int> {
         skipWhitespace()
         guard peek() == UInt8(ascii: "\"") else { throw failure("expected a member name") }
+        let start = offset + 1
         try skipString()
+        let end = offset - 1
         skipWhitespace()
         try expect(UInt8(ascii: ":"), "expected ':'")
+        return start..<end
+    }
+
+    /// The text of a string already checked by `skipString` (its bytes between the quotes), with
+    /// escapes resolved; unpaired surrogates become U+FFFD.
+    private func decodedString(_ range: Range<Int>) -> String {
+        let raw = bytes[range]
+        guard raw.contains(UInt8(ascii: "\\")) else { return String(decoding: raw, as: UTF8.self) }
+        var scalars = String.UnicodeScalarView()
+        var utf8: [UInt8] = []
+        func flush() {
+            scalars.append(contentsOf: String(decoding: utf8, as: UTF8.self).unicodeScalars)
+            utf8.removeAll()
+        }
+        var index = range.lowerBound
+        func hex4(_ at: Int) -> UInt32 {
+            var value: UInt32 = 0
+            for byte in bytes[at..<at + 4] {
+                let digit: UInt8 = byte <= UInt8(ascii: "9") ? byte - UInt8(ascii: "0") : (byte | 0x20) - UInt8(ascii: "a") + 10
+                value = value << 4 | UInt32(digit)
+            }
+            return value
+        }
+        while index < range.upperBound {
+            let byte = bytes[index]
+            guard byte == UInt8(ascii: "\\") else {
+                utf8.append(byte)
+                index += 1
+                continue
+            }
+            flush()
+            let escaped = bytes[index + 1]
+            index += 2
+            switch escaped {
+            case UInt8(ascii: "b"): scalars.append("\u{8}")
+            case UInt8(ascii: "f"): scalars.append("\u{C}")
+            case UInt8(ascii: "n"): scalars.append("\n")
+            case UInt8(ascii: "r"): scalars.append("\r")
+            case UInt8(ascii: "t"): scalars.append("\t")
+            case UInt8(ascii: "u"):
+                var value = hex4(index)
+                index += 4
+                if (0xD800..<0xDC00).contains(value), index + 6 <= range.upperBound, bytes[index] == UInt8(ascii: "\\"),
+                   bytes[index + 1] == UInt8(ascii: "u")
+                {
+                    let low = hex4(index + 2)
+                    if (0xDC00..<0xE000).contains(low) {
+                        value = 0x10000 + ((value - 0xD800) << 10) + (low - 0xDC00)
+                        index += 6
+                    }
+                }
+                scalars.append(Unicode.Scalar(value) ?? "\u{FFFD}")
+            default: scalars.append(Unicode.Scalar(escaped))  // \" \\ \/
+            }
+        }
+        flush()
+        return String(scalars)
     }
 
     private mutating func skipString() throws(JSONPayloadError) {

@@ -11,7 +11,7 @@ import WeftWire
 enum CoordinatorHandlers {
     static func register(store: RunStore, directory: OwnerDirectory, maxInputBytes: Int, into router: inout RPCRouter) {
         router.unary(ClientMethods.registerWorkflow, request: RegisterWorkflowRequest.self, response: RegisterWorkflowResponse.self) { request, _ in
-            let workflow = try WorkflowCatalog.decode(request.definitionJSON)
+            let workflow = try WorkflowCatalog.decode(request.definitionJSON, registering: true)
             let created = try await store.saveDefinition(
                 name: workflow.name, version: workflow.version.description, body: workflow.canonicalJSON)
             return RegisterWorkflowResponse(name: workflow.name, version: workflow.version.description, created: created)

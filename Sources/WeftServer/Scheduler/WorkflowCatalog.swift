@@ -37,7 +37,7 @@ actor WorkflowCatalog {
     private func load(name: String, version: String?) async throws -> ValidatedWorkflow {
         guard let (found, body) = try await store.definition(name: name, version: version) else {
             let which = version.map { "version \($0) of " } ?? ""
-            throw RPCError(.notFound, "no \(which)workflow '\(name)' is registered (weftctl workflow apply FILE)")
+            throw RPCError(.notFound, "no \(which)workflow \(MessageText.quoted(name)) is registered (weftctl workflow apply FILE)")
         }
         let validated = try byVersion["\(name)@\(found)"] ?? WorkflowCatalog.decode(body)
         byVersion["\(name)@\(found)"] = validated
@@ -46,8 +46,17 @@ actor WorkflowCatalog {
     }
 
     /// Decodes and validates a definition (JSON, the file format); errors are `INVALID_ARGUMENT`
-    /// with every problem listed.
-    static func decode(_ json: [UInt8]) throws -> ValidatedWorkflow {
+    /// with every problem listed. A member named twice in one object is refused (JSON decoders
+    /// silently keep one of the values; YAML files are refused for the same thing).
+    ///
+    /// `registering`: a new definition, held to today's rules (reserved fields refused); stored
+    /// definitions were checked when they were registered and are only re-derived.
+    static func decode(_ json: [UInt8], registering: Bool = false) throws -> ValidatedWorkflow {
+        do {
+            try JSONPayload.checkUniqueMemberNames(json)
+        } catch {
+            throw RPCError(.invalidArgument, "invalid workflow definition: \(error)")
+        }
         let definition: WorkflowDefinition
         do {
             definition = try JSONDecoder().decode(WorkflowDefinition.self, from: Data(json))
@@ -57,7 +66,9 @@ actor WorkflowCatalog {
             throw RPCError(.invalidArgument, "invalid workflow definition: \(error)")
         }
         do {
-            return try definition.validated()
+            var limits = WorkflowDefinition.Limits()
+            limits.refuseReservedFields = registering
+            return try definition.validated(limits: limits)
         } catch {
             throw RPCError(.invalidArgument, "\(error)")
         }

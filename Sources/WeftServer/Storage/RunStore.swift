@@ -323,7 +323,7 @@ public struct RunStore: Sendable {
         if request.untilMilliseconds != 0 { add("created_at < $?::timestamptz", .timestamp(PostgresTimestamp(unixMilliseconds: request.untilMilliseconds))) }
         if !request.pageToken.isEmpty {
             guard let after = try? RunID(parsing: request.pageToken) else {  // a token we did not issue
-                throw RPCError(.invalidArgument, "invalid page token '\(request.pageToken)'")
+                throw RPCError(.invalidArgument, "invalid page token \(MessageText.quoted(request.pageToken))")
             }
             parameters.append(.timestamp(after.createdAt))
             parameters.append(PostgresValue(after))

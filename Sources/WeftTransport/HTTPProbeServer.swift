@@ -83,7 +83,11 @@ public final class HTTPProbeServer: Sendable {
             var pending = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             guard poll(&pending, 1, 250) > 0 else { continue }
             let client = cweft_accept4(fd, nil, nil, Int32(SOCK_CLOEXEC.rawValue))
-            guard client >= 0 else { continue }
+            guard client >= 0 else {
+                // Out of descriptors (EMFILE) leaves the listener readable: pause instead of spinning.
+                if errno != EAGAIN && errno != EINTR && errno != ECONNABORTED { usleep(100_000) }
+                continue
+            }
             handle(client)
             lingeringClose(client)
         }

@@ -107,7 +107,10 @@ let package = Package(
             dependencies: ["WeftRedis", "WeftCore", "_WeftTestKit"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "WeftServerTests", dependencies: ["WeftServer", "WeftCore", "WeftWire"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "WeftServerTests",
+            dependencies: ["WeftServer", "WeftCore", "WeftWire", "WeftEngine", "WeftTransport", "WeftPostgres", "_WeftTestKit", log],
+            swiftSettings: swiftSettings),
         .testTarget(
             name: "WeftTests",
             dependencies: ["Weft", "WeftTransport", "WeftWire", "WeftCore", "_WeftTestKit", log],

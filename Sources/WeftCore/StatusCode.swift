@@ -69,3 +69,35 @@ public struct RPCError: Error, Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { message.isEmpty ? code.name : "\(code.name): \(message)" }
 }
+
+extension RPCError {
+    /// The metadata key that carries a partition owner's address with `NOT_OWNER`
+    /// (ARCHITECTURE.md §3).
+    public static let ownerMetadataKey = "weft-owner"
+
+    /// `NOT_OWNER`: `FAILED_PRECONDITION` with the owner's address (empty when unknown) in the
+    /// `weft-owner` metadata. The one refusal a caller may retry elsewhere: nothing happened.
+    public static func notOwner(_ partition: PartitionID, owner: String?, _ detail: String = "") -> RPCError {
+        var message = "NOT_OWNER: this scheduler does not own partition \(partition)"
+        if !detail.isEmpty { message += " (\(detail))" }
+        if let owner, !owner.isEmpty { message += "; its owner is at \(owner)" }
+        return RPCError(.failedPrecondition, message, metadata: [ownerMetadataKey: owner ?? ""])
+    }
+
+    /// Whether this is `NOT_OWNER` (`FAILED_PRECONDITION` with `weft-owner` metadata), as opposed
+    /// to a `FAILED_PRECONDITION` about the request itself, which must not be retried.
+    public var isNotOwner: Bool { code == .failedPrecondition && metadata[Self.ownerMetadataKey] != nil }
+
+    /// The owner's address a `NOT_OWNER` names, if it names one.
+    public var ownerAddress: String? {
+        guard isNotOwner, let owner = metadata[Self.ownerMetadataKey], !owner.isEmpty else { return nil }
+        return owner
+    }
+}
+
+/// An error that knows which RPC status it should reach a caller as (a storage outage is
+/// `UNAVAILABLE`, retryable; a lost fence is `NOT_OWNER`). The transport maps thrown errors with
+/// it; anything else a handler throws is `UNKNOWN`.
+public protocol RPCStatusConvertible: Error {
+    var rpcError: RPCError { get }
+}

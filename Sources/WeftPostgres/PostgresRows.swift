@@ -20,6 +20,9 @@ public struct PostgresRows: RandomAccessCollection, Sendable {
     private let layout: PostgresRow.Layout
     private let cells: [[String?]]
 
+    /// No rows (what a statement that was not sent returned).
+    public static let empty = PostgresRows(columns: [], cells: [], commandTag: "", affectedRows: 0)
+
     init(columns: [String], cells: [[String?]], commandTag: String, affectedRows: Int?) {
         layout = PostgresRow.Layout(names: columns)
         self.cells = cells

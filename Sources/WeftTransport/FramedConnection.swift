@@ -6,7 +6,7 @@ import WeftWire
 protocol FramedConnectionDelegate: AnyObject {
     /// One complete frame body. The pointer is valid only during the call.
     func connection(_ connection: FramedConnection, didReceiveFrame body: UnsafeRawBufferPointer)
-    /// The write buffer drained below the low-water mark after having been above the high-water mark.
+    /// The connection is writable again, as asked with `notifyWhenWritable()`.
     func connectionBecameWritable(_ connection: FramedConnection)
     /// The connection is closed; `error` is nil for an orderly close. Called exactly once.
     func connectionDidClose(_ connection: FramedConnection, error: TransportError?)
@@ -70,6 +70,8 @@ final class FramedConnection: EpollHandler, EventLoopFlushable {
     private var pauseReasons: PauseReasons = []
     private var registeredEvents: UInt32 = 0
     private var drainTimer: UInt64?
+    /// Someone waits for `connectionBecameWritable` (see `notifyWhenWritable`).
+    private var writableWanted = false
     /// When the frame now partly buffered began (monotonic ns), and the timer that checks it.
     private var partialFrameSince: UInt64?
     private var frameTimer: UInt64?
@@ -102,6 +104,18 @@ final class FramedConnection: EpollHandler, EventLoopFlushable {
     var isOpen: Bool { state == .open }
     var pendingWriteBytes: Int { writeBuffer.count - writeOffset }
     var isWritable: Bool { state == .open && pendingWriteBytes < configuration.writeHighWaterBytes }
+
+    /// Asks for one `connectionBecameWritable` once the connection is writable again (below the
+    /// high-water mark and, after backpressure set in, back down to the low-water mark). Whoever
+    /// found `isWritable` false calls this; the next write attempt checks it, so no wake-up is
+    /// lost — also not when the buffer drained below the mark without ever passing above it.
+    func notifyWhenWritable() {
+        writableWanted = true
+        if pendingWriteBytes == 0 && !flushRequested && !waitingForWritable && state == .open {
+            flushRequested = true
+            loop.requestFlush(self)  // nothing to write: the flush only delivers the notification
+        }
+    }
 
     // MARK: Writing
 
@@ -160,11 +174,14 @@ final class FramedConnection: EpollHandler, EventLoopFlushable {
             pauseReasons.insert(.writeBackpressure)
         } else if pending <= configuration.writeLowWaterBytes && pauseReasons.contains(.writeBackpressure) {
             pauseReasons.remove(.writeBackpressure)
+        }
+        if writableWanted && isWritable && !pauseReasons.contains(.writeBackpressure) {
+            writableWanted = false
             updateInterest()
             delegate?.connectionBecameWritable(self)
             guard state == .open || state == .closing else { return }
         }
-        if state == .closing && pending == 0 {
+        if state == .closing && pendingWriteBytes == 0 {
             beginDraining()
             return
         }

@@ -6,7 +6,7 @@ import WeftWire
 protocol RPCChannelOwner: AnyObject {
     func channel(_ channel: RPCChannel, received envelope: Envelope)
     func channelClosed(_ channel: RPCChannel, error: TransportError?)
-    /// The write buffer drained below its low-water mark after having been above the high-water mark.
+    /// The connection is writable again, after someone asked (`FramedConnection.notifyWhenWritable`).
     func channelBecameWritable(_ channel: RPCChannel)
 }
 
@@ -49,6 +49,7 @@ final class RPCChannel: FramedConnectionDelegate {
             body(nil)
         } else {
             writableWaiters.append(body)
+            connection.notifyWhenWritable()
         }
     }
 
@@ -88,6 +89,7 @@ final class RPCChannel: FramedConnectionDelegate {
             // A waiter that finds the buffer full again re-queues itself.
             if connection.isWritable { waiter(nil) } else { writableWaiters.append(waiter) }
         }
+        if !writableWaiters.isEmpty { connection.notifyWhenWritable() }
         if connection.isOpen { owner?.channelBecameWritable(self) }
     }
 

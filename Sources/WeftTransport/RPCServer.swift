@@ -17,13 +17,13 @@ public struct RPCServerConfiguration: Sendable {
     /// Calls in flight on one client or worker connection (like HTTP/2's max concurrent streams).
     /// At the limit the server stops reading that connection until a call ends, so a peer that
     /// pipelines requests without reading the replies costs at most this many handlers and replies.
-    /// Default 256; the trade-off is memory per slow peer (limit × reply size) against how many
+    /// Default 128 (nginx's HTTP/2 default); the trade-off is memory per slow peer (limit × reply size) against how many
     /// calls one connection can keep busy (clients that need more open more connections).
-    public var maxConcurrentCallsPerConnection = 256
+    public var maxConcurrentCallsPerConnection = 128
     /// The same limit for peers that introduce themselves as coordinators or schedulers: one
     /// coordinator connection carries the calls of all its clients to a scheduler (long `WaitRun`s
-    /// among them), so it needs more room. Default 8,192.
-    public var maxConcurrentCallsPerClusterPeer = 8_192
+    /// among them), so it needs more room. Default 4,096.
+    public var maxConcurrentCallsPerClusterPeer = 4_096
     /// Open connections; a connection accepted beyond this is closed at once. Default 16,384.
     public var maxConnections = 16_384
     /// A frame whose first byte arrived must be complete within this, or the connection is closed

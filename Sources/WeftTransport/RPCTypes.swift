@@ -60,6 +60,7 @@ extension RPCError {
         case let error as RPCError: error
         case is CancellationError: RPCError(.cancelled, "cancelled")
         case let error as WireError: RPCError(.invalidArgument, "malformed message: \(error)")
+        case let error as any RPCStatusConvertible: error.rpcError
         default: RPCError(.unknown, String(describing: error))
         }
     }

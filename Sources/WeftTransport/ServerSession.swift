@@ -203,6 +203,7 @@ final class ServerSession: RPCChannelOwner {
     /// envelopes wait.
     private func hold(_ envelope: Envelope) {
         held.append(envelope)
+        if !channel.connection.isWritable { channel.connection.notifyWhenWritable() }
         if held.count == 1 {
             channel.connection.pauseReading(.callLimit)
             core.callLimitReached()
@@ -215,7 +216,10 @@ final class ServerSession: RPCChannelOwner {
         releasing = true
         defer { releasing = false }
         while let next = held.first {
-            if next.kind == .request && !canStartCall { return }
+            if next.kind == .request && !canStartCall {
+                if !channel.connection.isWritable { channel.connection.notifyWhenWritable() }
+                return
+            }
             held.removeFirst()
             dispatch(next, peer: peer)
             guard case .ready = state else { return }  // a held frame broke the protocol

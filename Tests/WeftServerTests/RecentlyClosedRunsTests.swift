@@ -10,7 +10,7 @@ struct RecentlyClosedRunsTests {
         let id = RunID(unixMilliseconds: milliseconds, using: &random)
         var ledger = RunLedger(NewRunRow(runID: id, workflow: "wf", version: "v", priority: 2, input: [], idempotencyKey: nil))
         var close = RunWriteBatch(partition: PartitionID(0))
-        close.closes = [RunClose(runID: id, status: "succeeded", output: [7], closedAt: Int64(milliseconds) + 1)]
+        close.closes = [RunClose(runID: id, status: .succeeded, output: [7], closedAt: Int64(milliseconds) + 1)]
         ledger.apply(close)
         return ledger
     }

@@ -212,7 +212,7 @@ struct ExecIsolationTests {
         let execs = (0..<3).map { AttemptReference(runID: run, node: "exec\($0)", attempt: 1, fence: 1) }
         for ref in execs {
             try await scheduler.push(.assignment(TaskAssignmentMessage(
-                ref: ref, taskType: "exec", input: Array(#"{"command":["sleep","3"]}"#.utf8))))
+                ref: ref, taskType: "exec", input: Array(#"{"command":["sleep","6"]}"#.utf8))))
         }
         #expect(try await eventually { worker.inFlight == 3 })
         let echoes = (0..<5).map { AttemptReference(runID: run, node: "echo\($0)", attempt: 1, fence: 1) }
@@ -220,14 +220,14 @@ struct ExecIsolationTests {
             try await scheduler.push(.assignment(TaskAssignmentMessage(ref: ref, taskType: "echo", input: Array("[1]".utf8))))
         }
         // Every echo is answered while all three children still run.
-        #expect(try await eventually(within: .seconds(2.5)) { echoes.allSatisfy { scheduler.results()[$0] != nil } })
+        #expect(try await eventually(within: .seconds(4)) { echoes.allSatisfy { scheduler.results()[$0] != nil } })
         #expect(execs.allSatisfy { scheduler.results()[$0] == nil }, "an exec finished before the echoes: they waited for it")
         // And the children are heartbeated meanwhile.
         let heartbeatsBefore = scheduler.messages.count { if case .heartbeat(let h) = $0 { h.attempts.contains(execs[0]) } else { false } }
         #expect(try await eventually(within: .seconds(2)) {
             scheduler.messages.count { if case .heartbeat(let h) = $0 { h.attempts.contains(execs[0]) } else { false } } >= heartbeatsBefore + 3
         })
-        #expect(try await eventually(within: .seconds(10)) { execs.allSatisfy { scheduler.results()[$0] != nil } })
+        #expect(try await eventually(within: .seconds(20)) { execs.allSatisfy { scheduler.results()[$0] != nil } })
         for ref in execs {
             guard case .completed = scheduler.results()[ref] else {
                 Issue.record("exec \(ref.node) did not complete: \(String(describing: scheduler.results()[ref]))")

@@ -5,11 +5,14 @@ import WeftTransport
 import WeftWire
 
 /// The client service on a coordinator (ARCHITECTURE.md §1, §4): definitions and reads are served
-/// from Postgres; run-changing calls are forwarded to the owner of the run's partition (retried
-/// once after re-reading the owner map). Every acknowledgement a scheduler gives follows a commit,
-/// so reads here see the caller's own writes.
+/// from Postgres; run-changing calls are forwarded to the owner of the run's partition (see
+/// `forward`). Every acknowledgement a scheduler gives follows a commit, so reads here see the
+/// caller's own writes.
 enum CoordinatorHandlers {
-    static func register(store: RunStore, directory: OwnerDirectory, maxInputBytes: Int, into router: inout RPCRouter) {
+    static func register(
+        store: RunStore, directory: OwnerDirectory, maxInputBytes: Int, runIDPolicy: RunIDPolicy, clock: any WallClock,
+        into router: inout RPCRouter
+    ) {
         router.unary(ClientMethods.registerWorkflow, request: RegisterWorkflowRequest.self, response: RegisterWorkflowResponse.self) { request, _ in
             let workflow = try WorkflowCatalog.decode(request.definitionJSON, registering: true)
             let created = try await store.saveDefinition(
@@ -31,9 +34,12 @@ enum CoordinatorHandlers {
             }
             guard !request.workflow.isEmpty else { throw RPCError(.invalidArgument, "StartRun needs a workflow name") }
             var forwarded = request
-            if forwarded.runID == nil {
+            if let chosen = request.runID {
+                try runIDPolicy.check(chosen, nowMilliseconds: clock.nowMilliseconds())
+            } else {
+                // The coordinator picks the id, so that a repeat of the forwarded call finds the run.
                 var random = SystemRandomNumberGenerator()
-                forwarded.runID = RunID(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000), using: &random)
+                forwarded.runID = RunID(unixMilliseconds: UInt64(clock.nowMilliseconds()), using: &random)
             }
             let start = forwarded
             let partition = start.runID!.partition(count: try await directory.partitions())
@@ -69,7 +75,7 @@ enum CoordinatorHandlers {
                 throw RPCError(.notFound, "no run \(request.runID)")
             }
             var random = SystemRandomNumberGenerator()
-            let runID = RunID(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000), using: &random)
+            let runID = RunID(unixMilliseconds: UInt64(clock.nowMilliseconds()), using: &random)
             let start = StartRunRequest(workflow: previous.workflow, version: previous.version, input: previous.input, runID: runID)
             let partition = runID.partition(count: try await directory.partitions())
             return try await forward(partition, directory: directory, context: context) { client, options in
@@ -82,32 +88,43 @@ enum CoordinatorHandlers {
         }
     }
 
-    /// Calls the owner of `partition`. On `FAILED_PRECONDITION` (not the owner: the partition
-    /// moved) re-reads the owner map and tries once more. On `UNAVAILABLE` — the owner is
-    /// restarting, or still recovering its open runs — keeps trying, re-reading the owner map, with
-    /// backoff, while the caller's deadline allows: a scheduler restart is then a pause for
-    /// clients, not a failure. Every forwarded call may be repeated: a start carries the run id
-    /// the coordinator chose (a repeat finds the run), waits and cancels are idempotent.
+    /// Calls the owner of `partition` and follows it while the caller's deadline allows:
+    ///
+    /// - `NOT_OWNER` (the partition moved): call the owner it names, or re-read the owner map when
+    ///   it names none. Any other `FAILED_PRECONDITION` is about the request and goes back to the
+    ///   caller as is.
+    /// - `UNAVAILABLE` — the owner is unreachable, restarting (on the same address or another one),
+    ///   recovering, or waiting for Postgres; or the connection broke with the call in flight —
+    ///   re-read the owner map (a restarted owner may have a new address) and call again, with
+    ///   backoff. Calls never wait for a connection to a dead address: a refused or broken
+    ///   connection fails at once and the map is read again.
+    ///
+    /// Every forwarded call may be repeated: a start carries the run id the coordinator chose (a
+    /// repeat finds the run, never starts it twice), waits and cancels are idempotent. When the
+    /// deadline does not leave room for another try, the last error is returned as it is.
     static func forward<R: Sendable>(
         _ partition: PartitionID, directory: OwnerDirectory, context: ServerContext,
         _ call: @Sendable (RPCClient, CallOptions) async throws -> R
     ) async throws -> R {
         let deadline = context.deadline ?? ContinuousClock.now + .seconds(60)
-        let options = CallOptions(deadline: deadline, waitForReady: true)
+        let options = CallOptions(deadline: deadline, waitForReady: false)
         var delay: Duration = .milliseconds(25)
-        var refresh = false
-        var movedOnce = false
+        var target = try await directory.client(for: partition)
         while true {
+            let error: RPCError
             do {
-                return try await call(try await directory.client(for: partition, forceRefresh: refresh), options)
-            } catch let error as RPCError where error.code == .failedPrecondition && !movedOnce {
-                movedOnce = true
-            } catch let error as RPCError where error.code == .unavailable {
-                guard ContinuousClock.now + delay < deadline else { throw error }
-                try await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(1))
+                return try await call(target, options)
+            } catch let failure as RPCError where failure.isNotOwner || failure.code == .unavailable {
+                error = failure
             }
-            refresh = true
+            guard ContinuousClock.now + delay < deadline else { throw error }
+            if let owner = error.ownerAddress, let named = try? await directory.client(at: owner) {
+                target = named  // the owner it named: no wait
+                continue
+            }
+            try await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(1))
+            target = try await directory.client(for: partition, forceRefresh: true)
         }
     }
 }

@@ -19,6 +19,8 @@ public final class CoordinatorService: Service, Sendable {
         /// health only.
         public var postgresURL: String?
         public var maxInputBytes = 1 << 20
+        /// Which client-chosen run ids are accepted (ARCHITECTURE.md §3).
+        public var runIDPolicy = RunIDPolicy()
         /// How long in-flight calls may take to finish after SIGTERM.
         public var shutdownGracePeriod: Duration = .seconds(10)
 
@@ -54,7 +56,8 @@ public final class CoordinatorService: Service, Sendable {
         var router = RPCRouter()
         health.register(into: &router)
         if let url = configuration.postgresURL {
-            let connection = try await PostgresConnection.connect(url: url, logger: logger)
+            readiness.set(.notReady("connecting to Postgres"))
+            let connection = try await PostgresWaiting.connect(url: url, logger: logger)
             let store = RunStore(connection: connection, logger: logger)
             var clientConfiguration = RPCClientConfiguration(
                 cluster: configuration.cluster, role: .coordinator, nodeID: configuration.nodeID,
@@ -63,7 +66,9 @@ public final class CoordinatorService: Service, Sendable {
             let directory = OwnerDirectory(
                 owners: PartitionOwnerStore(connection: connection, logger: logger), clientConfiguration: clientConfiguration,
                 logger: logger)
-            CoordinatorHandlers.register(store: store, directory: directory, maxInputBytes: configuration.maxInputBytes, into: &router)
+            CoordinatorHandlers.register(
+                store: store, directory: directory, maxInputBytes: configuration.maxInputBytes, runIDPolicy: configuration.runIDPolicy,
+                clock: SystemWallClock(), into: &router)
         }
         var serverConfiguration = RPCServerConfiguration(
             cluster: configuration.cluster, role: .coordinator, nodeID: configuration.nodeID, authToken: configuration.authToken)

@@ -46,7 +46,8 @@ actor OwnerDirectory {
         return Array(Set(addresses.values)).sorted()
     }
 
-    private func client(at address: String) throws -> RPCClient {
+    /// The client for the scheduler at `address` (`HOST:PORT`).
+    func client(at address: String) throws -> RPCClient {
         if let client = clients[address] { return client }
         let endpoint: Endpoint
         do {
@@ -67,7 +68,16 @@ actor OwnerDirectory {
         if let loadedAt, ContinuousClock.now - loadedAt < maxAge { return }
         if let refreshing { return try await refreshing.value }
         let read = Task {  // isolated to this actor, like the method that creates it
-            let rows = try await owners.owners()
+            let rows: [PartitionOwner]
+            do {
+                rows = try await owners.owners()
+            } catch let error as PostgresError where error.isTransient && partitionCount > 0 {
+                // Postgres is out of reach: a stale map beats none (owners rarely move, and a
+                // wrong guess is answered NOT_OWNER). Look again soon.
+                logger.warning("cannot refresh the partition owner map; using the last one", metadata: ["error": "\(error)"])
+                loadedAt = ContinuousClock.now - maxAge + .milliseconds(500)
+                return
+            }
             var fresh: [Int: String] = [:]
             for row in rows {
                 if let address = row.address, !address.isEmpty { fresh[row.partition.rawValue] = address }

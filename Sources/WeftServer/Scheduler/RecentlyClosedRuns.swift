@@ -33,6 +33,9 @@ struct RecentlyClosedRuns {
     /// Whether `id` closed here recently (a start repeated after its run already finished).
     func contains(_ id: RunID) -> Bool { ledgers[id] != nil }
 
+    /// The ledger of `id`, if it closed here recently.
+    func ledger(of id: RunID) -> RunLedger? { ledgers[id] }
+
     /// The closed run, if it is still remembered.
     mutating func info(of id: RunID, now: ContinuousClock.Instant) -> RunInfo? {
         prune(now: now)

@@ -1,26 +1,33 @@
-import Glibc
 import Logging
 import Metrics
 import WeftCore
 import WeftEngine
-import WeftPostgres
 import WeftTransport
 import WeftWire
 
-/// The scheduler's engine shell (ARCHITECTURE.md §4–§5): the open runs of the partitions this node
-/// owns, each a `RunStateMachine`; the `Dispatcher` that pushes ready tasks to connected workers
-/// within their credits; the timers; and the group-commit writer every change goes through.
+/// The scheduler's engine shell (ARCHITECTURE.md §4–§5): one engine per owned partition — its open
+/// runs, each a `RunStateMachine` — plus what the engines share: the `Dispatcher` that pushes ready
+/// tasks to connected workers within their credits, the timers, and the group-commit writer every
+/// change goes through.
 ///
 /// Isolation: an actor whose executor is the event loop, so RPC handlers (which run on the loop)
-/// call it without a thread hop, and loop timers enter it directly.
+/// call it without a thread hop, and loop timers enter it directly. It carries out decisions made
+/// elsewhere: the run state machines (what happens to a run), `RunRecorder` (which rows an event
+/// writes), `RunRecovery` (a run from its rows), `PartitionEngine` (a partition's lifecycle),
+/// `Dispatcher` (which worker gets a task), `BatchCommitter` (what a failed write means). Time and
+/// randomness are injected (`SchedulerConfiguration.clock`, `.randomSeed`).
 ///
-/// The durability rule: an event's `record` actions are written (one batch, fenced) before any of
-/// its effects happen — no client is acknowledged and no successor is dispatched before the commit.
-/// Everything the state machine decided is therefore in Postgres before anyone can observe it,
-/// which is what makes a `kill -9` at any moment safe: recovery rebuilds the frontier from the
-/// rows. A failed commit (ownership lost, Postgres gone past the writer's retries) leaves memory
-/// ahead of the database, so the core stops the process (`fatal`): crash-only, a restart
-/// recovers from the durable truth.
+/// **Durability.** An event's `record` actions are written (one batch, fenced) before any of its
+/// effects happen — no client is acknowledged and no successor is dispatched before the commit.
+/// Everything the state machines decided is in Postgres before anyone can observe it, which is
+/// what makes a `kill -9` at any moment safe: recovery rebuilds the frontier from the rows.
+///
+/// **Failures stay small** (ARCHITECTURE.md §6):
+/// - a partition whose fence moved on stops alone (`stopEngine`): its runs leave memory, their
+///   waiters hear `NOT_OWNER`, the other partitions carry on;
+/// - a record Postgres cannot take fails its own run only: a start is refused, a running run is
+///   cancelled with the reason (`poisoned`);
+/// - while Postgres is unreachable the writer retries, memory is kept, new runs get `UNAVAILABLE`.
 actor SchedulerCore {
     nonisolated let loop: EventLoop
     nonisolated var unownedExecutor: UnownedSerialExecutor { loop.asUnownedSerialExecutor() }
@@ -31,8 +38,8 @@ actor SchedulerCore {
     }
 
     enum AttemptPlace {
-        case queued(queue: String, ticket: UInt64)
-        case running(worker: Dispatcher<QueuedTask>.WorkerID, name: String, startedAt: Int64)
+        case queued(Dispatcher<QueuedTask>.Ticket)
+        case running(worker: Dispatcher<QueuedTask>.WorkerID, start: RunRecorder.AttemptStart)
     }
 
     struct ActiveRun {
@@ -45,6 +52,12 @@ actor SchedulerCore {
         /// recovered after a restart (see `RunLedger`).
         var ledger: RunLedger?
         var waiters: [UInt64: CheckedContinuation<RunInfo?, any Error>] = [:]
+        /// While the run's start is being committed: the repeats of that start, waiting for its
+        /// outcome (answering them before the commit could acknowledge a run a crash then loses).
+        /// nil once the start committed, and for recovered runs.
+        var pendingStart: [CheckedContinuation<StartRunResponse, any Error>]?
+        /// A write of this run was rejected once; a second rejection drops it from memory.
+        var poisoned = false
     }
 
     struct QueuedTask: Sendable {
@@ -66,143 +79,223 @@ actor SchedulerCore {
     }
 
     let writer: GroupCommitWriter<RunWriteBatch, RunWriteOutcome>
-    let store: RunStore
+    let store: any RunReading
     let catalog: WorkflowCatalog
+    let fences: FenceTable
+    let storage: StorageHealth
     let partitionCount: Int
     let logger: Logger
     let configuration: SchedulerConfiguration
-    private let fatal: @Sendable (String) -> Void
-    private(set) var fences: [PartitionID: Fence] = [:]
-    private(set) var ready = false
-    private var runs: [RunID: ActiveRun] = [:]
-    private var dispatcher = Dispatcher<QueuedTask>()
-    private var sessions: [Dispatcher<QueuedTask>.WorkerID: WorkerSession] = [:]
-    private var nextWorkerID: UInt64 = 1
-    private var nextWaiterID: UInt64 = 1
+    let clock: any WallClock
+    var engines: [PartitionID: PartitionEngine] = [:]
+    var runs: [RunID: ActiveRun] = [:]
+    var dispatcher = Dispatcher<QueuedTask>()
+    var sessions: [Dispatcher<QueuedTask>.WorkerID: WorkerSession] = [:]
+    var nextWorkerID: UInt64 = 1
+    var nextWaiterID: UInt64 = 1
     /// `WaitRun` calls waiting for a run to close.
     private(set) var waiting = 0
-    private var historySeq: Int64
-    private var pumpScheduled = false
-    private var random = SystemRandomNumberGenerator()
-    private let metrics = SchedulerMetrics()
-    private var recentlyClosed = RecentlyClosedRuns()
+    var recorder: RunRecorder
+    var pumpScheduled = false
+    var random: SplitMix64
+    let metrics = SchedulerMetrics()
+    var recentlyClosed = RecentlyClosedRuns()
+    private var allLostWaiters: [CheckedContinuation<Void, Never>] = []
 
     init(
-        loop: EventLoop, writer: GroupCommitWriter<RunWriteBatch, RunWriteOutcome>, store: RunStore, partitionCount: Int,
-        configuration: SchedulerConfiguration, logger: Logger, fatal: @escaping @Sendable (String) -> Void
+        loop: EventLoop, writer: GroupCommitWriter<RunWriteBatch, RunWriteOutcome>, store: any RunReading, catalog: WorkflowCatalog,
+        fences: FenceTable, storage: StorageHealth, partitionCount: Int, configuration: SchedulerConfiguration, logger: Logger
     ) {
         self.loop = loop
         self.writer = writer
         self.store = store
-        self.catalog = WorkflowCatalog(store: store)
+        self.catalog = catalog
+        self.fences = fences
+        self.storage = storage
         self.partitionCount = partitionCount
         self.configuration = configuration
+        self.clock = configuration.clock
         self.logger = logger
-        self.fatal = fatal
-        // History sequence numbers: time-based so that they grow across restarts too.
-        self.historySeq = Int64(Self.nowMilliseconds()) << 20
-    }
-
-    /// Wall-clock milliseconds: the engine's time base (durable deadlines survive restarts).
-    static func nowMilliseconds() -> Int64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+        self.recorder = RunRecorder(nowMilliseconds: configuration.clock.nowMilliseconds())
+        var seeder = SystemRandomNumberGenerator()
+        self.random = SplitMix64(seed: configuration.randomSeed ?? seeder.next())
     }
 
     var openRuns: Int { runs.count }
     var connectedWorkers: Int { sessions.count }
     var queueDepths: [String: Int] { dispatcher.queueDepths }
+    var unservedTasks: Int { dispatcher.unservedDepth }
+    var servingPartitions: Int { engines.values.count { $0.state == .serving } }
+
+    func now() -> EngineInstant { EngineInstant(unixMilliseconds: clock.nowMilliseconds()) }
 
     // MARK: Ownership and recovery
 
-    /// Takes ownership (fences from the claim) and rebuilds the open runs of those partitions.
+    /// Takes ownership of `claimed` (fences from the claim): their engines exist, recovering, so
+    /// callers hear "still recovering" (`UNAVAILABLE`) rather than `NOT_OWNER` until `recover`.
+    func claimed(_ claimed: [PartitionID: Fence]) {
+        for (partition, fence) in claimed {
+            engines[partition] = PartitionEngine(fence: fence)
+            fences.set(partition, fence)
+        }
+    }
+
+    /// Takes ownership of `claimed` (if `claimed(_:)` did not already) and rebuilds the open runs of
+    /// those partitions; their engines serve once done. Reads that fail for want of Postgres are
+    /// retried until it answers; any other failure to read the open runs is thrown (never serve
+    /// without the runs we own).
     func recover(fences claimed: [PartitionID: Fence]) async throws {
-        fences = claimed
         let started = ContinuousClock.now
-        let open = try await store.openRuns(partitions: Array(claimed.keys))
+        for (partition, fence) in claimed where engines[partition]?.fence != fence {
+            engines[partition] = PartitionEngine(fence: fence)
+            fences.set(partition, fence)
+        }
+        let open = try await retryingStorage("read the open runs") { [store] in
+            try await store.openRuns(partitions: Array(claimed.keys))
+        }
         var recovered = 0
         // Re-recording the frontier goes through the writer like any event; many runs in flight
         // at once let the writer batch them (one commit per run would take minutes for 100k runs).
         await withTaskGroup(of: Void.self) { group in
             var inFlight = 0
-            for run in open {
+            for run in open where engines[run.partition]?.state == .recovering {
+                let workflow: ValidatedWorkflow
                 do {
-                    let workflow = try await catalog.workflow(name: run.workflow, version: run.version)
-                    let snapshot = Self.snapshot(of: run, workflow: workflow)
-                    let (machine, actions) = try RunStateMachine.recover(
-                        runID: run.runID, workflow: workflow, snapshot: snapshot, seed: random.next(), now: now())
-                    runs[run.runID] = ActiveRun(machine: machine, partition: run.partition, priorityLevel: Self.level(storedPriority: run.priority))
-                    let id = run.runID
-                    group.addTask(executorPreference: loop) { _ = await self.process(id, actions) }
-                    inFlight += 1
-                    recovered += 1
-                    if inFlight >= 4096 {
-                        await group.next()
-                        inFlight -= 1
+                    workflow = try await retryingStorage("load a workflow") { [catalog] in
+                        try await catalog.workflow(name: run.workflow, version: run.version)
                     }
                 } catch {
                     logger.error("cannot recover a run; it stays open in Postgres", metadata: ["run.id": "\(run.runID)", "error": "\(error)"])
+                    continue
+                }
+                let snapshot = RunRecovery.snapshot(of: run, workflow: workflow)
+                let machine: RunStateMachine
+                let actions: [RunStateMachine.Action]
+                do {
+                    (machine, actions) = try RunStateMachine.recover(
+                        runID: run.runID, workflow: workflow, snapshot: snapshot, seed: random.next(), now: now())
+                } catch {
+                    logger.error("cannot recover a run; it stays open in Postgres", metadata: ["run.id": "\(run.runID)", "error": "\(error)"])
+                    continue
+                }
+                runs[run.runID] = ActiveRun(
+                    machine: machine, partition: run.partition, priorityLevel: RunRecovery.level(storedPriority: run.priority))
+                engines[run.partition]?.runs.insert(run.runID)
+                let id = run.runID
+                group.addTask(executorPreference: loop) { _ = await self.process(id, actions) }
+                inFlight += 1
+                recovered += 1
+                if inFlight >= 4096 {
+                    await group.next()
+                    inFlight -= 1
                 }
             }
         }
-        ready = true
+        for partition in claimed.keys where engines[partition]?.state == .recovering { engines[partition]!.serve() }
         logger.notice("recovered open runs", metadata: [
             "runs": "\(recovered)", "partitions": "\(claimed.count)", "duration": "\(ContinuousClock.now - started)",
         ])
         schedulePump()
     }
 
-    /// Rebuilds a run's snapshot from the latest attempt of each node.
-    static func snapshot(of run: RunStore.OpenRun, workflow: ValidatedWorkflow) -> RunSnapshot {
-        var nodes: [NodeKey: NodeSnapshot] = [:]
-        var terminalMaps: Set<String> = []
-        for attempt in run.latestAttempts {
-            guard let key = NodeKey(parsing: attempt.node) else { continue }
-            let isMap = key.index == nil && workflow.task(named: key.name)?.map == true
-            let status: NodeSnapshot.Status
-            switch attempt.status {
-            case "scheduled": status = .scheduled
-            case "retry_wait": status = .backingOff(until: EngineInstant(unixMilliseconds: attempt.scheduledAt))
-            case "mapping": status = .mapping(width: Int(String(decoding: attempt.output ?? [], as: UTF8.self)) ?? 0)
-            case "succeeded": status = .succeeded(output: attempt.output ?? [])
-            case "failed", "timed_out":
-                status = .failed(TaskFailure(kind: attempt.errorKind ?? "Failed", message: attempt.error ?? "", retryable: false))
-            default: status = .cancelled
+    /// `body`, again and again while it fails because Postgres is out of reach (other errors are
+    /// thrown).
+    private func retryingStorage<T: Sendable>(_ what: String, _ body: @Sendable () async throws -> T) async rethrows -> T {
+        var delay: Duration = .milliseconds(100)
+        while true {
+            do {
+                let value = try await body()
+                storage.succeeded()
+                return value
+            } catch where BatchCommitter.classify(error) == .transient {
+                storage.failed(error)
+                logger.warning("Postgres unavailable; retrying", metadata: ["operation": "\(what)", "error": "\(error)"])
+                try? await Task.sleep(for: delay)  // not cancelled: recovery has no caller to give up
+                delay = min(delay * 2, .seconds(2))
             }
-            if isMap && status.isTerminal { terminalMaps.insert(key.name) }
-            let attempts: Int
-            switch status {
-            case .backingOff: attempts = attempt.attempt - 1
-            case .mapping: attempts = 0
-            default: attempts = isMap ? 0 : attempt.attempt
-            }
-            nodes[key] = NodeSnapshot(status, attempts: attempts)
         }
-        for key in nodes.keys where key.index != nil && terminalMaps.contains(key.name) { nodes[key] = nil }
-        return RunSnapshot(status: .running, input: run.input, nodes: nodes)
+    }
+
+    /// A partition's fence moved on (another node claimed it): its engine stops at once and for
+    /// good — runs leave memory unwritten changes and all, waiters hear `NOT_OWNER` — and the other
+    /// partitions are untouched. Idempotent.
+    func stopEngine(_ partition: PartitionID, reason: String) {
+        guard var engine = engines[partition], engine.state != .stopped else { return }
+        fences.remove(partition)
+        let ids = engine.runs
+        engine.stop()
+        engines[partition] = engine
+        metrics.fenceLosses.increment()
+        logger.error("partition engine stopped", metadata: ["partition": "\(partition)", "reason": "\(reason)", "runs.dropped": "\(ids.count)"])
+        let notOwner = RPCError.notOwner(partition, owner: nil, reason)
+        for id in ids { dropRun(id, failing: notOwner) }
+        if !engines.isEmpty, engines.values.allSatisfy({ $0.state == .stopped }) {
+            let waiters = allLostWaiters
+            allLostWaiters = []
+            for waiter in waiters { waiter.resume() }
+        }
+    }
+
+    /// Returns once every partition this scheduler claimed has stopped (its fences all lost).
+    func waitUntilAllPartitionsLost() async {
+        if !engines.isEmpty, engines.values.allSatisfy({ $0.state == .stopped }) { return }
+        await withCheckedContinuation { allLostWaiters.append($0) }
+    }
+
+    /// Throws unless `partition`'s engine serves here: `NOT_OWNER` (with the owner's address when
+    /// known) for a partition another node owns, `UNAVAILABLE` while it recovers.
+    func requireServing(_ partition: PartitionID) throws {
+        switch engines[partition]?.state {
+        case .serving?:
+            return
+        case .recovering?:
+            throw RPCError(.unavailable, "the scheduler is still recovering partition \(partition); retry shortly")
+        case .stopped?, nil:
+            throw RPCError.notOwner(partition, owner: nil)
+        }
     }
 
     // MARK: Client calls
 
     func startRun(_ request: StartRunRequest) async throws -> StartRunResponse {
-        try requireReady()
-        let runID = request.runID ?? RunID(unixMilliseconds: UInt64(Self.nowMilliseconds()), using: &random)
-        let partition = runID.partition(count: partitionCount)
-        guard fences[partition] != nil else {
-            throw RPCError(.failedPrecondition, "this scheduler does not own partition \(partition)")
+        let nowMilliseconds = clock.nowMilliseconds()
+        let runID: RunID
+        if let chosen = request.runID {
+            try configuration.runIDPolicy.check(chosen, nowMilliseconds: nowMilliseconds)
+            runID = chosen
+        } else {
+            runID = RunID(unixMilliseconds: UInt64(nowMilliseconds), using: &random)
         }
-        // A start retried after its answer was lost (the coordinator retries with the same id):
-        // the run exists, and must not be started twice.
-        if runs[runID] != nil || recentlyClosed.contains(runID) { return StartRunResponse(runID: runID, created: false) }
+        let partition = runID.partition(count: partitionCount)
+        try requireServing(partition)
         guard request.input.count <= configuration.maxInputBytes else {
             throw RPCError(.invalidArgument, "the run input is \(request.input.count) bytes; the limit is \(configuration.maxInputBytes)")
         }
-        if !request.idempotencyKey.isEmpty, let existing = try await store.idempotencyKey(request.idempotencyKey) {
-            return StartRunResponse(runID: existing, created: false)
+        guard !request.workflow.isEmpty else { throw RPCError(.invalidArgument, "StartRun needs a workflow name") }
+        var workflow: ValidatedWorkflow?
+        var checkedKey = request.idempotencyKey.isEmpty
+        // The awaits below let other calls in: whatever they started for this id is looked at again.
+        while true {
+            if let answer = try await existingStart(runID, request) { return answer }
+            guard storage.isAvailable else {
+                throw RPCError(.unavailable, "the database is unavailable (\(storage.unavailableReason)); retry shortly")
+            }
+            if !checkedKey {
+                checkedKey = true
+                if let existing = try await store.idempotencyKey(request.idempotencyKey) {
+                    return StartRunResponse(runID: existing, created: false)
+                }
+                continue
+            }
+            if workflow == nil {
+                workflow = try await catalog.workflow(name: request.workflow, version: request.version.isEmpty ? nil : request.version)
+                continue
+            }
+            break
         }
-        let workflow = try await catalog.workflow(name: request.workflow, version: request.version.isEmpty ? nil : request.version)
-        try checkTaskTypes(of: workflow)
+        try requireServing(partition)
+        let pinned = workflow!
+        try checkTaskTypes(of: pinned)
         let level: Int? = switch request.priority {
         case .unspecified: nil
         case .low: 0
@@ -210,21 +303,63 @@ actor SchedulerCore {
         case .high: 2
         case .critical: 3
         }
-        var machine = RunStateMachine(runID: runID, workflow: workflow, seed: random.next())
+        var machine = RunStateMachine(runID: runID, workflow: pinned, seed: random.next())
         let actions = machine.started(input: request.input, now: now())
         let newRun = NewRunRow(
-            runID: runID, workflow: workflow.name, version: workflow.version.description,
+            runID: runID, workflow: pinned.name, version: pinned.version.description,
             priority: level.map { 3 - $0 } ?? 2, input: request.input,
             idempotencyKey: request.idempotencyKey.isEmpty ? nil : request.idempotencyKey)
-        runs[runID] = ActiveRun(machine: machine, partition: partition, priorityLevel: level, ledger: RunLedger(newRun))
-        switch await process(runID, actions, newRun: newRun) {
+        runs[runID] = ActiveRun(machine: machine, partition: partition, priorityLevel: level, ledger: RunLedger(newRun), pendingStart: [])
+        engines[partition]?.runs.insert(runID)
+        let outcome = await process(runID, actions, newRun: newRun)
+        let answer: Result<StartRunResponse, RPCError>
+        switch outcome {
         case .committed:
             metrics.runsStarted.increment()
+            settleStart(runID, .success(StartRunResponse(runID: runID, created: false)))
             return StartRunResponse(runID: runID, created: true)
         case .duplicateRun(let existing):
-            dropRun(runID)
-            return StartRunResponse(runID: existing, created: false)
+            answer = .success(StartRunResponse(runID: existing, created: false))
+        case .existingRun(let existingWorkflow, _):
+            answer = existingWorkflow == request.workflow
+                ? .success(StartRunResponse(runID: runID, created: false))
+                : .failure(Self.otherWorkflow(runID, existingWorkflow))
+        case .notOwner(let lost):
+            answer = .failure(RPCError.notOwner(lost, owner: nil, "its fence moved on"))
+        case .rejected(let reason):
+            answer = .failure(RPCError(.invalidArgument, "run \(runID) cannot be stored: \(MessageText.escaped(reason, limit: 500))"))
+        case .abandoned:
+            answer = .failure(RPCError(.unavailable, "the scheduler shut down before the run was stored; retry"))
         }
+        settleStart(runID, answer.map { StartRunResponse(runID: $0.runID, created: false) })
+        dropRun(runID, failing: RPCError(.unavailable, "the run was not started"))
+        return try answer.get()
+    }
+
+    /// What a start for `runID` is answered when the run is already known here: open (after its
+    /// start committed — or once it does), or closed recently. nil when it is not.
+    private func existingStart(_ runID: RunID, _ request: StartRunRequest) async throws -> StartRunResponse? {
+        if let run = runs[runID] {
+            guard run.machine.workflow.name == request.workflow else { throw Self.otherWorkflow(runID, run.machine.workflow.name) }
+            guard run.pendingStart != nil else { return StartRunResponse(runID: runID, created: false) }
+            return try await withCheckedThrowingContinuation { runs[runID]!.pendingStart!.append($0) }
+        }
+        if let ledger = recentlyClosed.ledger(of: runID) {
+            guard ledger.workflow == request.workflow else { throw Self.otherWorkflow(runID, ledger.workflow) }
+            return StartRunResponse(runID: runID, created: false)
+        }
+        return nil
+    }
+
+    private static func otherWorkflow(_ runID: RunID, _ workflow: String) -> RPCError {
+        RPCError(.alreadyExists, "run \(runID) exists and belongs to workflow \(MessageText.quoted(workflow)); a start may only repeat the same workflow")
+    }
+
+    /// Answers the repeats that waited for the start of `runID`.
+    func settleStart(_ runID: RunID, _ result: Result<StartRunResponse, RPCError>) {
+        guard let waiting = runs[runID]?.pendingStart else { return }
+        runs[runID]!.pendingStart = nil
+        for waiter in waiting { waiter.resume(with: result) }
     }
 
     /// Refuses a run whose tasks could never run: a queue that has workers, none of which registered
@@ -232,7 +367,7 @@ actor SchedulerCore {
     private func checkTaskTypes(of workflow: ValidatedWorkflow) throws {
         for task in workflow.tasks {
             let serving = sessions.values.filter { $0.queues.contains(task.queue) }
-            guard !serving.isEmpty, !serving.contains(where: { $0.taskTypes.contains(task.type) }) else { continue }
+            guard !serving.isEmpty, !serving.contains(where: { $0.taskTypes.isEmpty || $0.taskTypes.contains(task.type) }) else { continue }
             let offered = Set(serving.flatMap(\.taskTypes)).sorted().joined(separator: ", ")
             throw RPCError(
                 .failedPrecondition,
@@ -241,7 +376,10 @@ actor SchedulerCore {
     }
 
     func cancelRun(_ id: RunID, reason: String) async throws -> WeftWire.RunStatus {
-        try requireReady()
+        try requireServing(id.partition(count: partitionCount))
+        if runs[id]?.pendingStart != nil {
+            _ = try await withCheckedThrowingContinuation { runs[id]!.pendingStart!.append($0) }
+        }
         guard runs[id] != nil else {
             // Not open here: report what Postgres says (closed runs stay as they were).
             guard let info = try await store.run(id, includeTasks: false) else {
@@ -250,17 +388,22 @@ actor SchedulerCore {
             return info.status
         }
         let actions = runs[id]!.machine.cancelRequested(reason: reason.isEmpty ? "cancelled by request" : reason, now: now())
-        _ = await process(id, actions)
-        return .cancelled
+        switch await process(id, actions) {
+        case .committed: return .cancelled
+        case .notOwner(let partition): throw RPCError.notOwner(partition, owner: nil, "its fence moved on")
+        default: throw RPCError(.unavailable, "the cancel could not be stored; retry")
+        }
     }
 
     /// Returns once the run is closed (at once if it is not open here): the closed run with its
     /// tasks when this scheduler saw all of it (open now, or among the `recentlyClosed`), `nil`
-    /// when the caller must read Postgres (closed long ago, elsewhere, or recovered after a restart).
+    /// when the caller must read Postgres (closed long ago, or recovered after a restart).
     ///
     /// Cancellable: a caller that gives up (its deadline passed, it went away) is forgotten at
-    /// once and gets `CancellationError`, so waits on a long run do not pile up.
+    /// once and gets `CancellationError`, so waits on a long run do not pile up. Throws
+    /// `NOT_OWNER` for a run of a partition this scheduler does not own (or stops owning).
     func waitUntilClosed(_ id: RunID) async throws -> RunInfo? {
+        try requireServing(id.partition(count: partitionCount))
         guard runs[id] != nil else { return recentlyClosed.info(of: id, now: .now) }
         let token = nextWaiterID
         nextWaiterID += 1
@@ -281,366 +424,73 @@ actor SchedulerCore {
         continuation.resume(throwing: CancellationError())
     }
 
-    // MARK: Workers
-
-    func workerConnected(hello: WorkerHelloMessage, writer: RPCStreamWriter) -> Dispatcher<QueuedTask>.WorkerID {
-        let id = Dispatcher<QueuedTask>.WorkerID(nextWorkerID)
-        nextWorkerID += 1
-        let queues = hello.queues.isEmpty ? ["default"] : hello.queues
-        sessions[id] = WorkerSession(name: Self.storable(hello.workerID), writer: writer, queues: Set(queues), taskTypes: Set(hello.taskTypes))
-        dispatcher.workerConnected(id, queues: queues)
-        logger.info("worker connected", metadata: [
-            "worker.id": "\(hello.workerID)", "queues": "\(hello.queues.joined(separator: ","))",
-            "task.types": "\(hello.taskTypes.joined(separator: ","))",
-        ])
-        return id
-    }
-
-    /// Applies one message of a worker's stream. The state machines change at once, in stream
-    /// order; the resulting writes (and what follows them) proceed concurrently, so one worker's
-    /// stream never waits for a commit and its results share batches with everyone else's.
-    func workerMessage(_ id: Dispatcher<QueuedTask>.WorkerID, _ message: WorkerMessage) {
-        switch message {
-        case .hello:
-            return  // only the first message is a hello; a repeat changes nothing
-        case .credits(let grant):
-            dispatcher.creditsGranted(id, Int(grant.credits))
-            schedulePump()
-        case .heartbeat(let heartbeat):
-            for ref in heartbeat.attempts {
-                guard let key = attemptKey(ref), runs[ref.runID] != nil else { continue }
-                let actions = runs[ref.runID]!.machine.heartbeatReceived(node: key.node, attempt: key.attempt, now: now())
-                processLater(ref.runID, actions)
-            }
-        case .completed(let done):
-            guard let key = attemptKey(done.ref) else { return }
-            forget(AttemptRef(runID: done.ref.runID, key: key), session: id)
-            guard runs[done.ref.runID] != nil else { return }  // closed, or not ours: stale
-            let actions = runs[done.ref.runID]!.machine.taskCompleted(node: key.node, attempt: key.attempt, output: done.output, now: now())
-            processLater(done.ref.runID, actions)
-        case .failed(let failed):
-            guard let key = attemptKey(failed.ref) else { return }
-            forget(AttemptRef(runID: failed.ref.runID, key: key), session: id)
-            guard runs[failed.ref.runID] != nil else { return }
-            let failure = TaskFailure(
-                kind: failed.kind.isEmpty ? "Error" : Self.storable(failed.kind), message: Self.storable(failed.message),
-                retryable: failed.retryable)
-            let actions = runs[failed.ref.runID]!.machine.taskFailed(node: key.node, attempt: key.attempt, failure: failure, now: now())
-            processLater(failed.ref.runID, actions)
-        }
-    }
-
-    /// `process` in a task of its own on the loop. Tasks start in the order they are created, so
-    /// the writes of one run still reach the writer in event order.
-    private func processLater(_ runID: RunID, _ actions: [RunStateMachine.Action]) {
-        guard !actions.isEmpty else { return }
-        Task(executorPreference: loop) { _ = await self.process(runID, actions) }
-    }
-
-    /// The worker's stream ended: its attempts fail (as `WorkerLost`, retryable) after a grace
-    /// period unless it reports them again from a new stream.
-    func workerDisconnected(_ id: Dispatcher<QueuedTask>.WorkerID) {
-        dispatcher.workerDisconnected(id)
-        guard let session = sessions.removeValue(forKey: id) else { return }
-        logger.info("worker disconnected", metadata: ["worker.id": "\(session.name)", "attempts.in_flight": "\(session.attempts.count)"])
-        guard !session.attempts.isEmpty else { return }
-        let attempts = session.attempts
-        loop.scheduleTimer(after: configuration.workerLostGrace) { [self] in
-            Task(executorPreference: loop) { await self.attemptsLost(attempts, from: id) }
-        }
-    }
-
-    private func attemptsLost(_ attempts: Set<AttemptRef>, from id: Dispatcher<QueuedTask>.WorkerID) async {
-        for ref in attempts {
-            guard let run = runs[ref.runID], case .running(let worker, _, _) = run.attempts[ref.key], worker == id else { continue }
-            runs[ref.runID]!.attempts[ref.key] = nil
-            let actions = runs[ref.runID]!.machine.workerLost(node: ref.key.node, attempt: ref.key.attempt, now: now())
-            _ = await process(ref.runID, actions)
-        }
-    }
-
-    private func attemptKey(_ ref: AttemptReference) -> AttemptKey? {
-        guard let node = NodeKey(parsing: ref.node) else { return nil }
-        return AttemptKey(node: node, attempt: Int(ref.attempt))
-    }
-
-    private func forget(_ ref: AttemptRef, session id: Dispatcher<QueuedTask>.WorkerID) {
-        sessions[id]?.attempts.remove(ref)
-    }
-
-    // MARK: Dispatch
-
-    private func schedulePump() {
-        guard !pumpScheduled else { return }
-        pumpScheduled = true
-        Task(executorPreference: loop) { await self.pump() }
-    }
-
-    /// Hands ready tasks to workers with credits.
-    private func pump() async {
-        pumpScheduled = false
-        let assignments = dispatcher.nextAssignments(now: Self.nowMilliseconds())
-        for (worker, task) in assignments {
-            let key = AttemptKey(node: task.assignment.node, attempt: task.assignment.attempt)
-            guard let session = sessions[worker], runs[task.runID] != nil,
-                  case .queued = runs[task.runID]!.attempts[key]
-            else { continue }  // the run closed or the attempt was cancelled meanwhile
-            let started = Self.nowMilliseconds()
-            runs[task.runID]!.attempts[key] = .running(worker: worker, name: session.name, startedAt: started)
-            sessions[worker]!.attempts.insert(AttemptRef(runID: task.runID, key: key))
-            let message = SchedulerMessage.assignment(TaskAssignmentMessage(
-                ref: AttemptReference(
-                    runID: task.runID, node: key.node.description, attempt: UInt32(key.attempt),
-                    fence: fences[runs[task.runID]!.partition]?.rawValue ?? 0),
-                taskType: task.assignment.type, input: task.assignment.input,
-                startToCloseMilliseconds: task.assignment.timeouts.startToClose.map { UInt64($0 / .milliseconds(1)) } ?? 0,
-                heartbeatMilliseconds: task.assignment.timeouts.heartbeat.map { UInt64($0 / .milliseconds(1)) } ?? 0,
-                workflow: runs[task.runID]!.machine.workflow.name))
-            do {
-                try await session.writer.send(message)
-            } catch {
-                // The stream broke; the disconnect path fails the attempt after the grace period.
-                continue
-            }
-            guard runs[task.runID] != nil else { continue }
-            metrics.attemptsDispatched.increment()
-            let actions = runs[task.runID]!.machine.taskDispatched(node: key.node, attempt: key.attempt, worker: session.name, now: now())
-            _ = await process(task.runID, actions)
-        }
-    }
-
-    // MARK: Timers
-
-    private func timerFired(_ runID: RunID, _ timer: TimerID) async {
-        guard runs[runID] != nil else { return }
-        runs[runID]!.timers[timer] = nil
-        let actions = runs[runID]!.machine.timerFired(timer, now: now())
-        _ = await process(runID, actions)
-    }
-
-    // MARK: Actions
-
-    /// Writes the records of `actions` (with `newRun`, for a run being started), then carries out
-    /// the rest. See the type's documentation for the durability rule.
-    private func process(_ runID: RunID, _ actions: [RunStateMachine.Action], newRun: NewRunRow? = nil) async -> RunWriteOutcome {
-        guard let run = runs[runID] else { return .committed }
-        let at = Self.nowMilliseconds()
-        var batch = RunWriteBatch(partition: run.partition)
-        batch.newRun = newRun
-        var effects: [RunStateMachine.Action] = []
-        for action in actions {
-            switch action {
-            case .record(let event):
-                append(event, of: runID, run: run, at: at, to: &batch)
-            case .cancelTimer(let timer):
-                if let handle = runs[runID]?.timers.removeValue(forKey: timer) { loop.cancelTimer(handle) }
-            case .ignored(let ignored):
-                logger.debug("event ignored", metadata: ["run.id": "\(runID)", "reason": "\(ignored)"])
-            default:
-                effects.append(action)
-            }
-        }
-        if !batch.isEmpty {
-            // Applied in submission order, which is commit order (the writer is FIFO); it is read
-            // only when the run's close has committed, so by then every row in it has too.
-            runs[runID]?.ledger?.apply(batch)
-            do {
-                let outcome = try await writer.submit(batch)
-                if outcome != .committed { return outcome }
-            } catch {
-                fatal("a write for run \(runID) failed after the state machine moved on: \(error)")
-                return .committed
-            }
-        }
-        var closed: String?
-        for effect in effects {
-            switch effect {
-            case .dispatch(let assignment):
-                guard runs[runID] != nil else { continue }
-                let level = runs[runID]!.priorityLevel ?? assignment.priority.rank
-                let ticket = dispatcher.enqueue(QueuedTask(runID: runID, assignment: assignment), queue: assignment.queue, level: level, now: at)
-                runs[runID]!.attempts[AttemptKey(node: assignment.node, attempt: assignment.attempt)] = .queued(queue: assignment.queue, ticket: ticket)
-                schedulePump()
-            case .cancelAttempt(let node, let attempt):
-                cancelAttempt(runID, AttemptKey(node: node, attempt: attempt))
-            case .schedule(let timer, let deadline):
-                guard runs[runID] != nil else { continue }
-                if let old = runs[runID]!.timers[timer] { loop.cancelTimer(old) }
-                let delay = Duration.milliseconds(max(0, deadline.unixMilliseconds - Self.nowMilliseconds()))
-                runs[runID]!.timers[timer] = loop.scheduleTimer(after: delay) { [self] in
-                    Task(executorPreference: loop) { await self.timerFired(runID, timer) }
-                }
-            case .completeRun:
-                closed = "succeeded"
-            case .failRun:
-                closed = "failed"
-            case .cancelRun:
-                closed = "cancelled"
-            case .record, .cancelTimer, .ignored:
-                break
-            }
-        }
-        if let closed {
-            metrics.closed(closed)
-            closeRun(runID)
-        }
-        return .committed
-    }
-
-    private func cancelAttempt(_ runID: RunID, _ key: AttemptKey) {
-        guard let place = runs[runID]?.attempts.removeValue(forKey: key) else { return }
-        switch place {
-        case .queued(let queue, let ticket):
-            dispatcher.remove(queue: queue, ticket: ticket)
-        case .running(let worker, _, _):
-            guard let session = sessions[worker] else { return }
-            sessions[worker]?.attempts.remove(AttemptRef(runID: runID, key: key))
-            let message = SchedulerMessage.cancel(CancelAttemptMessage(
-                ref: AttemptReference(runID: runID, node: key.node.description, attempt: UInt32(key.attempt), fence: 0),
-                reason: "cancelled by the scheduler"))
-            Task(executorPreference: loop) {
-                // A worker that is gone cannot be told; its attempt result will be ignored as stale.
-                try? await session.writer.send(message)
-            }
-        }
-    }
+    // MARK: Leaving memory
 
     /// The run is closed and committed: forget it and wake whoever waits for it.
-    private func closeRun(_ runID: RunID) {
-        guard let run = runs.removeValue(forKey: runID) else { return }
-        for handle in run.timers.values { loop.cancelTimer(handle) }
-        for (key, place) in run.attempts {
-            if case .queued(let queue, let ticket) = place { dispatcher.remove(queue: queue, ticket: ticket) }
-            if case .running(let worker, _, _) = place { sessions[worker]?.attempts.remove(AttemptRef(runID: runID, key: key)) }
-        }
+    func closeRun(_ runID: RunID) {
+        guard let run = forget(runID) else { return }
         let info = run.waiters.isEmpty ? nil : run.ledger?.info()
         waiting -= run.waiters.count
         for waiter in run.waiters.values { waiter.resume(returning: info) }
+        for waiter in run.pendingStart ?? [] { waiter.resume(returning: StartRunResponse(runID: runID, created: false)) }
         if let ledger = run.ledger { recentlyClosed.insert(ledger, now: .now) }
     }
 
-    private func dropRun(_ runID: RunID) {
-        guard let run = runs.removeValue(forKey: runID) else { return }
-        for handle in run.timers.values { loop.cancelTimer(handle) }
-        for place in run.attempts.values {
-            if case .queued(let queue, let ticket) = place { dispatcher.remove(queue: queue, ticket: ticket) }
-        }
+    /// The run leaves memory without closing here (not started, or its engine stopped): waiters
+    /// and repeated starts get `error`.
+    func dropRun(_ runID: RunID, failing error: RPCError) {
+        guard let run = forget(runID) else { return }
         waiting -= run.waiters.count
-        for waiter in run.waiters.values { waiter.resume(returning: nil) }  // they read Postgres
+        for waiter in run.waiters.values { waiter.resume(throwing: error) }
+        for waiter in run.pendingStart ?? [] { waiter.resume(throwing: error) }
     }
 
-    /// Turns one history event into row changes (see `RunWrites.swift`).
-    private func append(_ event: HistoryEvent, of runID: RunID, run: ActiveRun, at: Int64, to batch: inout RunWriteBatch) {
-        func history(_ kind: String, _ detail: String = "") {
-            historySeq += 1
-            batch.history.append(HistoryRow(runID: runID, seq: historySeq, at: at, kind: kind, body: Array(detail.utf8)))
-        }
-        func started(_ key: AttemptKey) -> (worker: String?, startedAt: Int64?) {
-            if case .running(_, let name, let startedAt) = run.attempts[key] { return (name, startedAt) }
-            return (nil, nil)
-        }
-        switch event {
-        case .runStarted:
-            history("run_started")
-        case .attemptScheduled(let node, let attempt):
-            batch.attempts.append(AttemptRow(runID: runID, node: node.description, attempt: attempt, status: "scheduled", scheduledAt: at))
-            history("attempt_scheduled", "\(node)#\(attempt)")
-        case .attemptStarted:
-            break  // kept in memory; worker and start time are written with the attempt's end
-        case .attemptCompleted(let node, let attempt, let output):
-            let (worker, startedAt) = started(AttemptKey(node: node, attempt: attempt))
-            batch.finishes.append(AttemptFinish(
-                runID: runID, node: node.description, attempt: attempt, status: "succeeded", output: output,
-                worker: worker, startedAt: startedAt, finishedAt: at))
-            history("attempt_completed", "\(node)#\(attempt)")
-        case .attemptFailed(let node, let attempt, let failure):
-            let (worker, startedAt) = started(AttemptKey(node: node, attempt: attempt))
-            batch.finishes.append(AttemptFinish(
-                runID: runID, node: node.description, attempt: attempt, status: "failed", errorKind: failure.kind,
-                error: failure.message, worker: worker, startedAt: startedAt, finishedAt: at))
-            history("attempt_failed", "\(node)#\(attempt) \(failure)")
-        case .attemptTimedOut(let node, let attempt, let timeout):
-            let (worker, startedAt) = started(AttemptKey(node: node, attempt: attempt))
-            let failure = TaskFailure.timeout(timeout)
-            batch.finishes.append(AttemptFinish(
-                runID: runID, node: node.description, attempt: attempt, status: "timed_out", errorKind: failure.kind,
-                error: failure.message, worker: worker, startedAt: startedAt, finishedAt: at))
-            history("attempt_timed_out", "\(node)#\(attempt) \(timeout)")
-        case .retryScheduled(let node, let attempt, let due):
-            batch.attempts.append(AttemptRow(
-                runID: runID, node: node.description, attempt: attempt, status: "retry_wait", scheduledAt: due.unixMilliseconds))
-            history("retry_scheduled", "\(node)#\(attempt) at \(due.unixMilliseconds)")
-        case .nodeFailed(let node, let failure):
-            if node.index == nil, run.machine.workflow.task(named: node.name)?.map == true {
-                batch.finishes.append(AttemptFinish(
-                    runID: runID, node: node.description, attempt: 1, status: "failed", errorKind: failure.kind,
-                    error: failure.message, finishedAt: at))
+    /// Removes the run and everything that refers to it: timers, queued tasks, worker bookkeeping.
+    private func forget(_ runID: RunID) -> ActiveRun? {
+        guard let run = runs.removeValue(forKey: runID) else { return nil }
+        engines[run.partition]?.runs.remove(runID)
+        for handle in run.timers.values { loop.cancelTimer(handle) }
+        for (key, place) in run.attempts {
+            switch place {
+            case .queued(let ticket): dispatcher.remove(ticket)
+            case .running(let worker, _): sessions[worker]?.attempts.remove(AttemptRef(runID: runID, key: key))
             }
-            history("node_failed", "\(node) \(failure)")
-        case .mapExpanded(let node, let width):
-            batch.attempts.append(AttemptRow(
-                runID: runID, node: node.description, attempt: 1, status: "mapping", scheduledAt: at, output: Array(String(width).utf8)))
-            history("map_expanded", "\(node) width \(width)")
-        case .mapCompleted(let node, let output):
-            batch.finishes.append(AttemptFinish(runID: runID, node: node.description, attempt: 1, status: "succeeded", output: output, finishedAt: at))
-            history("map_completed", "\(node)")
-        case .runCompleted(let output):
-            batch.closes.append(RunClose(runID: runID, status: "succeeded", output: output, closedAt: at))
-            history("run_completed")
-        case .runFailed(let failure):
-            batch.closes.append(RunClose(runID: runID, status: "failed", error: failure.description, closedAt: at))
-            history("run_failed", failure.description)
-        case .runCancelled(let reason):
-            batch.closes.append(RunClose(runID: runID, status: "cancelled", error: reason, closedAt: at))
-            history("run_cancelled", reason)
         }
-    }
-
-    // MARK: Helpers
-
-    /// A string a worker sent, made storable as Postgres text (which cannot hold NUL) here, at the
-    /// boundary, so that memory (`RunLedger`, what `WaitRun` returns) and the rows agree.
-    static func storable(_ text: String) -> String { PostgresBinaryArray.storableText(text) }
-
-    private func now() -> EngineInstant { EngineInstant(unixMilliseconds: Self.nowMilliseconds()) }
-
-    private func requireReady() throws {
-        guard ready else { throw RPCError(.unavailable, "the scheduler is still recovering its partitions; retry shortly") }
-    }
-
-    /// `runs.priority` (0 critical … 3 low) → ready-queue level (3 critical … 0 low).
-    static func level(storedPriority: Int) -> Int? {
-        storedPriority == 2 ? nil : max(0, min(3, 3 - storedPriority))
+        return run
     }
 }
 
-/// Settings of a scheduler.
+/// Settings of a scheduler's engine.
 public struct SchedulerConfiguration: Sendable {
     public var nodeID: String
-    /// The address workers and coordinators reach this scheduler at (written with the fence).
-    public var advertise: String
     /// How long a disconnected worker's attempts wait for it to come back before they fail.
     public var workerLostGrace: Duration = .seconds(3)
     /// The largest run input accepted. Default 1 MiB.
     public var maxInputBytes = 1 << 20
+    /// Which client-chosen run ids are accepted (ARCHITECTURE.md §3).
+    public var runIDPolicy = RunIDPolicy()
+    /// The engine's time base.
+    public var clock: any WallClock = SystemWallClock()
+    /// Seeds run ids and backoff jitter; nil: from the system generator.
+    public var randomSeed: UInt64?
 
-    public init(nodeID: String, advertise: String) {
+    public init(nodeID: String) {
         self.nodeID = nodeID
-        self.advertise = advertise
     }
 }
-
 
 /// The scheduler's counters (swift-metrics; Prometheus with `--metrics`). Gauges of its state are
 /// sampled by `SchedulerService`.
 struct SchedulerMetrics {
     let runsStarted = Counter(label: "weft_runs_started_total")
     let attemptsDispatched = Counter(label: "weft_task_attempts_dispatched_total")
-    private let runsClosed = [
-        "succeeded": Counter(label: "weft_runs_closed_total", dimensions: [("status", "succeeded")]),
-        "failed": Counter(label: "weft_runs_closed_total", dimensions: [("status", "failed")]),
-        "cancelled": Counter(label: "weft_runs_closed_total", dimensions: [("status", "cancelled")]),
+    let fenceLosses = Counter(label: "weft_partition_fence_losses_total")
+    let runsPoisoned = Counter(label: "weft_runs_poisoned_total")
+    private let runsClosed: [RunStatusText: Counter] = [
+        .succeeded: Counter(label: "weft_runs_closed_total", dimensions: [("status", "succeeded")]),
+        .failed: Counter(label: "weft_runs_closed_total", dimensions: [("status", "failed")]),
+        .cancelled: Counter(label: "weft_runs_closed_total", dimensions: [("status", "cancelled")]),
     ]
 
-    func closed(_ status: String) { runsClosed[status]?.increment() }
+    func closed(_ status: RunStatusText) { runsClosed[status]?.increment() }
 }

@@ -5,7 +5,7 @@ import WeftWire
 /// The RPC methods a scheduler serves: the run-changing client calls (forwarded by coordinators to
 /// the partition owner) and the workers' `Connect` stream.
 enum SchedulerHandlers {
-    static func register(core: SchedulerCore, store: RunStore, into router: inout RPCRouter) {
+    static func register(core: SchedulerCore, store: any RunReading, into router: inout RPCRouter) {
         router.unary(ClientMethods.startRun, request: StartRunRequest.self, response: StartRunResponse.self) { request, _ in
             try await core.startRun(request)
         }
@@ -18,7 +18,9 @@ enum SchedulerHandlers {
                 throw RPCError(.notFound, "no run \(request.runID)")
             }
             guard info.status.isClosed else {
-                throw RPCError(.failedPrecondition, "run \(request.runID) is open but not owned by this scheduler")
+                // This scheduler serves the partition (waitUntilClosed checked), so every open run
+                // of it is in memory — except one whose changes Postgres refused to store.
+                throw RPCError(.internal, "run \(request.runID) is open in Postgres but not in the memory of the scheduler that owns it")
             }
             return info
         }

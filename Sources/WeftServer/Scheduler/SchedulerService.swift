@@ -1,4 +1,3 @@
-import Glibc
 import Logging
 import Metrics
 import ServiceLifecycle
@@ -11,9 +10,15 @@ import WeftWire
 /// claims every partition with the Postgres fence alone; a restarted scheduler claims again at once,
 /// which fences out anything a dead predecessor might still have in flight.
 ///
-/// Start-up: listen (to learn the bound port), claim every partition writing the advertised
-/// address with the fence, recover the open runs, then serve. Shutdown (SIGTERM): health turns
-/// NOT_SERVING, the RPC server drains, the writer commits what is queued.
+/// Start-up: connect to Postgres (waiting for it if it is down), listen (to learn the bound port),
+/// claim every partition writing the advertised address with the fence, recover the open runs,
+/// then serve. Shutdown (SIGTERM): health turns NOT_SERVING, the RPC server drains, the writer
+/// commits what is queued (giving up after the grace period if Postgres is down).
+///
+/// It rides out Postgres outages (ARCHITECTURE.md §6): `/readyz` turns false and new runs are
+/// refused with `UNAVAILABLE` while the writer cannot commit; memory is kept and work resumes when
+/// Postgres is back. It ends (`run()` throws, and `weft` exits 1) only when every partition it
+/// claimed was claimed by another scheduler: it then has nothing left to do.
 public final class SchedulerService: Service, Sendable {
     public struct Configuration: Sendable {
         public var listen: Endpoint
@@ -32,6 +37,8 @@ public final class SchedulerService: Service, Sendable {
         /// A pause between claiming the partitions and recovering their runs, serving meanwhile
         /// (every call gets "still recovering"): for tests of what clients see during recovery.
         public var recoveryPause: Duration = .zero
+        /// Which client-chosen run ids are accepted.
+        public var runIDPolicy = RunIDPolicy()
 
         public init(listen: Endpoint, nodeID: String, cluster: String, authToken: [UInt8]?, postgresURL: String, version: String) {
             self.listen = listen
@@ -43,8 +50,14 @@ public final class SchedulerService: Service, Sendable {
         }
     }
 
+    /// Why a scheduler stopped on its own.
+    public struct Stopped: Error, CustomStringConvertible {
+        public var description: String
+    }
+
     public let configuration: Configuration
-    /// `/readyz`: ready once the open runs are recovered and served, not ready again at shutdown.
+    /// `/readyz`: ready once the open runs are recovered and served, not ready while Postgres is
+    /// unreachable or a shutdown is under way.
     public let readiness: Readiness
     private let logger: Logger
     private let onListening: @Sendable (SocketAddress) -> Void
@@ -63,41 +76,56 @@ public final class SchedulerService: Service, Sendable {
 
     public func run() async throws {
         let logger = self.logger
-        let writeConnection = try await PostgresConnection.connect(
-            url: configuration.postgresURL, settings: RunStore.writerSessionSettings, logger: logger)
-        let readConnection = try await PostgresConnection.connect(url: configuration.postgresURL, logger: logger)
+        readiness.set(.notReady("connecting to Postgres"))
+        let writeConnection = try await PostgresWaiting.connect(url: configuration.postgresURL, settings: RunStore.writerSessionSettings, logger: logger)
+        let readConnection = try await PostgresWaiting.connect(url: configuration.postgresURL, logger: logger)
         let owners = PartitionOwnerStore(connection: readConnection, logger: logger)
-        let cluster = try await owners.clusterMetadata()
+        let cluster = try await PostgresWaiting.retrying("read the cluster metadata", logger: logger) { try await owners.clusterMetadata() }
         guard cluster.clusterName == configuration.cluster else {
             throw RPCError(.failedPrecondition, "this database belongs to cluster '\(cluster.clusterName)', not '\(configuration.cluster)' (--cluster)")
         }
         let writeStore = RunStore(connection: writeConnection, logger: logger)
         let readStore = RunStore(connection: readConnection, logger: logger)
-        let fences = Locked<[PartitionID: Fence]>([:])
+        let fences = FenceTable()
+        let storage = StorageHealth(logger: logger)
+        let recovered = Locked(false)
+        storage.onChange { [readiness] available, reason in
+            guard recovered.withLock({ $0 }) else { return }
+            readiness.set(available ? .ready : .notReady("Postgres is unavailable: \(reason)"))
+        }
         let writerMetrics = (
             batches: Counter(label: "weft_writer_batches_total"), records: Counter(label: "weft_writer_records_total"),
+            rejected: Counter(label: "weft_writer_rejected_records_total"),
             commit: Metrics.Timer(label: "weft_writer_commit_seconds"))
+        let committer = BatchCommitter(
+            commit: { batches, fences in try await writeStore.commit(batches, fences: fences) }, fences: fences, health: storage,
+            repairTablePartitions: {
+                do {
+                    _ = try await PartitionMaintenance(connection: readConnection, logger: logger).ensurePartitions(now: .now())
+                } catch {
+                    logger.warning("cannot create table partitions", metadata: ["error": "\(error)"])
+                }
+            }, logger: logger)
         let writer = GroupCommitWriter<RunWriteBatch, RunWriteOutcome>(configuration: configuration.writer) { batches in
             let started = ContinuousClock.now
-            let outcomes = try await Self.commit(batches, store: writeStore, fences: fences.withLock { $0 }, logger: logger)
+            let outcomes = await committer.flush(batches)
             let took = ContinuousClock.now - started
             writerMetrics.commit.record(duration: took)
-            if took > .seconds(1) {  // every acknowledgement and dispatch waited this long
+            if took > .seconds(1) && storage.isAvailable {  // every acknowledgement and dispatch waited this long
                 logger.warning("slow batch commit", metadata: ["duration": "\(DurationText.format(took))", "events": "\(batches.count)"])
             }
             writerMetrics.batches.increment()
             writerMetrics.records.increment(by: batches.count)
+            let rejected = outcomes.count { if case .rejected = $0 { true } else { false } }
+            if rejected > 0 { writerMetrics.rejected.increment(by: rejected) }
             return outcomes
         }
-        var schedulerConfiguration = SchedulerConfiguration(nodeID: configuration.nodeID, advertise: "")
+        var schedulerConfiguration = SchedulerConfiguration(nodeID: configuration.nodeID)
         schedulerConfiguration.workerLostGrace = configuration.workerLostGrace
+        schedulerConfiguration.runIDPolicy = configuration.runIDPolicy
         let core = SchedulerCore(
-            loop: loop, writer: writer, store: readStore, partitionCount: cluster.partitionCount,
-            configuration: schedulerConfiguration, logger: logger,
-            fatal: { message in
-                logger.critical("stopping: \(message)")
-                exit(70)  // crash-only: a restart recovers from Postgres
-            })
+            loop: loop, writer: writer, store: readStore, catalog: WorkflowCatalog(store: readStore), fences: fences, storage: storage,
+            partitionCount: cluster.partitionCount, configuration: schedulerConfiguration, logger: logger)
         let health = HealthService(role: .scheduler, nodeID: configuration.nodeID, version: configuration.version)
         var router = RPCRouter()
         health.register(into: &router)
@@ -108,88 +136,89 @@ public final class SchedulerService: Service, Sendable {
         let server = RPCServer(router: router, configuration: serverConfiguration, loop: loop, logger: logger)
         let bound = try await server.start(listen: configuration.listen)
         let advertise = configuration.advertise ?? Self.advertised(bound, logger: logger)
-        let claimed = try await owners.claimAll(node: configuration.nodeID, address: advertise)
-        fences.withLock { $0 = claimed }
+        let claimed = try await PostgresWaiting.retrying("claim the partitions", logger: logger) {
+            try await owners.claimAll(node: configuration.nodeID, address: advertise)
+        }
         logger.notice("claimed partitions", metadata: ["partitions": "\(claimed.count)", "advertise": "\(advertise)", "node.id": "\(configuration.nodeID)"])
         readiness.set(.notReady("recovering the open runs of \(claimed.count) partitions"))
-        await withTaskGroup(of: Void.self) { group in
+        try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await writer.run() }
-            do {
-                if configuration.recoveryPause > .zero { try? await Task.sleep(for: configuration.recoveryPause) }
-                try await core.recover(fences: claimed)
-            } catch {
-                logger.critical("cannot recover the open runs", metadata: ["error": "\(error)"])
-                exit(70)  // never serve without the runs we own
-            }
+            await core.claimed(claimed)
+            if configuration.recoveryPause > .zero { try? await Task.sleep(for: configuration.recoveryPause) }
+            try await core.recover(fences: claimed)
             logger.notice("scheduler listening", metadata: ["listen.address": "\(bound)", "node.id": "\(configuration.nodeID)"])
-            readiness.set(.ready)
+            recovered.withLock { $0 = true }
+            readiness.set(storage.isAvailable ? .ready : .notReady("Postgres is unavailable: \(storage.unavailableReason)"))
             onListening(bound)
-            group.addTask { await Self.sampleGauges(core: core, writer: writer) }
+            group.addTask { await Self.sampleGauges(core: core, writer: writer, storage: storage) }
             let retention = configuration.historyRetention
             group.addTask { await Self.maintain(connection: readConnection, retention: retention, logger: logger) }
+            let lostAll = Locked(false)
             await withGracefulShutdownHandler {
-                await waitUntilShutdown()
+                await withTaskGroup(of: Void.self) { waits in
+                    waits.addTask { await waitUntilShutdown() }
+                    waits.addTask {
+                        await core.waitUntilAllPartitionsLost()
+                        lostAll.withLock { $0 = true }
+                    }
+                    await waits.next()
+                    waits.cancelAll()
+                }
             } onGracefulShutdown: { [readiness] in
                 health.setNotServing("shutting down")
                 readiness.set(.notReady("shutting down"))
             }
+            health.setNotServing("shutting down")
+            readiness.set(.notReady("shutting down"))
             logger.notice("scheduler shutting down")
             await server.shutdown(gracePeriod: configuration.shutdownGracePeriod)
+            storage.shuttingDown(grace: configuration.shutdownGracePeriod)
             group.cancelAll()
-        }
-    }
-
-    /// One batch write, retrying transient Postgres failures (every write is idempotent, so a
-    /// batch whose acknowledgement was lost may be written again). Lost ownership is never retried.
-    static func commit(
-        _ batches: [RunWriteBatch], store: RunStore, fences: [PartitionID: Fence], logger: Logger
-    ) async throws -> [RunWriteOutcome] {
-        var delay: Duration = .milliseconds(50)
-        for attempt in 1...8 {
-            do {
-                return try await store.commit(batches, fences: fences)
-            } catch let error as StoreError {
-                throw error
-            } catch {
-                guard attempt < 8 else { throw error }
-                logger.warning("batch write failed; retrying", metadata: ["error": "\(error)", "attempt": "\(attempt)"])
-                try await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(2))
+            if lostAll.withLock({ $0 }) {
+                throw Stopped(description: "every partition of this scheduler was claimed by another scheduler (their fences moved on); nothing is left to do here")
             }
         }
-        preconditionFailure("unreachable: the loop returns or throws")
     }
 
     /// Records the scheduler's state as gauges once a second until cancelled.
-    static func sampleGauges(core: SchedulerCore, writer: GroupCommitWriter<RunWriteBatch, RunWriteOutcome>) async {
+    static func sampleGauges(core: SchedulerCore, writer: GroupCommitWriter<RunWriteBatch, RunWriteOutcome>, storage: StorageHealth) async {
         let openRuns = Gauge(label: "weft_runs_open")
         let waiters = Gauge(label: "weft_run_waiters")
         let workers = Gauge(label: "weft_workers_connected")
         let ready = Gauge(label: "weft_ready_tasks")
+        let unserved = Gauge(label: "weft_ready_tasks_unserved")
         let queued = Gauge(label: "weft_writer_queued_records")
+        let partitions = Gauge(label: "weft_partitions_owned")
+        let available = Gauge(label: "weft_storage_available")
         while !Task.isCancelled {
             openRuns.record(await core.openRuns)
             waiters.record(await core.waiting)
             workers.record(await core.connectedWorkers)
             ready.record(await core.queueDepths.values.reduce(0, +))
+            unserved.record(await core.unservedTasks)
             queued.record(await writer.queuedRecords)
+            partitions.record(await core.servingPartitions)
+            available.record(storage.isAvailable ? 1 : 0)
             try? await Task.sleep(for: .seconds(1))  // cancellation ends the loop
         }
     }
 
-    /// Keeps table partitions ahead of time and drops history past its retention (hourly).
+    /// Keeps table partitions ahead of time and drops history past its retention: hourly, or a
+    /// minute after a failure.
     static func maintain(connection: PostgresConnection, retention: Duration, logger: Logger) async {
         let maintenance = PartitionMaintenance(connection: connection, logger: logger)
         while !Task.isCancelled {
+            var pause: Duration = .seconds(3600)
             do {
                 let created = try await maintenance.ensurePartitions(now: .now())
                 if !created.isEmpty { logger.info("created table partitions", metadata: ["count": "\(created.count)"]) }
                 let cleanup = try await maintenance.dropExpiredHistory(now: .now(), retention: retention)
                 logger.debug("history retention applied", metadata: ["result": "\(cleanup)"])
             } catch {
-                logger.warning("table partition maintenance failed", metadata: ["error": "\(error)"])
+                logger.warning("table partition maintenance failed; retrying in a minute", metadata: ["error": "\(error)"])
+                pause = .seconds(60)
             }
-            try? await Task.sleep(for: .seconds(3600))  // cancellation ends the loop
+            try? await Task.sleep(for: pause)  // cancellation ends the loop
         }
     }
 

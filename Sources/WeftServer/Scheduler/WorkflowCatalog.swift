@@ -6,14 +6,14 @@ import WeftWire
 /// Validated workflow definitions by name and version, loaded from Postgres on first use and
 /// cached (a version's content never changes: the version is its content hash).
 actor WorkflowCatalog {
-    private let store: RunStore
+    private let store: any DefinitionReading
     private var byVersion: [String: ValidatedWorkflow] = [:]
     /// The latest version per name, re-read after `latestMaxAge` (a newly applied version is
     /// picked up by new runs within that time; runs pin the version they started with).
     private var latest: [String: (workflow: ValidatedWorkflow, at: ContinuousClock.Instant)] = [:]
     private let latestMaxAge: Duration = .seconds(2)
 
-    init(store: RunStore) {
+    init(store: any DefinitionReading) {
         self.store = store
     }
 

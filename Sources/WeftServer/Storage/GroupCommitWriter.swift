@@ -11,8 +11,9 @@ import WeftCore
 ///   returned, and throws `flush`'s error for every record of a failed batch. The writer never
 ///   retries a batch itself: a fenced batch that lost ownership must not be retried, and a transient
 ///   failure is for `flush` (which knows what the batch holds) to retry.
-/// - Bounded: at most `maxQueuedRecords` wait; beyond that `submit` fails fast with
-///   `RESOURCE_EXHAUSTED` so that overload turns into clear errors, not memory growth.
+/// - Bounded: at most `maxQueuedRecords` wait; beyond that `submit` of new work fails fast with
+///   `RESOURCE_EXHAUSTED` so that overload turns into clear errors, not memory growth. (Records
+///   that must not be refused — changes of work already accepted — are queued regardless.)
 /// - Order: batches are written one at a time, records in submission order.
 public actor GroupCommitWriter<Record: Sendable, Outcome: Sendable> {
     public struct Configuration: Sendable {
@@ -49,10 +50,13 @@ public actor GroupCommitWriter<Record: Sendable, Outcome: Sendable> {
         self.flush = flush
     }
 
-    /// Queues `record` and returns its outcome after the batch holding it committed.
-    public func submit(_ record: Record) async throws -> Outcome {
+    /// Queues `record` and returns its outcome after the batch holding it committed. With
+    /// `mayRefuse` (new work, which can be refused) a full queue throws `RESOURCE_EXHAUSTED`;
+    /// without (changes of work already accepted, which must not be lost) the record is queued
+    /// anyway.
+    public func submit(_ record: Record, mayRefuse: Bool = true) async throws -> Outcome {
         guard !closed else { throw RPCError(.unavailable, "the writer is shut down") }
-        guard queue.count < configuration.maxQueuedRecords else {
+        guard !mayRefuse || queue.count < configuration.maxQueuedRecords else {
             throw RPCError(.resourceExhausted, "the write queue is full (\(configuration.maxQueuedRecords) records); retry later")
         }
         return try await withCheckedThrowingContinuation { continuation in

@@ -18,7 +18,7 @@ struct RunLedger: Sendable {
     private struct Row: Sendable {
         var node: String
         var attempt: Int
-        var status: String
+        var status: AttemptStatus
         var scheduledAt: Int64
         var output: [UInt8]?
         var errorKind: String?
@@ -37,7 +37,7 @@ struct RunLedger: Sendable {
     let workflow: String
     let version: String
     let input: [UInt8]
-    private(set) var status = "running"
+    private(set) var status = RunStatusText.running
     private var output: [UInt8]?
     private var error: String?
     private var closedAt: Int64?
@@ -61,7 +61,7 @@ struct RunLedger: Sendable {
         for row in batch.attempts where row.runID == runID {
             if let at = position(of: row.node, row.attempt) {
                 // ON CONFLICT DO UPDATE … WHERE status IN ('retry_wait', 'scheduled')
-                guard rows[at].status == "retry_wait" || rows[at].status == "scheduled" else { continue }
+                guard rows[at].status == .retryWait || rows[at].status == .scheduled else { continue }
                 rows[at].status = row.status
                 rows[at].scheduledAt = row.scheduledAt
             } else {
@@ -75,7 +75,7 @@ struct RunLedger: Sendable {
         }
         for finish in batch.finishes where finish.runID == runID {
             guard let at = position(of: finish.node, finish.attempt),
-                StoredStatus.openAttemptStatuses.contains(rows[at].status)
+                rows[at].status.isOpen
             else { continue }
             rows[at].status = finish.status
             rows[at].output = finish.output
@@ -107,12 +107,12 @@ struct RunLedger: Sendable {
             return a.attempt < b.attempt
         }
         return RunInfo(
-            runID: runID, workflow: workflow, version: version, status: RunStore.runStatus(status), input: input,
+            runID: runID, workflow: workflow, version: version, status: status.wire, input: input,
             output: output ?? [], error: error ?? "", createdAtMilliseconds: Int64(runID.unixMilliseconds),
             closedAtMilliseconds: closedAt ?? 0,
             tasks: ordered.map { row in
                 TaskInfo(
-                    node: row.node, attempt: UInt32(row.attempt), status: RunStore.taskStatus(row.status, started: row.startedAt != nil),
+                    node: row.node, attempt: UInt32(row.attempt), status: row.status.taskStatus(started: row.startedAt != nil),
                     worker: row.worker ?? "", scheduledAtMilliseconds: row.scheduledAt, startedAtMilliseconds: row.startedAt ?? 0,
                     finishedAtMilliseconds: row.finishedAt ?? 0, output: row.output ?? [],
                     error: [row.errorKind, row.error].compactMap { $0 }.joined(separator: ": "))

@@ -55,8 +55,65 @@ public struct RunStore: Sendable {
     /// column, see `PostgresBinaryArray`): the SQL text is fixed whatever the batch holds.
     private static func write(_ batches: [RunWriteBatch], on connection: isolated PostgresConnection) throws -> [RunWriteOutcome] {
         var outcomes = [RunWriteOutcome](repeating: .committed, count: batches.count)
-        // 1. Idempotency keys decide which new runs exist.
-        let keyed = batches.indices.filter { batches[$0].newRun?.idempotencyKey != nil }
+        // 1. New runs. A run id that already has a row is not started again (ARCHITECTURE.md §3):
+        //    inserted or not is what RETURNING says. An existing row that is still open in a
+        //    partition this writer owns is this writer's own, from an earlier try of the same batch
+        //    whose commit answer was lost (every open run of an owned partition is in the
+        //    scheduler's memory, and only the owner inserts runs): the batch is written again,
+        //    idempotently. A closed one is another run: nothing of the batch is written.
+        let starting = batches.indices.filter { batches[$0].newRun != nil }
+        if !starting.isEmpty {
+            var runs = Columns(.uuid, .timestamptz, .int4, .int2, .text, .text, .text, .bytea)
+            for index in starting {
+                let run = batches[index].newRun!
+                runs[0].append(run.runID)
+                runs[1].append(run.runID.createdAt)
+                runs[2].append(batches[index].partition.rawValue)
+                runs[3].append(run.priority)
+                runs[4].append(run.workflow)
+                runs[5].append(run.version)
+                runs[6].append(RunStatusText.running.rawValue)
+                runs[7].append(bytes: run.input)
+            }
+            let inserted = try runs.query(
+                """
+                INSERT INTO runs (run_id, created_at, partition, priority, workflow, version, status, input)
+                SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::int4[], $4::int2[], $5::text[], $6::text[], $7::text[], $8::bytea[])
+                ON CONFLICT DO NOTHING
+                RETURNING run_id
+                """, on: connection)
+            var insertedIDs = Set<RunID>()
+            for row in inserted { if let id = try row["run_id", as: RunID.self] { insertedIDs.insert(id) } }
+            let existing = starting.filter { !insertedIDs.contains(batches[$0].newRun!.runID) }
+            if !existing.isEmpty {
+                var ids = PostgresBinaryArray(.uuid, reservingElements: existing.count)
+                var times = PostgresBinaryArray(.timestamptz, reservingElements: existing.count)
+                for index in existing {
+                    ids.append(batches[index].newRun!.runID)
+                    times.append(batches[index].newRun!.runID.createdAt)
+                }
+                let rows = try connection.query(
+                    """
+                    SELECT r.run_id, r.workflow, r.status FROM runs r JOIN unnest($1::uuid[], $2::timestamptz[]) AS v(run_id, created_at)
+                      ON r.run_id = v.run_id AND r.created_at = v.created_at
+                    WHERE r.closed_at IS NOT NULL
+                    """, arrays: [ids, times])
+                var closed: [RunID: (String, RunStatusText)] = [:]
+                for row in rows {
+                    guard let id = try row["run_id", as: RunID.self] else { continue }
+                    closed[id] = (try row.string("workflow") ?? "", RunStatusText(rawValue: try row.string("status") ?? "") ?? .running)
+                }
+                for index in existing {
+                    if let (workflow, status) = closed[batches[index].newRun!.runID] {
+                        outcomes[index] = .existingRun(workflow: workflow, status: status)
+                    }
+                }
+            }
+        }
+
+        // 2. Idempotency keys of the runs being started: a key another run holds means this start
+        //    is a repeat of that run's; the row just inserted goes again.
+        let keyed = starting.filter { outcomes[$0] == .committed && batches[$0].newRun?.idempotencyKey != nil }
         if !keyed.isEmpty {
             var keys = PostgresBinaryArray(.text, reservingElements: keyed.count)
             var runIDs = PostgresBinaryArray(.uuid, reservingElements: keyed.count)
@@ -72,32 +129,21 @@ public struct RunStore: Sendable {
             for row in owners {
                 if let key = try row.string("key"), let run = (try row["run_id", as: RunID.self]) { winner[key] = run }
             }
+            var losers = Columns(.uuid, .timestamptz)
             for index in keyed {
                 let run = batches[index].newRun!
-                if let existing = winner[run.idempotencyKey!], existing != run.runID { outcomes[index] = .duplicateRun(existing) }
+                guard let existing = winner[run.idempotencyKey!], existing != run.runID else { continue }
+                outcomes[index] = .duplicateRun(existing)
+                losers[0].append(run.runID)
+                losers[1].append(run.runID.createdAt)
             }
+            try losers.run(
+                """
+                DELETE FROM runs r USING unnest($1::uuid[], $2::timestamptz[]) AS v(run_id, created_at)
+                WHERE r.run_id = v.run_id AND r.created_at = v.created_at AND r.closed_at IS NULL
+                """, on: connection)
         }
         let live = batches.indices.filter { outcomes[$0] == .committed }.map { batches[$0] }
-
-        // 2. New runs.
-        var runs = Columns(.uuid, .timestamptz, .int4, .int2, .text, .text, .text, .bytea)
-        for batch in live {
-            guard let run = batch.newRun else { continue }
-            runs[0].append(run.runID)
-            runs[1].append(run.runID.createdAt)
-            runs[2].append(batch.partition.rawValue)
-            runs[3].append(run.priority)
-            runs[4].append(run.workflow)
-            runs[5].append(run.version)
-            runs[6].append("running")
-            runs[7].append(bytes: run.input)
-        }
-        try runs.run(
-            """
-            INSERT INTO runs (run_id, created_at, partition, priority, workflow, version, status, input)
-            SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::int4[], $4::int2[], $5::text[], $6::text[], $7::text[], $8::bytea[])
-            ON CONFLICT DO NOTHING
-            """, on: connection)
 
         // 3. Attempt rows (scheduled / retry wait / map); a retry row becomes scheduled in place.
         var attempts = Columns(.uuid, .timestamptz, .text, .int4, .text, .timestamptz, .bytea)
@@ -106,7 +152,7 @@ public struct RunStore: Sendable {
             attempts[1].append(row.runID.createdAt)
             attempts[2].append(row.node)
             attempts[3].append(row.attempt)
-            attempts[4].append(row.status)
+            attempts[4].append(row.status.rawValue)
             attempts[5].append(PostgresTimestamp(unixMilliseconds: row.scheduledAt))
             attempts[6].append(bytes: row.output)
         }
@@ -116,7 +162,7 @@ public struct RunStore: Sendable {
             SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::int4[], $5::text[], $6::timestamptz[], $7::bytea[])
             ON CONFLICT (run_id, node, attempt, created_at) DO UPDATE
             SET status = EXCLUDED.status, scheduled_at = EXCLUDED.scheduled_at
-            WHERE task_attempts.status IN ('retry_wait', 'scheduled')
+            WHERE task_attempts.status IN ('\(AttemptStatus.retryWait.rawValue)', '\(AttemptStatus.scheduled.rawValue)')
             """, on: connection)
 
         // 4. Finished attempts: only rows still open change (exactly-once recording).
@@ -126,7 +172,7 @@ public struct RunStore: Sendable {
             finishes[1].append(row.runID.createdAt)
             finishes[2].append(row.node)
             finishes[3].append(row.attempt)
-            finishes[4].append(row.status)
+            finishes[4].append(row.status.rawValue)
             finishes[5].append(bytes: row.output)
             finishes[6].append(row.errorKind)
             finishes[7].append(row.error)
@@ -142,7 +188,7 @@ public struct RunStore: Sendable {
                         $9::text[], $10::timestamptz[], $11::timestamptz[])
                  AS v(run_id, created_at, node, attempt, status, output, error_kind, error, worker, started_at, finished_at)
             WHERE t.run_id = v.run_id AND t.created_at = v.created_at AND t.node = v.node AND t.attempt = v.attempt
-              AND (t.status IN ('scheduled', 'retry_wait', 'mapping') OR v.finished_at IS NULL)
+              AND (t.status IN (\(AttemptStatus.openSQLList)) OR v.finished_at IS NULL)
             """, on: connection)
 
         // 5. Closed runs.
@@ -150,7 +196,7 @@ public struct RunStore: Sendable {
         for row in live.lazy.flatMap(\.closes) {
             closes[0].append(row.runID)
             closes[1].append(row.runID.createdAt)
-            closes[2].append(row.status)
+            closes[2].append(row.status.rawValue)
             closes[3].append(bytes: row.output)
             closes[4].append(row.error)
             closes[5].append(PostgresTimestamp(unixMilliseconds: row.closedAt))
@@ -200,49 +246,32 @@ public struct RunStore: Sendable {
 
         /// Runs `sql` unless there are no rows.
         func run(_ sql: String, on connection: isolated PostgresConnection) throws {
-            guard arrays[0].count > 0 else { return }
+            _ = try query(sql, on: connection)
+        }
+
+        /// Runs `sql` unless there are no rows, and returns what it returned.
+        func query(_ sql: String, on connection: isolated PostgresConnection) throws -> PostgresRows {
+            guard arrays[0].count > 0 else { return .empty }
             assert(arrays.allSatisfy { $0.count == arrays[0].count }, "columns of different lengths")
-            _ = try connection.query(sql, arrays: arrays)
+            return try connection.query(sql, arrays: arrays)
         }
     }
 
     // MARK: Recovery
 
-    /// An open run as the scheduler recovers it: the run row and the latest attempt of each node.
-    public struct OpenRun: Sendable {
-        public var runID: RunID
-        public var partition: PartitionID
-        public var workflow: String
-        public var version: String
-        public var priority: Int
-        public var input: [UInt8]
-        public var latestAttempts: [LatestAttempt]
-    }
-
-    public struct LatestAttempt: Sendable {
-        public var node: String
-        public var attempt: Int
-        public var status: String
-        public var scheduledAt: Int64
-        public var worker: String?
-        public var errorKind: String?
-        public var error: String?
-        public var output: [UInt8]?
-    }
-
     /// The open runs of `partitions` with the latest attempt of every node: the frontier, not the
     /// history (ARCHITECTURE.md §2 "Handoff").
-    public func openRuns(partitions: [PartitionID]) async throws -> [OpenRun] {
+    func openRuns(partitions: [PartitionID]) async throws -> [StoredOpenRun] {
         let list = PostgresValue(text: "{" + partitions.map { String($0.rawValue) }.joined(separator: ",") + "}")
         let runs = try await connection.query(
             """
             SELECT run_id, partition, priority, workflow, version, input FROM runs
             WHERE partition = ANY($1::int[]) AND closed_at IS NULL
             """, [list])
-        var byID: [RunID: OpenRun] = [:]
+        var byID: [RunID: StoredOpenRun] = [:]
         for row in runs {
             guard let id = (try row["run_id", as: RunID.self]) else { continue }
-            byID[id] = OpenRun(
+            byID[id] = StoredOpenRun(
                 runID: id, partition: PartitionID(try row.int("partition") ?? 0), workflow: try row.string("workflow") ?? "",
                 version: try row.string("version") ?? "", priority: try row.int("priority") ?? 2, input: try row.bytes("input") ?? [],
                 latestAttempts: [])
@@ -258,7 +287,7 @@ public struct RunStore: Sendable {
             """, [list])
         for row in attempts {
             guard let id = (try row["run_id", as: RunID.self]), byID[id] != nil else { continue }
-            byID[id]!.latestAttempts.append(LatestAttempt(
+            byID[id]!.latestAttempts.append(StoredAttempt(
                 node: try row.string("node") ?? "", attempt: try row.int("attempt") ?? 1, status: try row.string("status") ?? "",
                 scheduledAt: try row.int64("scheduled_ms") ?? 0, worker: try row.string("worker"), errorKind: try row.string("error_kind"),
                 error: try row.string("error"), output: try row.bytes("output")))
@@ -402,36 +431,11 @@ public struct RunStore: Sendable {
 
     // MARK: Status text
 
-    static func statusText(_ status: WeftWire.RunStatus) -> String {
-        switch status {
-        case .pending: "pending"
-        case .running, .unspecified: "running"
-        case .succeeded: "succeeded"
-        case .failed: "failed"
-        case .cancelled: "cancelled"
-        }
-    }
+    static func statusText(_ status: WeftWire.RunStatus) -> String { RunStatusText(status).rawValue }
 
-    static func runStatus(_ text: String) -> WeftWire.RunStatus {
-        switch text {
-        case "pending": .pending
-        case "running": .running
-        case "succeeded": .succeeded
-        case "failed": .failed
-        case "cancelled": .cancelled
-        default: .unspecified
-        }
-    }
+    static func runStatus(_ text: String) -> WeftWire.RunStatus { RunStatusText(rawValue: text)?.wire ?? .unspecified }
 
     static func taskStatus(_ text: String, started: Bool) -> TaskStatus {
-        switch text {
-        case "scheduled": started ? .running : .ready
-        case "retry_wait": .retryWait
-        case "mapping": .running
-        case "succeeded": .succeeded
-        case "failed", "timed_out": .failed
-        case "cancelled": .cancelled
-        default: .unspecified
-        }
+        AttemptStatus(rawValue: text)?.taskStatus(started: started) ?? .unspecified
     }
 }

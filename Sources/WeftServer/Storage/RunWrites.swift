@@ -5,6 +5,7 @@ import WeftCore
 ///
 /// Every write is idempotent (inserts `ON CONFLICT DO NOTHING`, updates conditional on the row
 /// still being open), so a batch whose commit acknowledgement was lost can be written again.
+/// One batch is one record of the writer: it commits whole or not at all, and gets one outcome.
 public struct RunWriteBatch: Sendable {
     public var partition: PartitionID
     /// A new run (StartRun): inserted only if its idempotency key (if any) was not taken.
@@ -19,10 +20,22 @@ public struct RunWriteBatch: Sendable {
     public var isEmpty: Bool { newRun == nil && attempts.isEmpty && finishes.isEmpty && closes.isEmpty && history.isEmpty }
 }
 
+/// What became of one batch (ARCHITECTURE.md §6: a write that fails on one record's data fails
+/// that record only). Every case but `committed` means nothing of the batch was written.
 public enum RunWriteOutcome: Sendable, Equatable {
     case committed
-    /// The batch's new run lost its idempotency key to this run; nothing of the batch was written.
+    /// The batch's new run lost its idempotency key to this run.
     case duplicateRun(RunID)
+    /// The batch's new run already exists (closed, or started before a restart): a start for an
+    /// existing id returns that run and never runs it again.
+    case existingRun(workflow: String, status: RunStatusText)
+    /// The partition's fence moved on: another owner has it. Never retried.
+    case notOwner(PartitionID)
+    /// The batch cannot be stored (its data broke a constraint, no table partition holds it, …);
+    /// the other batches of the same flush were written. `reason` is for logs and the caller.
+    case rejected(String)
+    /// The writer shut down while Postgres was unreachable.
+    case abandoned
 }
 
 public struct NewRunRow: Sendable {
@@ -41,7 +54,7 @@ public struct AttemptRow: Sendable {
     public var node: String
     public var attempt: Int
     /// `scheduled`, `retry_wait` or `mapping`.
-    public var status: String
+    public var status: AttemptStatus
     public var scheduledAt: Int64
     public var output: [UInt8]?
 }
@@ -52,7 +65,7 @@ public struct AttemptFinish: Sendable {
     public var node: String
     public var attempt: Int
     /// `succeeded`, `failed`, `timed_out` or `cancelled`.
-    public var status: String
+    public var status: AttemptStatus
     public var output: [UInt8]?
     public var errorKind: String?
     public var error: String?
@@ -64,7 +77,7 @@ public struct AttemptFinish: Sendable {
 public struct RunClose: Sendable {
     public var runID: RunID
     /// `succeeded`, `failed` or `cancelled`.
-    public var status: String
+    public var status: RunStatusText
     public var output: [UInt8]?
     public var error: String?
     public var closedAt: Int64
@@ -78,7 +91,3 @@ public struct HistoryRow: Sendable {
     public var body: [UInt8]
 }
 
-/// Statuses as stored.
-enum StoredStatus {
-    static let openAttemptStatuses = ["scheduled", "retry_wait", "mapping"]
-}

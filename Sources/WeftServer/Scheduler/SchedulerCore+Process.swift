@@ -1,0 +1,151 @@
+import Logging
+import Metrics
+import WeftCore
+import WeftEngine
+import WeftTransport
+import WeftWire
+
+extension SchedulerCore {
+    /// Writes the records of `actions` (with `newRun`, for a run being started), then carries out
+    /// the rest. See the type's documentation for the durability rule. Returns what became of the
+    /// write; effects happen only after `.committed`.
+    @discardableResult
+    func process(_ runID: RunID, _ actions: [RunStateMachine.Action], newRun: NewRunRow? = nil) async -> RunWriteOutcome {
+        guard let run = runs[runID] else { return .committed }
+        let at = clock.nowMilliseconds()
+        var batch = RunWriteBatch(partition: run.partition)
+        batch.newRun = newRun
+        var effects: [RunStateMachine.Action] = []
+        let workflow = run.machine.workflow
+        for action in actions {
+            switch action {
+            case .record(let event):
+                recorder.append(
+                    event, of: runID, at: at, to: &batch, isMapNode: { workflow.task(named: $0)?.map == true },
+                    started: { node, attempt in
+                        if case .running(_, let start) = run.attempts[AttemptKey(node: node, attempt: attempt)] { return start }
+                        return nil
+                    })
+            case .cancelTimer(let timer):
+                if let handle = runs[runID]?.timers.removeValue(forKey: timer) { loop.cancelTimer(handle) }
+            case .ignored(let ignored):
+                logger.debug("event ignored", metadata: ["run.id": "\(runID)", "reason": "\(ignored)"])
+            default:
+                effects.append(action)
+            }
+        }
+        if !batch.isEmpty {
+            // Applied in submission order, which is commit order (the writer is FIFO); it is read
+            // only when the run's close has committed, so by then every row in it has too.
+            runs[runID]?.ledger?.apply(batch)
+            let outcome: RunWriteOutcome
+            do {
+                // A new run may be refused when the writer's queue is full; the changes of runs
+                // already acknowledged never are (they are bounded by the runs in memory).
+                outcome = try await writer.submit(batch, mayRefuse: newRun != nil)
+            } catch {
+                if newRun != nil { return .rejected("\(error)") }
+                outcome = .abandoned
+            }
+            switch outcome {
+            case .committed:
+                break
+            case .notOwner(let partition):
+                stopEngine(partition, reason: "its fence moved on: another scheduler claimed it")
+                return outcome
+            case .rejected(let reason):
+                if newRun == nil { await poisoned(runID, reason: reason) }
+                return outcome
+            case .duplicateRun, .existingRun, .abandoned:
+                return outcome
+            }
+        }
+        var closed: RunStatusText?
+        for effect in effects {
+            switch effect {
+            case .dispatch(let assignment):
+                guard runs[runID] != nil else { continue }
+                let level = runs[runID]!.priorityLevel ?? assignment.priority.rank
+                let ticket = dispatcher.enqueue(
+                    QueuedTask(runID: runID, assignment: assignment), queue: assignment.queue, taskType: assignment.type, level: level, now: at)
+                runs[runID]!.attempts[AttemptKey(node: assignment.node, attempt: assignment.attempt)] = .queued(ticket)
+                schedulePump()
+            case .cancelAttempt(let node, let attempt):
+                cancelAttempt(runID, AttemptKey(node: node, attempt: attempt))
+            case .schedule(let timer, let deadline):
+                guard runs[runID] != nil else { continue }
+                if let old = runs[runID]!.timers[timer] { loop.cancelTimer(old) }
+                let delay = Duration.milliseconds(max(0, deadline.unixMilliseconds - clock.nowMilliseconds()))
+                runs[runID]!.timers[timer] = loop.scheduleTimer(after: delay) { [self] in
+                    Task(executorPreference: loop) { await self.timerFired(runID, timer) }
+                }
+            case .completeRun:
+                closed = .succeeded
+            case .failRun:
+                closed = .failed
+            case .cancelRun:
+                closed = .cancelled
+            case .record, .cancelTimer, .ignored:
+                break
+            }
+        }
+        if let closed {
+            metrics.closed(closed)
+            closeRun(runID)
+        }
+        return .committed
+    }
+
+    /// A change of a running run could not be stored (its data, not the database, is at fault):
+    /// the run is cancelled with the reason, so that it does not run on ahead of what Postgres
+    /// knows. If even that cannot be stored, the run leaves memory (it stays open in Postgres, and
+    /// a restart's recovery tries it again).
+    func poisoned(_ runID: RunID, reason: String) async {
+        guard let run = runs[runID] else { return }
+        metrics.runsPoisoned.increment()
+        guard !run.poisoned else {
+            logger.critical("a run cannot be stored at all; it leaves memory", metadata: ["run.id": "\(runID)", "reason": "\(reason)"])
+            dropRun(runID, failing: RPCError(.internal, "run \(runID) cannot be stored: \(MessageText.escaped(reason, limit: 500))"))
+            return
+        }
+        runs[runID]!.poisoned = true
+        logger.error("a change of a run cannot be stored; the run is cancelled", metadata: ["run.id": "\(runID)", "reason": "\(reason)"])
+        let actions = runs[runID]!.machine.cancelRequested(
+            reason: "internal error: a change of this run could not be stored (\(MessageText.escaped(reason, limit: 300))); the run was stopped",
+            now: now())
+        if actions.contains(where: { if case .record = $0 { true } else { false } }) {
+            await process(runID, actions)
+        } else {
+            dropRun(runID, failing: RPCError(.internal, "run \(runID) cannot be stored: \(MessageText.escaped(reason, limit: 500))"))
+        }
+    }
+
+    func cancelAttempt(_ runID: RunID, _ key: AttemptKey) {
+        guard let place = runs[runID]?.attempts.removeValue(forKey: key) else { return }
+        switch place {
+        case .queued(let ticket):
+            dispatcher.remove(ticket)
+        case .running(let worker, _):
+            guard let session = sessions[worker] else { return }
+            sessions[worker]?.attempts.remove(AttemptRef(runID: runID, key: key))
+            let message = SchedulerMessage.cancel(CancelAttemptMessage(
+                ref: AttemptReference(
+                    runID: runID, node: key.node.description, attempt: UInt32(key.attempt),
+                    fence: fences.fence(of: runs[runID]!.partition)?.rawValue ?? 0),
+                reason: "cancelled by the scheduler"))
+            Task(executorPreference: loop) {
+                // A worker that is gone cannot be told; its attempt result will be ignored as stale.
+                try? await session.writer.send(message)
+            }
+        }
+    }
+
+    // MARK: Timers
+
+    func timerFired(_ runID: RunID, _ timer: TimerID) async {
+        guard runs[runID] != nil else { return }
+        runs[runID]!.timers[timer] = nil
+        let actions = runs[runID]!.machine.timerFired(timer, now: now())
+        await process(runID, actions)
+    }
+}

@@ -1,0 +1,145 @@
+import Logging
+import Metrics
+import WeftCore
+import WeftEngine
+import WeftPostgres
+import WeftTransport
+import WeftWire
+
+extension SchedulerCore {
+    // MARK: Workers
+
+    func workerConnected(hello: WorkerHelloMessage, writer: RPCStreamWriter) -> Dispatcher<QueuedTask>.WorkerID {
+        let id = Dispatcher<QueuedTask>.WorkerID(nextWorkerID)
+        nextWorkerID += 1
+        let queues = hello.queues.isEmpty ? ["default"] : hello.queues
+        let taskTypes = hello.taskTypes.map(Self.storable)
+        sessions[id] = WorkerSession(name: Self.storable(hello.workerID), writer: writer, queues: Set(queues), taskTypes: Set(taskTypes))
+        dispatcher.workerConnected(id, queues: queues, taskTypes: taskTypes)
+        logger.info("worker connected", metadata: [
+            "worker.id": "\(MessageText.escaped(hello.workerID))", "queues": "\(MessageText.escaped(queues.joined(separator: ",")))",
+            "task.types": "\(MessageText.escaped(taskTypes.joined(separator: ","), limit: 400))",
+        ])
+        schedulePump()  // tasks may have waited for a worker of their type
+        return id
+    }
+
+    /// Applies one message of a worker's stream. The state machines change at once, in stream
+    /// order; the resulting writes (and what follows them) proceed concurrently, so one worker's
+    /// stream never waits for a commit and its results share batches with everyone else's.
+    func workerMessage(_ id: Dispatcher<QueuedTask>.WorkerID, _ message: WorkerMessage) {
+        switch message {
+        case .hello:
+            return  // only the first message is a hello; a repeat changes nothing
+        case .credits(let grant):
+            dispatcher.creditsGranted(id, Int(grant.credits))
+            schedulePump()
+        case .heartbeat(let heartbeat):
+            for ref in heartbeat.attempts {
+                guard let key = attemptKey(ref), runs[ref.runID] != nil else { continue }
+                let actions = runs[ref.runID]!.machine.heartbeatReceived(node: key.node, attempt: key.attempt, now: now())
+                processLater(ref.runID, actions)
+            }
+        case .completed(let done):
+            guard let key = attemptKey(done.ref) else { return }
+            forget(AttemptRef(runID: done.ref.runID, key: key), session: id)
+            guard runs[done.ref.runID] != nil else { return }  // closed, or not ours: stale
+            let actions = runs[done.ref.runID]!.machine.taskCompleted(node: key.node, attempt: key.attempt, output: done.output, now: now())
+            processLater(done.ref.runID, actions)
+        case .failed(let failed):
+            guard let key = attemptKey(failed.ref) else { return }
+            forget(AttemptRef(runID: failed.ref.runID, key: key), session: id)
+            guard runs[failed.ref.runID] != nil else { return }
+            let failure = TaskFailure(
+                kind: failed.kind.isEmpty ? "Error" : Self.storable(failed.kind), message: Self.storable(failed.message),
+                retryable: failed.retryable)
+            let actions = runs[failed.ref.runID]!.machine.taskFailed(node: key.node, attempt: key.attempt, failure: failure, now: now())
+            processLater(failed.ref.runID, actions)
+        }
+    }
+
+    /// `process` in a task of its own on the loop. Tasks start in the order they are created, so
+    /// the writes of one run still reach the writer in event order.
+    private func processLater(_ runID: RunID, _ actions: [RunStateMachine.Action]) {
+        guard !actions.isEmpty else { return }
+        Task(executorPreference: loop) { await self.process(runID, actions) }
+    }
+
+    /// The worker's stream ended: its attempts fail (as `WorkerLost`, retryable) after a grace
+    /// period unless it reports them again from a new stream.
+    func workerDisconnected(_ id: Dispatcher<QueuedTask>.WorkerID) {
+        dispatcher.workerDisconnected(id)
+        guard let session = sessions.removeValue(forKey: id) else { return }
+        logger.info("worker disconnected", metadata: ["worker.id": "\(session.name)", "attempts.in_flight": "\(session.attempts.count)"])
+        guard !session.attempts.isEmpty else { return }
+        let attempts = session.attempts
+        loop.scheduleTimer(after: configuration.workerLostGrace) { [self] in
+            Task(executorPreference: loop) { await self.attemptsLost(attempts, from: id) }
+        }
+    }
+
+    private func attemptsLost(_ attempts: Set<AttemptRef>, from id: Dispatcher<QueuedTask>.WorkerID) async {
+        for ref in attempts {
+            guard let run = runs[ref.runID], case .running(let worker, _) = run.attempts[ref.key], worker == id else { continue }
+            runs[ref.runID]!.attempts[ref.key] = nil
+            let actions = runs[ref.runID]!.machine.workerLost(node: ref.key.node, attempt: ref.key.attempt, now: now())
+            await process(ref.runID, actions)
+        }
+    }
+
+    private func attemptKey(_ ref: AttemptReference) -> AttemptKey? {
+        guard let node = NodeKey(parsing: ref.node) else { return nil }
+        return AttemptKey(node: node, attempt: Int(ref.attempt))
+    }
+
+    private func forget(_ ref: AttemptRef, session id: Dispatcher<QueuedTask>.WorkerID) {
+        sessions[id]?.attempts.remove(ref)
+    }
+
+    // MARK: Dispatch
+
+    func schedulePump() {
+        guard !pumpScheduled else { return }
+        pumpScheduled = true
+        Task(executorPreference: loop) { await self.pump() }
+    }
+
+    /// Hands ready tasks to workers with credits.
+    private func pump() async {
+        pumpScheduled = false
+        let assignments = dispatcher.nextAssignments(now: clock.nowMilliseconds())
+        for (worker, task) in assignments {
+            let key = AttemptKey(node: task.assignment.node, attempt: task.assignment.attempt)
+            guard let session = sessions[worker], let run = runs[task.runID], case .queued = run.attempts[key] else {
+                continue  // the run closed or the attempt was cancelled meanwhile
+            }
+            let start = RunRecorder.AttemptStart(worker: session.name, startedAt: clock.nowMilliseconds())
+            runs[task.runID]!.attempts[key] = .running(worker: worker, start: start)
+            sessions[worker]!.attempts.insert(AttemptRef(runID: task.runID, key: key))
+            let message = SchedulerMessage.assignment(TaskAssignmentMessage(
+                ref: AttemptReference(
+                    runID: task.runID, node: key.node.description, attempt: UInt32(key.attempt),
+                    fence: fences.fence(of: run.partition)?.rawValue ?? 0),
+                taskType: task.assignment.type, input: task.assignment.input,
+                startToCloseMilliseconds: task.assignment.timeouts.startToClose.map { UInt64($0 / .milliseconds(1)) } ?? 0,
+                heartbeatMilliseconds: task.assignment.timeouts.heartbeat.map { UInt64($0 / .milliseconds(1)) } ?? 0,
+                workflow: run.machine.workflow.name))
+            do {
+                try await session.writer.send(message)
+            } catch {
+                // The stream broke; the disconnect path fails the attempt after the grace period.
+                continue
+            }
+            guard runs[task.runID] != nil else { continue }
+            metrics.attemptsDispatched.increment()
+            let actions = runs[task.runID]!.machine.taskDispatched(node: key.node, attempt: key.attempt, worker: session.name, now: now())
+            await process(task.runID, actions)
+        }
+    }
+
+    // MARK: Helpers
+
+    /// A string a worker sent, made storable as Postgres text (which cannot hold NUL) here, at the
+    /// boundary, so that memory (`RunLedger`, what `WaitRun` returns) and the rows agree.
+    static func storable(_ text: String) -> String { PostgresBinaryArray.storableText(text) }
+}

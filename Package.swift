@@ -118,7 +118,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WeftProcessTests",
-            dependencies: ["Weft", "WeftCore", "WeftPostgres", "_WeftTestKit", log],
+            dependencies: ["Weft", "WeftCore", "WeftPostgres", "WeftWire", "WeftTransport", "_WeftTestKit", log],
             swiftSettings: swiftSettings
         ),
     ]

@@ -4,297 +4,299 @@ import Weft
 import WeftPostgres
 import _WeftTestKit
 
-/// The whole engine as real processes against a real Postgres (ARCHITECTURE.md §6 guarantees).
-@Suite("End to end: scheduler, coordinator, workers", .serialized, .enabled(if: IntegrationEnvironment.postgresConfigured))
-struct EndToEndTests {
-    struct Rows: Codable, Equatable { var rows: [Int] }
+extension ProcessTests {
+    /// The whole engine as real processes against a real Postgres (ARCHITECTURE.md §6 guarantees).
+    @Suite("End to end: scheduler, coordinator, workers", .serialized, .enabled(if: IntegrationEnvironment.postgresConfigured))
+    struct EndToEndTests {
+        struct Rows: Codable, Equatable { var rows: [Int] }
 
-    private let diamond = #"""
-        {"name": "diamond", "tasks": [
-          {"name": "extract", "type": "echo"},
-          {"name": "clean", "type": "echo", "depends_on": ["extract"]},
-          {"name": "enrich", "type": "echo", "depends_on": ["extract"]},
-          {"name": "load", "type": "echo", "depends_on": ["clean", "enrich"]}
-        ]}
-        """#
+        private let diamond = #"""
+            {"name": "diamond", "tasks": [
+              {"name": "extract", "type": "echo"},
+              {"name": "clean", "type": "echo", "depends_on": ["extract"]},
+              {"name": "enrich", "type": "echo", "depends_on": ["extract"]},
+              {"name": "load", "type": "echo", "depends_on": ["clean", "enrich"]}
+            ]}
+            """#
 
-    @Test("a diamond workflow completes with its parents' outputs flowing into each task")
-    func diamond_completes_withOutputs() async throws {
-        try await ProcessCluster.with { cluster in
-            try await cluster.start(workers: 2)
-            let client = try cluster.client()
-            let registered = try await client.register(definitionJSON: Array(diamond.utf8))
-            #expect(registered.name == "diamond" && registered.created)
-            let run = try await client.start(workflow: "diamond", input: Rows(rows: [1, 2, 3]))
-            let info = try await client.wait(for: run, timeout: .seconds(60))
-            #expect(info.status == .succeeded, "\(info.error)\n\(cluster.logs)")
-            // load got {clean: …, enrich: …}; echo returns it unchanged as the run's output.
-            let output = try JSONSerialization.jsonObject(with: Data(info.output)) as? [String: Any]
-            #expect((output?["clean"] as? [String: Any])?["rows"] as? [Int] == [1, 2, 3])
-            #expect((output?["enrich"] as? [String: Any])?["rows"] as? [Int] == [1, 2, 3])
-            #expect(Set(info.tasks.map(\.node)) == ["extract", "clean", "enrich", "load"])
-            #expect(info.tasks.allSatisfy { $0.status == .succeeded && $0.attempt == 1 })
-            // WaitRun answered from the scheduler's memory; GetRun reads Postgres: the same run.
-            #expect(try await client.describe(run) == info)
-            #expect(try await client.wait(for: run) == info)  // closed already: the recently-closed ledgers
-            // The same idempotency key returns the same run.
-            let first = try await client.start(workflow: "diamond", input: Rows(rows: [9]), options: StartOptions(idempotencyKey: "k-1"))
-            let second = try await client.start(workflow: "diamond", input: Rows(rows: [9]), options: StartOptions(idempotencyKey: "k-1"))
-            #expect(first == second)
-            // A task type no worker of its queue runs is refused, and nothing is written.
-            let before = try await cluster.query("SELECT count(*) AS n FROM runs")
-            try await client.register(definitionJSON: Array(#"{"name":"beam","tasks":[{"name":"a","type":"teleport"}]}"#.utf8))
-            do {
-                _ = try await client.start(workflow: "beam", inputJSON: Array("null".utf8))
-                Issue.record("expected FAILED_PRECONDITION for an unknown task type")
-            } catch let error as RPCError {
-                #expect(error.code == .failedPrecondition && error.message.contains("teleport"), "\(error)")
-            }
-            let after = try await cluster.query("SELECT count(*) AS n FROM runs")
-            #expect(try before[0].int("n") == after[0].int("n"))
-            await client.close()
-        }
-    }
-
-    @Test("invalid definitions, unknown workflows and oversized inputs are refused and write nothing")
-    func badInput_refused_writesNothing() async throws {
-        try await ProcessCluster.with { cluster in
-            try await cluster.start(workers: 0)
-            let client = try cluster.client()
-            let cyclic = #"{"name":"cyclic","tasks":[{"name":"a","type":"noop","depends_on":["b"]},{"name":"b","type":"noop","depends_on":["a"]}]}"#
-            await #expect(throws: RPCError.self) { try await client.register(definitionJSON: Array(cyclic.utf8)) }
-            await #expect(throws: RPCError.self) { try await client.register(definitionJSON: Array(#"{"name":"x","tasks":[{"name":"a","type":"noop","colour":"red"}]}"#.utf8)) }
-            await #expect(throws: RPCError.self) { try await client.register(definitionJSON: Array("not json".utf8)) }
-            // A member named twice (JSON decoders keep one silently); also when spelt with escapes.
-            for duplicated in [
-                #"{"name":"d1","name":"d2","tasks":[{"name":"a","type":"noop"}]}"#,
-                #"{"name":"d1","tasks":[{"name":"a","type":"noop","\u0074ype":"echo"}]}"#,
-            ] {
+        @Test("a diamond workflow completes with its parents' outputs flowing into each task")
+        func diamond_completes_withOutputs() async throws {
+            try await ProcessCluster.with { cluster in
+                try await cluster.start(workers: 2)
+                let client = try cluster.client()
+                let registered = try await client.register(definitionJSON: Array(diamond.utf8))
+                #expect(registered.name == "diamond" && registered.created)
+                let run = try await client.start(workflow: "diamond", input: Rows(rows: [1, 2, 3]))
+                let info = try await client.wait(for: run, timeout: .seconds(60))
+                #expect(info.status == .succeeded, "\(info.error)\n\(cluster.logs)")
+                // load got {clean: …, enrich: …}; echo returns it unchanged as the run's output.
+                let output = try JSONSerialization.jsonObject(with: Data(info.output)) as? [String: Any]
+                #expect((output?["clean"] as? [String: Any])?["rows"] as? [Int] == [1, 2, 3])
+                #expect((output?["enrich"] as? [String: Any])?["rows"] as? [Int] == [1, 2, 3])
+                #expect(Set(info.tasks.map(\.node)) == ["extract", "clean", "enrich", "load"])
+                #expect(info.tasks.allSatisfy { $0.status == .succeeded && $0.attempt == 1 })
+                // WaitRun answered from the scheduler's memory; GetRun reads Postgres: the same run.
+                #expect(try await client.describe(run) == info)
+                #expect(try await client.wait(for: run) == info)  // closed already: the recently-closed ledgers
+                // The same idempotency key returns the same run.
+                let first = try await client.start(workflow: "diamond", input: Rows(rows: [9]), options: StartOptions(idempotencyKey: "k-1"))
+                let second = try await client.start(workflow: "diamond", input: Rows(rows: [9]), options: StartOptions(idempotencyKey: "k-1"))
+                #expect(first == second)
+                // A task type no worker of its queue runs is refused, and nothing is written.
+                let before = try await cluster.query("SELECT count(*) AS n FROM runs")
+                try await client.register(definitionJSON: Array(#"{"name":"beam","tasks":[{"name":"a","type":"teleport"}]}"#.utf8))
                 do {
-                    try await client.register(definitionJSON: Array(duplicated.utf8))
-                    Issue.record("a duplicate member was accepted: \(duplicated)")
+                    _ = try await client.start(workflow: "beam", inputJSON: Array("null".utf8))
+                    Issue.record("expected FAILED_PRECONDITION for an unknown task type")
                 } catch let error as RPCError {
-                    #expect(error.code == .invalidArgument && error.message.contains("appears twice"), "\(error)")
+                    #expect(error.code == .failedPrecondition && error.message.contains("teleport"), "\(error)")
                 }
+                let after = try await cluster.query("SELECT count(*) AS n FROM runs")
+                #expect(try before[0].int("n") == after[0].int("n"))
+                await client.close()
             }
-            // Fields reserved for later are refused, not ignored.
-            do {
-                try await client.register(definitionJSON: Array(#"{"name":"k","tasks":[{"name":"a","type":"noop","concurrency_key":"c"}]}"#.utf8))
-                Issue.record("concurrency_key was accepted")
-            } catch let error as RPCError {
-                #expect(error.code == .invalidArgument && error.message.contains("concurrency_key is not supported yet"), "\(error)")
-            }
-            // A 1 MB name is not echoed whole; a NUL does not cut the message short.
-            let huge = String(repeating: "n", count: 1 << 20)
-            do {
-                try await client.register(definitionJSON: Array(#"{"name":"\#(huge)","tasks":[{"name":"a","type":"noop"}]}"#.utf8))
-                Issue.record("a 1 MB name was accepted")
-            } catch let error as RPCError {
-                #expect(error.code == .invalidArgument && error.message.utf8.count < 2_000, "\(error.message.utf8.count) bytes")
-                #expect(error.message.contains("more characters"))
-            }
-            do {
-                try await client.register(definitionJSON: Array(#"{"name":"bad\u0000name","tasks":[{"name":"a","type":"noop"}]}"#.utf8))
-                Issue.record("a name with a NUL was accepted")
-            } catch let error as RPCError {
-                #expect(error.code == .invalidArgument && error.message.contains(#"bad\u{0}name"#) && error.message.hasSuffix("_ . -"), "\(error)")
-            }
-            do {
-                _ = try await client.start(workflow: "missing", inputJSON: Array("null".utf8))
-                Issue.record("expected NOT_FOUND")
-            } catch let error as RPCError {
-                #expect(error.code == .notFound)
-            }
-            try await client.register(definitionJSON: Array(diamond.utf8))
-            let big = Array(("\"" + String(repeating: "x", count: 2 << 20) + "\"").utf8)
-            do {
-                _ = try await client.start(workflow: "diamond", inputJSON: big)
-                Issue.record("expected INVALID_ARGUMENT")
-            } catch let error as RPCError {
-                #expect(error.code == .invalidArgument)
-            }
-            let definitions = try await cluster.query("SELECT count(*) AS n FROM workflow_definitions")
-            #expect(try definitions[0].int("n") == 1)
-            let runs = try await cluster.query("SELECT count(*) AS n FROM runs")
-            #expect(try runs[0].int("n") == 0)
-            await client.close()
         }
-    }
 
-    @Test("kill -9 of the scheduler in the middle of 500 runs: after a restart every run completes, each task recorded once")
-    func schedulerKilled_restart_everyRunCompletesOnce() async throws {
-        try await ProcessCluster.with { cluster in
-            try await cluster.start(workers: 2)
-            let client = try cluster.client()
-            let chain = #"""
-                {"name": "pair", "tasks": [
-                  {"name": "first", "type": "sleep"},
-                  {"name": "second", "type": "noop", "depends_on": ["first"]}
-                ]}
-                """#
-            try await client.register(definitionJSON: Array(chain.utf8))
-            var runs: [RunID] = []
-            for _ in 0..<500 {
-                runs.append(try await client.start(workflow: "pair", inputJSON: Array(#"{"ms": 100}"#.utf8)))
+        @Test("invalid definitions, unknown workflows and oversized inputs are refused and write nothing")
+        func badInput_refused_writesNothing() async throws {
+            try await ProcessCluster.with { cluster in
+                try await cluster.start(workers: 0)
+                let client = try cluster.client()
+                let cyclic = #"{"name":"cyclic","tasks":[{"name":"a","type":"noop","depends_on":["b"]},{"name":"b","type":"noop","depends_on":["a"]}]}"#
+                await #expect(throws: RPCError.self) { try await client.register(definitionJSON: Array(cyclic.utf8)) }
+                await #expect(throws: RPCError.self) { try await client.register(definitionJSON: Array(#"{"name":"x","tasks":[{"name":"a","type":"noop","colour":"red"}]}"#.utf8)) }
+                await #expect(throws: RPCError.self) { try await client.register(definitionJSON: Array("not json".utf8)) }
+                // A member named twice (JSON decoders keep one silently); also when spelt with escapes.
+                for duplicated in [
+                    #"{"name":"d1","name":"d2","tasks":[{"name":"a","type":"noop"}]}"#,
+                    #"{"name":"d1","tasks":[{"name":"a","type":"noop","\u0074ype":"echo"}]}"#,
+                ] {
+                    do {
+                        try await client.register(definitionJSON: Array(duplicated.utf8))
+                        Issue.record("a duplicate member was accepted: \(duplicated)")
+                    } catch let error as RPCError {
+                        #expect(error.code == .invalidArgument && error.message.contains("appears twice"), "\(error)")
+                    }
+                }
+                // Fields reserved for later are refused, not ignored.
+                do {
+                    try await client.register(definitionJSON: Array(#"{"name":"k","tasks":[{"name":"a","type":"noop","concurrency_key":"c"}]}"#.utf8))
+                    Issue.record("concurrency_key was accepted")
+                } catch let error as RPCError {
+                    #expect(error.code == .invalidArgument && error.message.contains("concurrency_key is not supported yet"), "\(error)")
+                }
+                // A 1 MB name is not echoed whole; a NUL does not cut the message short.
+                let huge = String(repeating: "n", count: 1 << 20)
+                do {
+                    try await client.register(definitionJSON: Array(#"{"name":"\#(huge)","tasks":[{"name":"a","type":"noop"}]}"#.utf8))
+                    Issue.record("a 1 MB name was accepted")
+                } catch let error as RPCError {
+                    #expect(error.code == .invalidArgument && error.message.utf8.count < 2_000, "\(error.message.utf8.count) bytes")
+                    #expect(error.message.contains("more characters"))
+                }
+                do {
+                    try await client.register(definitionJSON: Array(#"{"name":"bad\u0000name","tasks":[{"name":"a","type":"noop"}]}"#.utf8))
+                    Issue.record("a name with a NUL was accepted")
+                } catch let error as RPCError {
+                    #expect(error.code == .invalidArgument && error.message.contains(#"bad\u{0}name"#) && error.message.hasSuffix("_ . -"), "\(error)")
+                }
+                do {
+                    _ = try await client.start(workflow: "missing", inputJSON: Array("null".utf8))
+                    Issue.record("expected NOT_FOUND")
+                } catch let error as RPCError {
+                    #expect(error.code == .notFound)
+                }
+                try await client.register(definitionJSON: Array(diamond.utf8))
+                let big = Array(("\"" + String(repeating: "x", count: 2 << 20) + "\"").utf8)
+                do {
+                    _ = try await client.start(workflow: "diamond", inputJSON: big)
+                    Issue.record("expected INVALID_ARGUMENT")
+                } catch let error as RPCError {
+                    #expect(error.code == .invalidArgument)
+                }
+                let definitions = try await cluster.query("SELECT count(*) AS n FROM workflow_definitions")
+                #expect(try definitions[0].int("n") == 1)
+                let runs = try await cluster.query("SELECT count(*) AS n FROM runs")
+                #expect(try runs[0].int("n") == 0)
+                await client.close()
             }
-            // Some runs are done, some in flight, some waiting: kill the scheduler now.
-            cluster.killScheduler()
-            let openAtKill = try await cluster.query("SELECT count(*) AS n FROM runs WHERE closed_at IS NULL")
-            #expect(try openAtKill[0].int("n") ?? 0 > 0, "the kill must hit open runs for this test to mean anything")
-            try await cluster.startScheduler()
-            for run in runs {
-                let info = try await client.wait(for: run, timeout: .seconds(120))
-                #expect(info.status == .succeeded, "run \(run): \(info.status) \(info.error)")
+        }
+
+        @Test("kill -9 of the scheduler in the middle of 500 runs: after a restart every run completes, each task recorded once")
+        func schedulerKilled_restart_everyRunCompletesOnce() async throws {
+            try await ProcessCluster.with { cluster in
+                try await cluster.start(workers: 2)
+                let client = try cluster.client()
+                let chain = #"""
+                    {"name": "pair", "tasks": [
+                      {"name": "first", "type": "sleep"},
+                      {"name": "second", "type": "noop", "depends_on": ["first"]}
+                    ]}
+                    """#
+                try await client.register(definitionJSON: Array(chain.utf8))
+                var runs: [RunID] = []
+                for _ in 0..<500 {
+                    runs.append(try await client.start(workflow: "pair", inputJSON: Array(#"{"ms": 100}"#.utf8)))
+                }
+                // Some runs are done, some in flight, some waiting: kill the scheduler now.
+                cluster.killScheduler()
+                let openAtKill = try await cluster.query("SELECT count(*) AS n FROM runs WHERE closed_at IS NULL")
+                #expect(try openAtKill[0].int("n") ?? 0 > 0, "the kill must hit open runs for this test to mean anything")
+                try await cluster.startScheduler()
+                for run in runs {
+                    let info = try await client.wait(for: run, timeout: .seconds(120))
+                    #expect(info.status == .succeeded, "run \(run): \(info.status) \(info.error)")
+                }
+                let duplicates = try await cluster.query(
+                    "SELECT run_id, node, count(*) AS n FROM task_attempts WHERE status = 'succeeded' GROUP BY run_id, node HAVING count(*) <> 1")
+                #expect(duplicates.isEmpty, "tasks recorded as succeeded more than once: \(duplicates.count)")
+                let succeeded = try await cluster.query("SELECT count(*) AS n FROM task_attempts WHERE status = 'succeeded'")
+                #expect(try succeeded[0].int("n") == 1000)
+                let open = try await cluster.query("SELECT count(*) AS n FROM runs WHERE closed_at IS NULL")
+                #expect(try open[0].int("n") == 0)
+                await client.close()
             }
-            let duplicates = try await cluster.query(
-                "SELECT run_id, node, count(*) AS n FROM task_attempts WHERE status = 'succeeded' GROUP BY run_id, node HAVING count(*) <> 1")
-            #expect(duplicates.isEmpty, "tasks recorded as succeeded more than once: \(duplicates.count)")
-            let succeeded = try await cluster.query("SELECT count(*) AS n FROM task_attempts WHERE status = 'succeeded'")
-            #expect(try succeeded[0].int("n") == 1000)
-            let open = try await cluster.query("SELECT count(*) AS n FROM runs WHERE closed_at IS NULL")
-            #expect(try open[0].int("n") == 0)
-            await client.close()
         }
-    }
 
-    @Test("kill -9 of a worker in the middle of a task: the task is retried on another worker")
-    func workerKilled_taskRetriedElsewhere() async throws {
-        try await ProcessCluster.with { cluster in
-            let metrics = try #require(try await cluster.startScheduler(metrics: true))
-            try await cluster.startCoordinator()
-            let doomed = try cluster.startWorker(id: "doomed")
-            let client = try cluster.client()
-            let slow = #"{"name": "slow", "tasks": [{"name": "nap", "type": "sleep", "retry": {"max_attempts": 3, "initial_backoff": "100ms"}}]}"#
-            try await client.register(definitionJSON: Array(slow.utf8))
-            // Give the only worker a long task; kill it once the scheduler has pushed the attempt
-            // to it (the scheduler's own counter, not a guess at how long that takes).
-            let run = try await client.start(workflow: "slow", inputJSON: Array(#"{"duration": "3s"}"#.utf8))
-            #expect(try await eventually(within: .seconds(30)) {
-                MetricsEndpointTests.sample("weft_task_attempts_dispatched_total", in: try httpGet(metrics, "/metrics").body) == 1
-            })
-            kill(doomed.process.processIdentifier, SIGKILL)
-            try cluster.startWorker(id: "survivor")
-            let info = try await client.wait(for: run, timeout: .seconds(60))
-            #expect(info.status == .succeeded, "\(info.error)\n\(cluster.logs)")
-            let attempts = info.tasks.filter { $0.node == "nap" }.sorted { $0.attempt < $1.attempt }
-            #expect(attempts.count == 2)
-            #expect(attempts.first?.status == .failed && attempts.first?.error.contains("WorkerLost") == true, "\(attempts)")
-            #expect(attempts.last?.status == .succeeded && attempts.last?.worker == "survivor", "\(attempts)")
-            #expect(try await client.describe(run) == info)  // memory (WaitRun) = Postgres (GetRun), retries included
-            await client.close()
-        }
-    }
-
-    @Test("a task error holding a NUL byte is recorded, not a batch failure that stops the scheduler")
-    func nulInTaskError_storedAndSchedulerSurvives() async throws {
-        try await ProcessCluster.with { cluster in
-            try await cluster.startScheduler()
-            try await cluster.startCoordinator()
-            try cluster.startWorker(id: "exec-worker", extraArguments: ["--allow-exec"])
-            let client = try cluster.client()
-            let shell = #"{"name": "shell", "tasks": [{"name": "run", "type": "exec", "retry": {"max_attempts": 1}}]}"#
-            try await client.register(definitionJSON: Array(shell.utf8))
-            try await Task.sleep(for: .seconds(1))  // the worker connects
-            let run = try await client.start(
-                workflow: "shell", inputJSON: Array(#"{"command": ["sh", "-c", "printf 'bad\\000byte' >&2; exit 3"]}"#.utf8))
-            let info = try await client.wait(for: run, timeout: .seconds(60))
-            #expect(info.status == .failed, "\(info)\n\(cluster.logs)")
-            // protobuf-c carries `string` fields as C strings: the message ends at the NUL on the
-            // wire already. (Storage replaces any NUL that does get through; see PostgresBinaryArray.)
-            #expect(info.tasks.first?.error.hasSuffix("exited with 3: bad") == true, "\(info.tasks)")
-            #expect(try await client.describe(run) == info)
-            // The scheduler is still serving.
-            let echo = #"{"name": "after", "tasks": [{"name": "a", "type": "echo"}]}"#
-            try await client.register(definitionJSON: Array(echo.utf8))
-            let after = try await client.start(workflow: "after", inputJSON: Array("1".utf8))
-            #expect(try await client.wait(for: after, timeout: .seconds(60)).status == .succeeded)
-            await client.close()
-        }
-    }
-
-    @Test("weftctl run wait prints the run's progress to stderr while it waits, and the outcome on stdout")
-    func weftctlWait_printsProgress() async throws {
-        try await ProcessCluster.with { cluster in
-            try await cluster.start(workers: 1)
-            let client = try cluster.client()
-            let nap = #"{"name": "nap", "tasks": [{"name": "a", "type": "sleep"}]}"#
-            try await client.register(definitionJSON: Array(nap.utf8))
-            let run = try await client.start(workflow: "nap", inputJSON: Array(#"{"duration": "2s"}"#.utf8))
-            let wait = try await runProcess(
-                try WeftBinaries.path("weftctl"),
-                ["run", "wait", run.description, "--address", cluster.coordinatorAddress, "--timeout", "60s", "--progress-every", "300ms"],
-                environment: cluster.environment, timeout: .seconds(90))
-            #expect(wait.status == 0, "\(wait.stderr)")
-            #expect(wait.stderr.contains("waiting for \(run): RUNNING"), "\(wait.stderr)")
-            #expect(wait.stdout.contains("SUCCEEDED"), "\(wait.stdout)")
-            await client.close()
-        }
-    }
-
-    @Test("weftctl run wait waits as long as the run takes unless --timeout is given; --progress-every 0 is silent")
-    func weftctlWait_noTimeout_waitsUntilClosed() async throws {
-        try await ProcessCluster.with { cluster in
-            try await cluster.start(workers: 1)
-            let client = try cluster.client()
-            try await client.register(definitionJSON: Array(#"{"name": "nap", "tasks": [{"name": "a", "type": "sleep"}]}"#.utf8))
-            // Longer than the 10 s that every other weftctl call defaults to.
-            let run = try await client.start(workflow: "nap", inputJSON: Array(#"{"duration": "11s"}"#.utf8))
-            let weftctl = try WeftBinaries.path("weftctl")
-            let impatient = try await runProcess(
-                weftctl, ["run", "wait", run.description, "--address", cluster.coordinatorAddress, "--timeout", "1s"],
-                environment: cluster.environment)
-            #expect(impatient.status == 1)
-            #expect(impatient.stderr.contains("still RUNNING after 1s (--timeout)"), "\(impatient.stderr)")
-            let patient = try await runProcess(
-                weftctl, ["run", "wait", run.description, "--address", cluster.coordinatorAddress, "--progress-every", "0"],
-                environment: cluster.environment, timeout: .seconds(60))
-            #expect(patient.status == 0, "\(patient.stderr)")
-            #expect(patient.stderr.isEmpty, "\(patient.stderr)")
-            #expect(patient.stdout.contains("SUCCEEDED"))
-            await client.close()
-        }
-    }
-
-    @Test("a run started while the scheduler restarts and recovers waits for it instead of failing")
-    func startDuringRecovery_waitsAndSucceeds() async throws {
-        try await ProcessCluster.with { cluster in
-            try await cluster.start(workers: 1)
-            let client = try cluster.client()
-            try await client.register(definitionJSON: Array(#"{"name": "quick", "tasks": [{"name": "a", "type": "echo"}]}"#.utf8))
-            cluster.killScheduler()
-            let metrics = try await cluster.restartSchedulerWithMetrics(extraArguments: ["--debug-recovery-pause", "3s"])
-            // The coordinator meets "still recovering" (or a refused connection) and keeps trying.
-            let run = try await client.start(workflow: "quick", inputJSON: Array("5".utf8))
-            #expect(try await client.wait(for: run).status == .succeeded)
-            let refused = MetricsEndpointTests.sample(
-                #"weft_rpc_server_calls_total{method="weft.api.v1.Client/StartRun",code="UNAVAILABLE"}"#, in: try httpGet(metrics, "/metrics").body)
-            #expect((refused ?? 0) >= 1, "the start should have met the recovering scheduler at least once")
-            await client.close()
-        }
-    }
-
-    @Test("an SDK call made while the coordinator restarts waits for it; one that never gets through says why")
-    func coordinatorRestart_callsWaitForIt() async throws {
-        try await ProcessCluster.with { cluster in
-            try await cluster.start(workers: 1)
-            let client = try cluster.client()
-            try await client.register(definitionJSON: Array(#"{"name": "quick", "tasks": [{"name": "a", "type": "echo"}]}"#.utf8))
-            cluster.killCoordinator()
-            // Nobody listens: a call waits (waitForReady) and, past its timeout, names the cause.
-            let impatient = try cluster.client(timeout: .seconds(1))
-            do {
-                _ = try await impatient.list(ListRunsRequest())
-                Issue.record("expected the call to time out")
-            } catch let error as RPCError {
-                #expect(error.code == .deadlineExceeded && error.message.contains("could not reach"), "\(error)")
+        @Test("kill -9 of a worker in the middle of a task: the task is retried on another worker")
+        func workerKilled_taskRetriedElsewhere() async throws {
+            try await ProcessCluster.with { cluster in
+                let metrics = try #require(try await cluster.startScheduler(metrics: true))
+                try await cluster.startCoordinator()
+                let doomed = try cluster.startWorker(id: "doomed")
+                let client = try cluster.client()
+                let slow = #"{"name": "slow", "tasks": [{"name": "nap", "type": "sleep", "retry": {"max_attempts": 3, "initial_backoff": "100ms"}}]}"#
+                try await client.register(definitionJSON: Array(slow.utf8))
+                // Give the only worker a long task; kill it once the scheduler has pushed the attempt
+                // to it (the scheduler's own counter, not a guess at how long that takes).
+                let run = try await client.start(workflow: "slow", inputJSON: Array(#"{"duration": "3s"}"#.utf8))
+                #expect(try await eventually(within: .seconds(30)) {
+                    MetricsEndpointTests.sample("weft_task_attempts_dispatched_total", in: try httpGet(metrics, "/metrics").body) == 1
+                })
+                kill(doomed.process.processIdentifier, SIGKILL)
+                try cluster.startWorker(id: "survivor")
+                let info = try await client.wait(for: run, timeout: .seconds(60))
+                #expect(info.status == .succeeded, "\(info.error)\n\(cluster.logs)")
+                let attempts = info.tasks.filter { $0.node == "nap" }.sorted { $0.attempt < $1.attempt }
+                #expect(attempts.count == 2)
+                #expect(attempts.first?.status == .failed && attempts.first?.error.contains("WorkerLost") == true, "\(attempts)")
+                #expect(attempts.last?.status == .succeeded && attempts.last?.worker == "survivor", "\(attempts)")
+                #expect(try await client.describe(run) == info)  // memory (WaitRun) = Postgres (GetRun), retries included
+                await client.close()
             }
-            await impatient.close()
-            let started = Task { try await client.start(workflow: "quick", inputJSON: Array("1".utf8)) }
-            try await Task.sleep(for: .milliseconds(300))
-            try await cluster.startCoordinator()
-            let run = try await started.value
-            #expect(try await client.wait(for: run).status == .succeeded)
-            await client.close()
+        }
+
+        @Test("a task error holding a NUL byte is recorded, not a batch failure that stops the scheduler")
+        func nulInTaskError_storedAndSchedulerSurvives() async throws {
+            try await ProcessCluster.with { cluster in
+                try await cluster.startScheduler()
+                try await cluster.startCoordinator()
+                try cluster.startWorker(id: "exec-worker", extraArguments: ["--allow-exec"])
+                let client = try cluster.client()
+                let shell = #"{"name": "shell", "tasks": [{"name": "run", "type": "exec", "retry": {"max_attempts": 1}}]}"#
+                try await client.register(definitionJSON: Array(shell.utf8))
+                try await Task.sleep(for: .seconds(1))  // the worker connects
+                let run = try await client.start(
+                    workflow: "shell", inputJSON: Array(#"{"command": ["sh", "-c", "printf 'bad\\000byte' >&2; exit 3"]}"#.utf8))
+                let info = try await client.wait(for: run, timeout: .seconds(60))
+                #expect(info.status == .failed, "\(info)\n\(cluster.logs)")
+                // protobuf-c carries `string` fields as C strings: the message ends at the NUL on the
+                // wire already. (Storage replaces any NUL that does get through; see PostgresBinaryArray.)
+                #expect(info.tasks.first?.error.hasSuffix("exited with 3: bad") == true, "\(info.tasks)")
+                #expect(try await client.describe(run) == info)
+                // The scheduler is still serving.
+                let echo = #"{"name": "after", "tasks": [{"name": "a", "type": "echo"}]}"#
+                try await client.register(definitionJSON: Array(echo.utf8))
+                let after = try await client.start(workflow: "after", inputJSON: Array("1".utf8))
+                #expect(try await client.wait(for: after, timeout: .seconds(60)).status == .succeeded)
+                await client.close()
+            }
+        }
+
+        @Test("weftctl run wait prints the run's progress to stderr while it waits, and the outcome on stdout")
+        func weftctlWait_printsProgress() async throws {
+            try await ProcessCluster.with { cluster in
+                try await cluster.start(workers: 1)
+                let client = try cluster.client()
+                let nap = #"{"name": "nap", "tasks": [{"name": "a", "type": "sleep"}]}"#
+                try await client.register(definitionJSON: Array(nap.utf8))
+                let run = try await client.start(workflow: "nap", inputJSON: Array(#"{"duration": "2s"}"#.utf8))
+                let wait = try await runProcess(
+                    try WeftBinaries.path("weftctl"),
+                    ["run", "wait", run.description, "--address", cluster.coordinatorAddress, "--timeout", "60s", "--progress-every", "300ms"],
+                    environment: cluster.environment, timeout: .seconds(90))
+                #expect(wait.status == 0, "\(wait.stderr)")
+                #expect(wait.stderr.contains("waiting for \(run): RUNNING"), "\(wait.stderr)")
+                #expect(wait.stdout.contains("SUCCEEDED"), "\(wait.stdout)")
+                await client.close()
+            }
+        }
+
+        @Test("weftctl run wait waits as long as the run takes unless --timeout is given; --progress-every 0 is silent")
+        func weftctlWait_noTimeout_waitsUntilClosed() async throws {
+            try await ProcessCluster.with { cluster in
+                try await cluster.start(workers: 1)
+                let client = try cluster.client()
+                try await client.register(definitionJSON: Array(#"{"name": "nap", "tasks": [{"name": "a", "type": "sleep"}]}"#.utf8))
+                // Longer than the 10 s that every other weftctl call defaults to.
+                let run = try await client.start(workflow: "nap", inputJSON: Array(#"{"duration": "11s"}"#.utf8))
+                let weftctl = try WeftBinaries.path("weftctl")
+                let impatient = try await runProcess(
+                    weftctl, ["run", "wait", run.description, "--address", cluster.coordinatorAddress, "--timeout", "1s"],
+                    environment: cluster.environment)
+                #expect(impatient.status == 1)
+                #expect(impatient.stderr.contains("still RUNNING after 1s (--timeout)"), "\(impatient.stderr)")
+                let patient = try await runProcess(
+                    weftctl, ["run", "wait", run.description, "--address", cluster.coordinatorAddress, "--progress-every", "0"],
+                    environment: cluster.environment, timeout: .seconds(60))
+                #expect(patient.status == 0, "\(patient.stderr)")
+                #expect(patient.stderr.isEmpty, "\(patient.stderr)")
+                #expect(patient.stdout.contains("SUCCEEDED"))
+                await client.close()
+            }
+        }
+
+        @Test("a run started while the scheduler restarts and recovers waits for it instead of failing")
+        func startDuringRecovery_waitsAndSucceeds() async throws {
+            try await ProcessCluster.with { cluster in
+                try await cluster.start(workers: 1)
+                let client = try cluster.client()
+                try await client.register(definitionJSON: Array(#"{"name": "quick", "tasks": [{"name": "a", "type": "echo"}]}"#.utf8))
+                cluster.killScheduler()
+                let metrics = try await cluster.restartSchedulerWithMetrics(extraArguments: ["--debug-recovery-pause", "3s"])
+                // The coordinator meets "still recovering" (or a refused connection) and keeps trying.
+                let run = try await client.start(workflow: "quick", inputJSON: Array("5".utf8))
+                #expect(try await client.wait(for: run).status == .succeeded)
+                let refused = MetricsEndpointTests.sample(
+                    #"weft_rpc_server_calls_total{method="weft.api.v1.Client/StartRun",code="UNAVAILABLE"}"#, in: try httpGet(metrics, "/metrics").body)
+                #expect((refused ?? 0) >= 1, "the start should have met the recovering scheduler at least once")
+                await client.close()
+            }
+        }
+
+        @Test("an SDK call made while the coordinator restarts waits for it; one that never gets through says why")
+        func coordinatorRestart_callsWaitForIt() async throws {
+            try await ProcessCluster.with { cluster in
+                try await cluster.start(workers: 1)
+                let client = try cluster.client()
+                try await client.register(definitionJSON: Array(#"{"name": "quick", "tasks": [{"name": "a", "type": "echo"}]}"#.utf8))
+                cluster.killCoordinator()
+                // Nobody listens: a call waits (waitForReady) and, past its timeout, names the cause.
+                let impatient = try cluster.client(timeout: .seconds(1))
+                do {
+                    _ = try await impatient.list(ListRunsRequest())
+                    Issue.record("expected the call to time out")
+                } catch let error as RPCError {
+                    #expect(error.code == .deadlineExceeded && error.message.contains("could not reach"), "\(error)")
+                }
+                await impatient.close()
+                let started = Task { try await client.start(workflow: "quick", inputJSON: Array("1".utf8)) }
+                try await Task.sleep(for: .milliseconds(300))
+                try await cluster.startCoordinator()
+                let run = try await started.value
+                #expect(try await client.wait(for: run).status == .succeeded)
+                await client.close()
+            }
         }
     }
 }

@@ -5,6 +5,11 @@ import Weft
 import WeftPostgres
 import _WeftTestKit
 
+/// Every suite of real processes, one at a time: each starts a cluster of its own (scheduler,
+/// coordinator, workers, sometimes a Postgres), and several at once on two cores starve each other
+/// and the in-process tests beside them.
+@Suite(.serialized) enum ProcessTests {}
+
 /// A Weft cluster of real processes on loopback, on a database of its own: `weft migrate`, one
 /// scheduler, one coordinator, and workers — started and stopped by the test.
 final class ProcessCluster: @unchecked Sendable {
@@ -18,11 +23,19 @@ final class ProcessCluster: @unchecked Sendable {
     private(set) var workers: [ChildProcess] = []
     private(set) var coordinatorAddress = ""
     private var schedulerListen = "127.0.0.1:0"
+    /// The scheduler's address once it listens (for calls that bypass the coordinator).
+    var schedulerAddress: String { schedulerListen }
 
     static let logger = Logger(label: "e2e") { _ in SwiftLogNoOpLogHandler() }
 
-    init() async throws {
-        let url = try #require(try IntegrationEnvironment.postgresURL(), "WEFT_POSTGRES_URL is needed for the end-to-end tests")
+    /// A cluster on a fresh database of the shared test server, or of `postgresURL`'s server.
+    init(postgresURL: String? = nil) async throws {
+        let url: String
+        if let postgresURL {
+            url = postgresURL
+        } else {
+            url = try #require(try IntegrationEnvironment.postgresURL(), "WEFT_POSTGRES_URL is needed for the end-to-end tests")
+        }
         adminURL = url
         database = "weft_e2e_\(UInt32.random(in: 0...UInt32.max))"
         let admin = try await PostgresConnection.connect(url: url, logger: Self.logger)
@@ -59,9 +72,12 @@ final class ProcessCluster: @unchecked Sendable {
     var environment: [String: String] { ["WEFT_AUTH_TOKEN": token, "WEFT_POSTGRES_URL": databaseURL, "WEFT_LOG_LEVEL": "info"] }
 
     /// Starts the scheduler; with `metrics`, also its metrics endpoint, whose address it returns.
+    /// `newPort`: on a port of its own rather than the one it had (a rescheduled pod).
     @discardableResult
-    func startScheduler(metrics: Bool = false) async throws -> String? {
+    func startScheduler(metrics: Bool = false, newPort: Bool = false, extraArguments: [String] = []) async throws -> String? {
+        if newPort { schedulerListen = "127.0.0.1:0" }
         let arguments = ["scheduler", "--listen", schedulerListen, "--node-id", "e2e-scheduler"] + (metrics ? ["--metrics", "127.0.0.1:0"] : [])
+            + extraArguments
         let child = try ChildProcess(try WeftBinaries.path("weft"), arguments, environment: environment)
         let metricsAddress = metrics ? try await child.waitForLine(prefix: "metrics on ", timeout: .seconds(60)) : nil
         let address = try await child.waitForListening(timeout: .seconds(60))

@@ -21,11 +21,17 @@ public struct StartOptions: Sendable {
     /// A specific registered version; nil runs the latest.
     public var version: String?
     public var priority: Step.Priority?
+    /// The run's id, chosen by the caller so that repeating the start (after a lost answer) is
+    /// safe: a start naming an existing run returns that run and never runs it again. Must be a
+    /// UUIDv7 dated within an hour before and five minutes after the server's clock; nil lets the
+    /// server choose.
+    public var runID: RunID?
 
-    public init(idempotencyKey: String? = nil, version: String? = nil, priority: Step.Priority? = nil) {
+    public init(idempotencyKey: String? = nil, version: String? = nil, priority: Step.Priority? = nil, runID: RunID? = nil) {
         self.idempotencyKey = idempotencyKey
         self.version = version
         self.priority = priority
+        self.runID = runID
     }
 }
 
@@ -65,7 +71,7 @@ extension WeftClient {
             ClientMethods.startRun,
             StartRunRequest(
                 workflow: workflow, version: options.version ?? "", input: inputJSON,
-                idempotencyKey: options.idempotencyKey ?? "", priority: priority))
+                idempotencyKey: options.idempotencyKey ?? "", priority: priority, runID: options.runID))
         return response.runID
     }
 

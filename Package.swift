@@ -28,6 +28,7 @@ let package = Package(
         .executable(name: "weft", targets: ["weft"]),
         .executable(name: "weftctl", targets: ["weftctl"]),
         .executable(name: "weft-fuzz-frames", targets: ["WeftFuzzFrames"]),
+        .executable(name: "weft-fuzz-requests", targets: ["WeftFuzzRequests"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
@@ -85,6 +86,8 @@ let package = Package(
             dependencies: ["Weft", "WeftCLISupport", "WeftCore", argumentParser, log, .product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
         // libFuzzer target for the frame decoder + envelope codec (scripts/fuzz.sh).
         .executableTarget(name: "WeftFuzzFrames", dependencies: ["WeftWire"], swiftSettings: swiftSettings),
+        // libFuzzer targets, one per request decoder of the client and worker APIs (scripts/fuzz.sh).
+        .executableTarget(name: "WeftFuzzRequests", dependencies: ["WeftWire", "WeftCore", "WeftEngine"], swiftSettings: swiftSettings),
 
         // Test support.
         .target(name: "_WeftTestKit", dependencies: ["WeftCore", log], path: "Tests/_WeftTestKit", swiftSettings: swiftSettings),

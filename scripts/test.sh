@@ -43,8 +43,9 @@ if grep "warning:" "$build_log" | grep -v "prohibited flag" | grep -q .; then
     exit 1
 fi
 
-log "replaying the fuzz corpus"
+log "replaying the fuzz corpora"
 .build/debug/weft-fuzz-frames Tests/FuzzCorpus/frames
+.build/debug/weft-fuzz-requests replay-all Tests/FuzzCorpus/requests
 
 log "running tests (Postgres: $WEFT_POSTGRES_URL, Redis: $WEFT_REDIS_URL)"
 export WEFT_BIN_DIR="$PWD/.build/debug"

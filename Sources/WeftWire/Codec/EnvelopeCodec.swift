@@ -68,8 +68,8 @@ extension Envelope {
 
     /// Builds the C message pointing into this envelope's storage, valid only inside `body`.
     private func withCMessage<R>(_ body: (inout Weft__Wire__V1__Envelope) -> R) -> R {
-        method.withCString { methodPointer in
-            statusMessage.withCString { statusPointer in
+        wireString(method).withCString { methodPointer in
+            wireString(statusMessage).withCString { statusPointer in
                 payload.withUnsafeBufferPointer { payloadBuffer in
                     var msg = Weft__Wire__V1__Envelope()
                     weft__wire__v1__envelope__init(&msg)

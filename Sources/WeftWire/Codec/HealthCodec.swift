@@ -4,7 +4,7 @@ import WeftCore
 
 extension HealthCheckRequest: WireMessage {
     public func serializedBytes() -> [UInt8] {
-        service.withCString { servicePointer in
+        wireString(service).withCString { servicePointer in
             var msg = Weft__Api__V1__HealthCheckRequest()
             weft__api__v1__health_check_request__init(&msg)
             msg.service = UnsafeMutablePointer(mutating: servicePointer)
@@ -26,9 +26,9 @@ extension HealthCheckRequest: WireMessage {
 
 extension HealthCheckResponse: WireMessage {
     public func serializedBytes() -> [UInt8] {
-        nodeID.withCString { nodePointer in
-            version.withCString { versionPointer in
-                message.withCString { messagePointer in
+        wireString(nodeID).withCString { nodePointer in
+            wireString(version).withCString { versionPointer in
+                wireString(message).withCString { messagePointer in
                     var msg = Weft__Api__V1__HealthCheckResponse()
                     weft__api__v1__health_check_response__init(&msg)
                     msg.status = Weft__Api__V1__ServingStatus(rawValue: status.rawValue)

@@ -4,8 +4,8 @@ import WeftCore
 
 extension Hello: WireMessage {
     public func serializedBytes() -> [UInt8] {
-        cluster.withCString { clusterPointer in
-            nodeID.withCString { nodePointer in
+        wireString(cluster).withCString { clusterPointer in
+            wireString(nodeID).withCString { nodePointer in
                 authToken.withUnsafeBufferPointer { token in
                     var msg = Weft__Wire__V1__Hello()
                     weft__wire__v1__hello__init(&msg)
@@ -46,8 +46,8 @@ extension Hello: WireMessage {
 
 extension HelloAck: WireMessage {
     public func serializedBytes() -> [UInt8] {
-        cluster.withCString { clusterPointer in
-            nodeID.withCString { nodePointer in
+        wireString(cluster).withCString { clusterPointer in
+            wireString(nodeID).withCString { nodePointer in
                 var msg = Weft__Wire__V1__HelloAck()
                 weft__wire__v1__hello_ack__init(&msg)
                 msg.protocol_version = protocolVersion

@@ -12,6 +12,15 @@ func swiftString(_ pointer: UnsafeMutablePointer<CChar>?) -> String {
     return String(cString: pointer)
 }
 
+/// `text` as a protobuf-c `string` field can carry it. Those are C strings, so a NUL would end
+/// the field there and drop the rest without a word; instead each NUL travels as U+FFFD, as
+/// Postgres text stores it (`PostgresBinaryArray.storableText`). Everything else is unchanged.
+@inline(__always)
+func wireString(_ text: String) -> String {
+    guard text.utf8.contains(0) else { return text }
+    return String(String.UnicodeScalarView(text.unicodeScalars.map { $0 == "\u{0}" ? "\u{FFFD}" : $0 }))
+}
+
 /// Bytes of a protobuf-c `bytes` field.
 @inline(__always)
 func swiftBytes(_ data: ProtobufCBinaryData) -> [UInt8] {
@@ -68,9 +77,9 @@ final class CArena {
         for pointer in allocations { free(pointer) }
     }
 
-    /// A NUL-terminated copy of `string`.
+    /// A NUL-terminated copy of `string` (see `wireString`).
     func string(_ string: String) -> UnsafeMutablePointer<CChar> {
-        let copy = strdup(string)!
+        let copy = strdup(wireString(string))!
         allocations.append(UnsafeMutableRawPointer(copy))
         return copy
     }

@@ -26,8 +26,12 @@ public struct PostgresTimestamp: Hashable, Comparable, Sendable, CustomStringCon
 
     public init(unixMicroseconds: Int64) { self.unixMicroseconds = unixMicroseconds }
 
-    /// Exact: every millisecond is a whole number of microseconds.
-    public init(unixMilliseconds: Int64) { unixMicroseconds = unixMilliseconds * 1000 }
+    /// Exact: every millisecond is a whole number of microseconds. Saturates instead of trapping
+    /// for values beyond ±292,000 years (which Postgres then refuses as out of range).
+    public init(unixMilliseconds: Int64) {
+        let (product, overflow) = unixMilliseconds.multipliedReportingOverflow(by: 1000)
+        unixMicroseconds = overflow ? (unixMilliseconds < 0 ? .min : .max) : product
+    }
 
     /// A UTC calendar time; `nil` when a field is out of range (month 13, February 30, hour 24, ...).
     public init?(year: Int, month: Int, day: Int, hour: Int = 0, minute: Int = 0, second: Int = 0, microsecond: Int = 0) {

@@ -29,10 +29,7 @@ enum CoordinatorHandlers {
             })
         }
         router.unary(ClientMethods.startRun, request: StartRunRequest.self, response: StartRunResponse.self) { request, context in
-            guard request.input.count <= maxInputBytes else {
-                throw RPCError(.invalidArgument, "the run input is \(request.input.count) bytes; the limit is \(maxInputBytes)")
-            }
-            guard !request.workflow.isEmpty else { throw RPCError(.invalidArgument, "StartRun needs a workflow name") }
+            try RequestChecks.check(request, maxInputBytes: maxInputBytes)
             var forwarded = request
             if let chosen = request.runID {
                 try runIDPolicy.check(chosen, nowMilliseconds: clock.nowMilliseconds())
@@ -54,7 +51,8 @@ enum CoordinatorHandlers {
             return info
         }
         router.unary(ClientMethods.listRuns, request: ListRunsRequest.self, response: ListRunsResponse.self) { request, _ in
-            try await store.listRuns(request)
+            try RequestChecks.check(request)
+            return try await store.listRuns(request)
         }
         router.unary(ClientMethods.waitRun, request: WaitRunRequest.self, response: RunInfo.self) { request, context in
             // The owner answers: from memory when it saw the run close, else from Postgres. Looking
@@ -65,6 +63,7 @@ enum CoordinatorHandlers {
             }
         }
         router.unary(ClientMethods.cancelRun, request: CancelRunRequest.self, response: CancelRunResponse.self) { request, context in
+            try RequestChecks.check(request)
             let partition = request.runID.partition(count: try await directory.partitions())
             return try await forward(partition, directory: directory, context: context) { client, options in
                 try await client.unary(ClientMethods.cancelRun, request: request, response: CancelRunResponse.self, options: options)

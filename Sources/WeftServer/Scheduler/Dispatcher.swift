@@ -71,10 +71,14 @@ public struct Dispatcher<Item: Sendable>: Sendable {
         for key in laneOrder where entry.serves(key) { lanes[key]!.workers.append(id) }
     }
 
+    /// Most credits a worker may hold: more than any worker has slots, and far from overflow
+    /// however often a peer grants.
+    public static var maxCredits: Int { 1 << 20 }
+
     /// Adds credits (a worker's promise to take that many more tasks). Unknown workers are ignored.
     public mutating func creditsGranted(_ id: WorkerID, _ credits: Int) {
         guard credits > 0, workers[id] != nil else { return }
-        workers[id]!.credits += credits
+        workers[id]!.credits = min(Self.maxCredits, workers[id]!.credits + min(credits, Self.maxCredits))
     }
 
     public mutating func workerDisconnected(_ id: WorkerID) {
@@ -131,7 +135,7 @@ public struct Dispatcher<Item: Sendable>: Sendable {
             if let lane = lanes[key], !lane.ready.isEmpty, !lane.workers.isEmpty { active.append(key) }
         }
         if active.count == 1 {
-            serve(active[0], limit: .max, now: now, into: &out)
+            _ = serve(active[0], limit: .max, now: now, into: &out)
             return out
         }
         // Several lanes: one task each per round, until no lane can hand out more.

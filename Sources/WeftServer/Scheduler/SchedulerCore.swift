@@ -266,12 +266,9 @@ actor SchedulerCore {
         } else {
             runID = RunID(unixMilliseconds: UInt64(nowMilliseconds), using: &random)
         }
+        try RequestChecks.check(request, maxInputBytes: configuration.maxInputBytes)
         let partition = runID.partition(count: partitionCount)
         try requireServing(partition)
-        guard request.input.count <= configuration.maxInputBytes else {
-            throw RPCError(.invalidArgument, "the run input is \(request.input.count) bytes; the limit is \(configuration.maxInputBytes)")
-        }
-        guard !request.workflow.isEmpty else { throw RPCError(.invalidArgument, "StartRun needs a workflow name") }
         var workflow: ValidatedWorkflow?
         var checkedKey = request.idempotencyKey.isEmpty
         // The awaits below let other calls in: whatever they started for this id is looked at again.
@@ -376,6 +373,7 @@ actor SchedulerCore {
     }
 
     func cancelRun(_ id: RunID, reason: String) async throws -> WeftWire.RunStatus {
+        try RequestChecks.check(CancelRunRequest(runID: id, reason: reason))
         try requireServing(id.partition(count: partitionCount))
         if runs[id]?.pendingStart != nil {
             _ = try await withCheckedThrowingContinuation { runs[id]!.pendingStart!.append($0) }

@@ -1,0 +1,45 @@
+import WeftCore
+import WeftWire
+
+/// Bounds on what a client may put in a request, checked where the request enters (coordinator)
+/// and again where it is acted on (scheduler), before anything is read or written: a value past a
+/// bound is `INVALID_ARGUMENT` naming the field, never a database error later (Postgres cannot
+/// index a key of 3 KB, cannot store a date past the year 294276, …).
+enum RequestChecks {
+    /// Longest workflow name, version and idempotency key accepted, in UTF-8 bytes.
+    static let maxNameBytes = 256
+    static let maxIdempotencyKeyBytes = 256
+    /// Longest cancel reason kept, in UTF-8 bytes.
+    static let maxReasonBytes = 4096
+    /// Latest time a listing may name: the end of year 9999, in Unix milliseconds.
+    static let maxMilliseconds: Int64 = 253_402_300_799_999
+
+    static func check(_ request: StartRunRequest, maxInputBytes: Int) throws(RPCError) {
+        guard request.input.count <= maxInputBytes else {
+            throw RPCError(.invalidArgument, "the run input is \(request.input.count) bytes; the limit is \(maxInputBytes)")
+        }
+        guard !request.workflow.isEmpty else { throw RPCError(.invalidArgument, "StartRun needs a workflow name") }
+        try bounded(request.workflow, "workflow", maxNameBytes)
+        try bounded(request.version, "version", maxNameBytes)
+        try bounded(request.idempotencyKey, "idempotency_key", maxIdempotencyKeyBytes)
+    }
+
+    static func check(_ request: CancelRunRequest) throws(RPCError) {
+        try bounded(request.reason, "reason", maxReasonBytes)
+    }
+
+    static func check(_ request: ListRunsRequest) throws(RPCError) {
+        try bounded(request.workflow, "workflow", maxNameBytes)
+        for (value, field) in [(request.sinceMilliseconds, "since"), (request.untilMilliseconds, "until")] {
+            guard (0...maxMilliseconds).contains(value) else {
+                throw RPCError(.invalidArgument, "\(field) must be a time between 1970 and 9999 in Unix milliseconds, not \(value)")
+            }
+        }
+    }
+
+    private static func bounded(_ value: String, _ field: String, _ limit: Int) throws(RPCError) {
+        guard value.utf8.count <= limit else {
+            throw RPCError(.invalidArgument, "\(field) is \(value.utf8.count) bytes; the limit is \(limit): \(MessageText.quoted(value, limit: 40))")
+        }
+    }
+}

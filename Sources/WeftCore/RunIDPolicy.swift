@@ -59,19 +59,24 @@ public struct RunIDPolicy: Sendable, Hashable {
     }
 }
 
-/// The scheduler's wall clock in Unix milliseconds: the engine's time base (durable deadlines
-/// survive restarts). Injected, so that code deciding with time is tested with a clock it controls.
+/// The scheduler's wall clock: the engine's time base (durable deadlines survive restarts) in Unix
+/// milliseconds, and the time of recorded rows in microseconds. Injected, so that code deciding
+/// with time is tested with a clock it controls.
 public protocol WallClock: Sendable {
-    func nowMilliseconds() -> Int64
+    func nowMicroseconds() -> Int64
+}
+
+extension WallClock {
+    public func nowMilliseconds() -> Int64 { nowMicroseconds() / 1000 }
 }
 
 /// `CLOCK_REALTIME`.
 public struct SystemWallClock: WallClock {
     public init() {}
 
-    public func nowMilliseconds() -> Int64 {
+    public func nowMicroseconds() -> Int64 {
         var ts = timespec()
         clock_gettime(CLOCK_REALTIME, &ts)
-        return Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000
+        return Int64(ts.tv_sec) * 1_000_000 + Int64(ts.tv_nsec) / 1000
     }
 }

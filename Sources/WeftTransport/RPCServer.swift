@@ -112,8 +112,10 @@ public final class RPCServer: Sendable {
         }
     }
 
-    /// Stops accepting, refuses new calls with `UNAVAILABLE`, waits up to `gracePeriod` for calls in
-    /// flight, cancels the rest, then closes every connection.
+    /// Stops accepting, refuses new calls with `UNAVAILABLE`, ends streaming calls at once (they are
+    /// long-lived by nature: a worker's stream would hold the shutdown for the whole grace period,
+    /// and its peer reconnects elsewhere), waits up to `gracePeriod` for unary calls in flight,
+    /// cancels the rest, then closes every connection.
     public func shutdown(gracePeriod: Duration = .seconds(10)) async {
         let core = self.core
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
@@ -323,6 +325,7 @@ final class ServerCore: EpollHandler, @unchecked Sendable {
             reserveFD = -1
         }
         logger.debug("shutting down", metadata: ["calls.active": "\(statistics().activeCalls)"])
+        for session in sessions.values { session.cancelAllCalls(streamingOnly: true) }
         loop.scheduleTimer(after: gracePeriod) { [self] in
             for session in sessions.values { session.cancelAllCalls() }
             for session in sessions.values { session.channel.connection.closeGracefully() }

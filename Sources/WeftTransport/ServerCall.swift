@@ -16,6 +16,8 @@ final class ServerCall: RPCStreamSink, @unchecked Sendable {
     private var inbound: RPCInboundStream?
     private var inboundPaused = false
     private var isEnded = false
+    /// Whether the call streams (a worker's `Connect`, a subscription): long-lived by nature.
+    private(set) var isStreaming = false
 
     init(id: UInt64, method: String, session: ServerSession) {
         self.id = id
@@ -27,6 +29,7 @@ final class ServerCall: RPCStreamSink, @unchecked Sendable {
         let loop = session.loop
         let writer = RPCStreamWriter(sink: self)
         let stream: RPCInboundStream?
+        isStreaming = handler.kind != .unary
         switch handler.kind {
         case .clientStreaming, .bidirectionalStreaming:
             stream = RPCInboundStream(

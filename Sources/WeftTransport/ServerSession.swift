@@ -246,9 +246,10 @@ final class ServerSession: RPCChannelOwner {
         core.checkShutdownProgress()
     }
 
-    func cancelAllCalls() {
+    /// Ends every call (or only the streaming ones) with `UNAVAILABLE` and cancels its handler.
+    func cancelAllCalls(streamingOnly: Bool = false) {
         let open = calls
-        for call in open.values {
+        for call in open.values where !streamingOnly || call.isStreaming {
             finish(call, .failure(RPCError(.unavailable, "server shut down before the call finished")))
             call.cancelHandler()
         }

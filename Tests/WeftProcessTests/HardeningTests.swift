@@ -104,6 +104,21 @@ extension ProcessTests {
             }
         }
 
+        @Test("SIGTERM stops a scheduler that has served runs gracefully, with exit 0")
+        func schedulerSIGTERM_exitsZero() async throws {
+            try await ProcessCluster.with { cluster in
+                try await cluster.start(workers: 1)
+                let client = try cluster.client()
+                try await client.register(definitionJSON: Array(Self.quick.utf8))
+                let run = try await client.start(workflow: "quick", inputJSON: Array("1".utf8))
+                #expect(try await client.wait(for: run).status == .succeeded)
+                let scheduler = try #require(cluster.scheduler)
+                #expect(await scheduler.terminate(grace: .seconds(20)) == 0, "\(scheduler.outputSoFar.suffix(2000))")
+                #expect(scheduler.outputSoFar.contains("scheduler shutting down"))
+                await client.close()
+            }
+        }
+
         @Test("a request's own FAILED_PRECONDITION is not retried by the coordinator (only NOT_OWNER is)")
         func userFailedPrecondition_notRetried() async throws {
             try await ProcessCluster.with { cluster in

@@ -25,23 +25,23 @@ struct RunLedgerTests {
     @Test("a retry: the failed attempt stays, the retry row moves from retry_wait to scheduled, then succeeds")
     func retry_rowsFollowTheUpsertRules() {
         var ledger = newLedger()
-        ledger.apply(batch { $0.attempts = [AttemptRow(runID: runID, node: "a", attempt: 1, status: .scheduled, scheduledAt: 10)] })
+        ledger.apply(batch { $0.attempts = [AttemptRow(runID: runID, node: "a", attempt: 1, status: .scheduled, scheduledAt: 10_000)] })
         ledger.apply(batch {
             $0.finishes = [AttemptFinish(
                 runID: runID, node: "a", attempt: 1, status: .failed, errorKind: "Boom", error: "it broke", worker: "w1",
-                startedAt: 11, finishedAt: 12)]
-            $0.attempts = [AttemptRow(runID: runID, node: "a", attempt: 2, status: .retryWait, scheduledAt: 40)]
+                startedAt: 11_000, finishedAt: 12_000)]
+            $0.attempts = [AttemptRow(runID: runID, node: "a", attempt: 2, status: .retryWait, scheduledAt: 40_000)]
         })
-        ledger.apply(batch { $0.attempts = [AttemptRow(runID: runID, node: "a", attempt: 2, status: .scheduled, scheduledAt: 41)] })
+        ledger.apply(batch { $0.attempts = [AttemptRow(runID: runID, node: "a", attempt: 2, status: .scheduled, scheduledAt: 41_000)] })
         // A late duplicate finish of attempt 1 changes nothing: the row is closed.
         ledger.apply(batch {
-            $0.finishes = [AttemptFinish(runID: runID, node: "a", attempt: 1, status: .succeeded, output: [1], finishedAt: 50)]
+            $0.finishes = [AttemptFinish(runID: runID, node: "a", attempt: 1, status: .succeeded, output: [1], finishedAt: 50_000)]
         })
         ledger.apply(batch {
             $0.finishes = [AttemptFinish(
-                runID: runID, node: "a", attempt: 2, status: .succeeded, output: Array("out".utf8), worker: "w2", startedAt: 42,
-                finishedAt: 43)]
-            $0.closes = [RunClose(runID: runID, status: .succeeded, output: Array("out".utf8), closedAt: 44)]
+                runID: runID, node: "a", attempt: 2, status: .succeeded, output: Array("out".utf8), worker: "w2", startedAt: 42_000,
+                finishedAt: 43_000)]
+            $0.closes = [RunClose(runID: runID, status: .succeeded, output: Array("out".utf8), closedAt: 44_000)]
         })
         let info = ledger.info()
         #expect(info.status == .succeeded && info.output == Array("out".utf8) && info.closedAtMilliseconds == 44)
@@ -61,14 +61,14 @@ struct RunLedgerTests {
         let other = Self.id(1_750_000_000_001)
         ledger.apply(batch {
             $0.attempts = [
-                AttemptRow(runID: runID, node: "b", attempt: 1, status: .scheduled, scheduledAt: 5),
-                AttemptRow(runID: runID, node: "B", attempt: 1, status: .scheduled, scheduledAt: 5),
-                AttemptRow(runID: runID, node: "a", attempt: 1, status: .scheduled, scheduledAt: 6),
-                AttemptRow(runID: other, node: "x", attempt: 1, status: .scheduled, scheduledAt: 1),
+                AttemptRow(runID: runID, node: "b", attempt: 1, status: .scheduled, scheduledAt: 5_000),
+                AttemptRow(runID: runID, node: "B", attempt: 1, status: .scheduled, scheduledAt: 5_000),
+                AttemptRow(runID: runID, node: "a", attempt: 1, status: .scheduled, scheduledAt: 6_000),
+                AttemptRow(runID: other, node: "x", attempt: 1, status: .scheduled, scheduledAt: 1_000),
             ]
         })
-        ledger.apply(batch { $0.closes = [RunClose(runID: runID, status: .cancelled, error: "stop", closedAt: 7)] })
-        ledger.apply(batch { $0.closes = [RunClose(runID: runID, status: .failed, error: "late", closedAt: 8)] })
+        ledger.apply(batch { $0.closes = [RunClose(runID: runID, status: .cancelled, error: "stop", closedAt: 7_000)] })
+        ledger.apply(batch { $0.closes = [RunClose(runID: runID, status: .failed, error: "late", closedAt: 8_000)] })
         let info = ledger.info()
         #expect(info.status == .cancelled && info.error == "stop" && info.closedAtMilliseconds == 7)
         #expect(info.tasks.map(\.node) == ["B", "b", "a"])
@@ -79,11 +79,11 @@ struct RunLedgerTests {
     func wideRun_indexedLookups() {
         var ledger = newLedger()
         ledger.apply(batch { batch in
-            batch.attempts = (0..<40).map { AttemptRow(runID: runID, node: "m[\($0)]", attempt: 1, status: .scheduled, scheduledAt: 5) }
+            batch.attempts = (0..<40).map { AttemptRow(runID: runID, node: "m[\($0)]", attempt: 1, status: .scheduled, scheduledAt: 5_000) }
         })
         ledger.apply(batch { batch in
-            batch.finishes = (0..<40).map { AttemptFinish(runID: runID, node: "m[\($0)]", attempt: 1, status: .succeeded, output: [UInt8($0)], finishedAt: 9) }
-            batch.attempts = [AttemptRow(runID: runID, node: "m[3]", attempt: 2, status: .scheduled, scheduledAt: 10)]
+            batch.finishes = (0..<40).map { AttemptFinish(runID: runID, node: "m[\($0)]", attempt: 1, status: .succeeded, output: [UInt8($0)], finishedAt: 9_000) }
+            batch.attempts = [AttemptRow(runID: runID, node: "m[3]", attempt: 2, status: .scheduled, scheduledAt: 10_000)]
         })
         let tasks = ledger.info().tasks
         #expect(tasks.count == 41)

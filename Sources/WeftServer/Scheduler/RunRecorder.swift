@@ -14,7 +14,7 @@ import WeftEngine
 /// - Every event also appends a history row, numbered by `historySeq`: it starts from the wall
 ///   clock (milliseconds << 20) so that numbers keep growing across restarts.
 struct RunRecorder: Sendable {
-    /// Who runs an attempt and since when (kept in memory until the attempt ends).
+    /// Who runs an attempt and since when (Unix microseconds), kept in memory until it ends.
     struct AttemptStart: Sendable, Hashable {
         var worker: String
         var startedAt: Int64
@@ -26,7 +26,8 @@ struct RunRecorder: Sendable {
         historySeq = nowMilliseconds << 20
     }
 
-    /// Appends the rows `event` of run `runID` implies to `batch`.
+    /// Appends the rows `event` of run `runID` implies to `batch`, stamped `at` (Unix
+    /// microseconds: step latencies are far below a millisecond).
     /// - Parameters:
     ///   - isMapNode: whether a workflow node (by name) is a map node.
     ///   - started: the start of an attempt that a worker took, if one did.
@@ -63,7 +64,7 @@ struct RunRecorder: Sendable {
             history("attempt_timed_out", "\(node)#\(attempt) \(timeout)")
         case .retryScheduled(let node, let attempt, let due):
             batch.attempts.append(AttemptRow(
-                runID: runID, node: node.description, attempt: attempt, status: .retryWait, scheduledAt: due.unixMilliseconds))
+                runID: runID, node: node.description, attempt: attempt, status: .retryWait, scheduledAt: due.unixMilliseconds * 1000))
             history("retry_scheduled", "\(node)#\(attempt) at \(due.unixMilliseconds)")
         case .nodeFailed(let node, let failure):
             if node.index == nil, isMapNode(node.name) {

@@ -12,7 +12,7 @@ extension SchedulerCore {
     @discardableResult
     func process(_ runID: RunID, _ actions: [RunStateMachine.Action], newRun: NewRunRow? = nil) async -> RunWriteOutcome {
         guard let run = runs[runID] else { return .committed }
-        let at = clock.nowMilliseconds()
+        let at = clock.nowMicroseconds()  // rows are stamped in microseconds
         var batch = RunWriteBatch(partition: run.partition)
         batch.newRun = newRun
         var effects: [RunStateMachine.Action] = []
@@ -67,7 +67,7 @@ extension SchedulerCore {
                 guard runs[runID] != nil else { continue }
                 let level = runs[runID]!.priorityLevel ?? assignment.priority.rank
                 let ticket = dispatcher.enqueue(
-                    QueuedTask(runID: runID, assignment: assignment), queue: assignment.queue, taskType: assignment.type, level: level, now: at)
+                    QueuedTask(runID: runID, assignment: assignment), queue: assignment.queue, taskType: assignment.type, level: level, now: at / 1000)
                 runs[runID]!.attempts[AttemptKey(node: assignment.node, attempt: assignment.attempt)] = .queued(ticket)
                 schedulePump()
             case .cancelAttempt(let node, let attempt):

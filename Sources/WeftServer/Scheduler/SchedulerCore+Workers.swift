@@ -113,7 +113,7 @@ extension SchedulerCore {
             guard let session = sessions[worker], let run = runs[task.runID], case .queued = run.attempts[key] else {
                 continue  // the run closed or the attempt was cancelled meanwhile
             }
-            let start = RunRecorder.AttemptStart(worker: session.name, startedAt: clock.nowMilliseconds())
+            let start = RunRecorder.AttemptStart(worker: session.name, startedAt: clock.nowMicroseconds())
             runs[task.runID]!.attempts[key] = .running(worker: worker, start: start)
             sessions[worker]!.attempts.insert(AttemptRef(runID: task.runID, key: key))
             let message = SchedulerMessage.assignment(TaskAssignmentMessage(

@@ -100,7 +100,7 @@ actor SchedulerCore {
     var random: SplitMix64
     let metrics = SchedulerMetrics()
     var recentlyClosed = RecentlyClosedRuns()
-    private var allLostWaiters: [CheckedContinuation<Void, Never>] = []
+    private var allLostWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
 
     init(
         loop: EventLoop, writer: GroupCommitWriter<RunWriteBatch, RunWriteOutcome>, store: any RunReading, catalog: WorkflowCatalog,
@@ -229,17 +229,32 @@ actor SchedulerCore {
         logger.error("partition engine stopped", metadata: ["partition": "\(partition)", "reason": "\(reason)", "runs.dropped": "\(ids.count)"])
         let notOwner = RPCError.notOwner(partition, owner: nil, reason)
         for id in ids { dropRun(id, failing: notOwner) }
-        if !engines.isEmpty, engines.values.allSatisfy({ $0.state == .stopped }) {
+        if allLost {
             let waiters = allLostWaiters
-            allLostWaiters = []
-            for waiter in waiters { waiter.resume() }
+            allLostWaiters = [:]
+            for waiter in waiters.values { waiter.resume() }
         }
     }
 
-    /// Returns once every partition this scheduler claimed has stopped (its fences all lost).
-    func waitUntilAllPartitionsLost() async {
-        if !engines.isEmpty, engines.values.allSatisfy({ $0.state == .stopped }) { return }
-        await withCheckedContinuation { allLostWaiters.append($0) }
+    /// Returns once every partition this scheduler claimed has stopped (its fences all lost), or
+    /// when the calling task is cancelled; says which.
+    @discardableResult
+    func waitUntilAllPartitionsLost() async -> Bool {
+        if allLost { return true }
+        let token = nextWaiterID
+        nextWaiterID += 1
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { allLostWaiters[token] = $0 }
+        } onCancel: {
+            Task(executorPreference: loop) { await self.stopWaitingForLoss(token) }
+        }
+        return allLost
+    }
+
+    private var allLost: Bool { !engines.isEmpty && engines.values.allSatisfy { $0.state == .stopped } }
+
+    private func stopWaitingForLoss(_ token: UInt64) {
+        allLostWaiters.removeValue(forKey: token)?.resume()
     }
 
     /// Throws unless `partition`'s engine serves here: `NOT_OWNER` (with the owner's address when

@@ -158,8 +158,7 @@ public final class SchedulerService: Service, Sendable {
                 await withTaskGroup(of: Void.self) { waits in
                     waits.addTask { await waitUntilShutdown() }
                     waits.addTask {
-                        await core.waitUntilAllPartitionsLost()
-                        lostAll.withLock { $0 = true }
+                        if await core.waitUntilAllPartitionsLost() { lostAll.withLock { $0 = true } }
                     }
                     await waits.next()
                     waits.cancelAll()

@@ -98,6 +98,10 @@ struct RunLedger: Sendable {
         return rows.firstIndex { $0.attempt == attempt && $0.node == node }
     }
 
+    /// Row times are microseconds; reads return milliseconds as `(extract(epoch FROM t) *
+    /// 1000)::bigint` computes them (rounded half up).
+    static func milliseconds(_ microseconds: Int64) -> Int64 { (microseconds + 500) / 1000 }
+
     /// The run with its attempts, as `RunStore.run(_:includeTasks: true)` would read it.
     func info() -> RunInfo {
         let ordered = rows.sorted { a, b in
@@ -109,12 +113,13 @@ struct RunLedger: Sendable {
         return RunInfo(
             runID: runID, workflow: workflow, version: version, status: status.wire, input: input,
             output: output ?? [], error: error ?? "", createdAtMilliseconds: Int64(runID.unixMilliseconds),
-            closedAtMilliseconds: closedAt ?? 0,
+            closedAtMilliseconds: closedAt.map(Self.milliseconds) ?? 0,
             tasks: ordered.map { row in
                 TaskInfo(
                     node: row.node, attempt: UInt32(row.attempt), status: row.status.taskStatus(started: row.startedAt != nil),
-                    worker: row.worker ?? "", scheduledAtMilliseconds: row.scheduledAt, startedAtMilliseconds: row.startedAt ?? 0,
-                    finishedAtMilliseconds: row.finishedAt ?? 0, output: row.output ?? [],
+                    worker: row.worker ?? "", scheduledAtMilliseconds: Self.milliseconds(row.scheduledAt),
+                    startedAtMilliseconds: row.startedAt.map(Self.milliseconds) ?? 0,
+                    finishedAtMilliseconds: row.finishedAt.map(Self.milliseconds) ?? 0, output: row.output ?? [],
                     error: [row.errorKind, row.error].compactMap { $0 }.joined(separator: ": "))
             })
     }

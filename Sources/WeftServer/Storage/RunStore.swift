@@ -153,7 +153,7 @@ public struct RunStore: Sendable {
             attempts[2].append(row.node)
             attempts[3].append(row.attempt)
             attempts[4].append(row.status.rawValue)
-            attempts[5].append(PostgresTimestamp(unixMilliseconds: row.scheduledAt))
+            attempts[5].append(PostgresTimestamp(unixMicroseconds: row.scheduledAt))
             attempts[6].append(bytes: row.output)
         }
         try attempts.run(
@@ -177,8 +177,8 @@ public struct RunStore: Sendable {
             finishes[6].append(row.errorKind)
             finishes[7].append(row.error)
             finishes[8].append(row.worker)
-            finishes[9].append(row.startedAt.map { PostgresTimestamp(unixMilliseconds: $0) })
-            finishes[10].append(PostgresTimestamp(unixMilliseconds: row.finishedAt))
+            finishes[9].append(row.startedAt.map { PostgresTimestamp(unixMicroseconds: $0) })
+            finishes[10].append(PostgresTimestamp(unixMicroseconds: row.finishedAt))
         }
         try finishes.run(
             """
@@ -199,7 +199,7 @@ public struct RunStore: Sendable {
             closes[2].append(row.status.rawValue)
             closes[3].append(bytes: row.output)
             closes[4].append(row.error)
-            closes[5].append(PostgresTimestamp(unixMilliseconds: row.closedAt))
+            closes[5].append(PostgresTimestamp(unixMicroseconds: row.closedAt))
         }
         try closes.run(
             """
@@ -215,7 +215,7 @@ public struct RunStore: Sendable {
         for batch in live {
             for row in batch.history {
                 history[0].append(row.runID)
-                history[1].append(PostgresTimestamp(unixMilliseconds: row.at))
+                history[1].append(PostgresTimestamp(unixMicroseconds: row.at))
                 history[2].append(Int(row.seq))
                 history[3].append(batch.partition.rawValue)
                 history[4].append(row.kind)

@@ -48,7 +48,8 @@ public struct NewRunRow: Sendable {
     public var idempotencyKey: String?
 }
 
-/// A task attempt row written when an attempt is scheduled, or a retry/map row.
+/// A task attempt row written when an attempt is scheduled, or a retry/map row. Times in the rows
+/// of a batch are Unix microseconds.
 public struct AttemptRow: Sendable {
     public var runID: RunID
     public var node: String

@@ -47,6 +47,9 @@ final class BenchCluster: Sendable {
         logDirectory = NSTemporaryDirectory().trimmingSuffix("/") + "/weft-bench-\(processID())"
     }
 
+    /// The URL of the bench's database (for reading recorded timestamps at full precision).
+    var databaseURL: String? { Self.url(configuration.postgresURL, database: databaseName) }
+
     /// Creates the database and starts every process; returns the coordinator's address. On a
     /// failure the caller still calls `stop()` (which ends what was started).
     func start(status: (String) -> Void) async throws -> Endpoint {

@@ -47,6 +47,11 @@ struct BenchJSON {
 
 enum BenchFormat {
     /// `1.234 ms`, or `-` without a value.
+    /// Microseconds, from a value in milliseconds.
+    static func us(_ milliseconds: Double?) -> String {
+        milliseconds.map { String(format: "%.0f µs", $0 * 1_000) } ?? "-"
+    }
+
     static func ms(_ value: Double?) -> String {
         value.map { String(format: "%.2f ms", $0) } ?? "-"
     }

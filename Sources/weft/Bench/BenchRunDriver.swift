@@ -74,15 +74,33 @@ final class BenchCounter: Sendable {
     var current: Int { value.load(ordering: .relaxed) }
 }
 
-/// Starts runs through the SDK and waits for each, with a bounded number in flight.
+/// Starts runs through the SDK and waits for each, with a bounded number in flight. Runs are
+/// spread over `clients` (one connection each), as a real fleet of callers would be: a server
+/// lets one connection have a bounded number of calls in flight (128 by default), so one
+/// connection for 512 runs in flight would measure that limit instead of the engine.
 struct BenchRunDriver: Sendable {
-    let client: WeftClient
+    let clients: [WeftClient]
+    private let next = BenchCounter()
+
+    init(clients: [WeftClient], timeout: Duration) {
+        precondition(!clients.isEmpty, "the bench needs a client")
+        self.clients = clients
+        self.timeout = timeout
+    }
+
+    /// The client of the next run, round-robin.
+    var client: WeftClient {
+        next.increment()
+        return clients[next.current % clients.count]
+    }
+
     /// From the start call to the completion; past it a run counts as lost.
     let timeout: Duration
 
     /// Starts one run and waits for it to close (WaitRun, retried on transport errors until the
     /// timeout).
     func run(_ workflow: String, input: [UInt8]) async -> BenchRunOutcome {
+        let client = self.client
         let began = ContinuousClock.now
         let runID: RunID
         do {

@@ -23,6 +23,8 @@ struct BenchContext: Sendable {
     let driver: BenchRunDriver
     let runs: Int
     let concurrency: Int
+    /// The cluster's database, when the bench knows it (its own cluster, or `--postgres`).
+    let databaseURL: String?
 }
 
 /// The frame shared by the cluster scenarios (`throughput`, `latency`, `chain`, `fanout`):
@@ -64,7 +66,7 @@ enum ClusterBench {
             shared.add("synchronous_commit", settings.synchronousCommit)
             report = try await drive(
                 address: address, options: options, token: token, runs: runs, concurrency: concurrency, timeout: timeout,
-                measure: measure)
+                databaseURL: options.resolvedPostgres, measure: measure)
         } else {
             let cluster = BenchCluster(configuration: BenchCluster.Configuration(
                 postgresURL: options.resolvedPostgres!,  // validate() requires it without --address
@@ -78,7 +80,7 @@ enum ClusterBench {
                     let settings = await cluster.serverSettings()
                     let report = try await drive(
                         address: address, options: options, token: token, runs: runs, concurrency: concurrency,
-                        timeout: timeout, measure: measure)
+                        timeout: timeout, databaseURL: cluster.databaseURL, measure: measure)
                     return (report, settings, address)
                 })
             } catch {
@@ -150,31 +152,33 @@ enum ClusterBench {
     /// Connects, registers the noop workflow, warms up, then measures.
     private static func drive(
         address: Endpoint, options: ClusterBenchOptions, token: [UInt8]?, runs: Int, concurrency: Int, timeout: Duration,
-        measure: @Sendable (BenchContext) async throws -> BenchScenarioReport
+        databaseURL: String?, measure: @Sendable (BenchContext) async throws -> BenchScenarioReport
     ) async throws -> BenchScenarioReport {
         var configuration = WeftClient.Configuration(address: address)
         configuration.cluster = options.common.resolvedCluster
         configuration.authToken = token ?? []
         configuration.nodeID = "weft-bench-\(processID())"
         let client = WeftClient(configuration: configuration)
+        // One connection per 64 runs in flight (see BenchRunDriver).
+        let extra = (1..<max(1, (concurrency + 63) / 64)).map { _ in WeftClient(configuration: configuration) }
         do {
             let health = try await client.health(timeout: .seconds(10))
             guard health.isServing else {
                 throw CommandFailure("the coordinator at \(address) is not serving: \(health.status.rawValue) \(health.message)")
             }
             try await client.register(definitionJSON: Array(noopDefinition.utf8))
-            let driver = BenchRunDriver(client: client, timeout: timeout)
+            let driver = BenchRunDriver(clients: [client] + extra, timeout: timeout)
             if options.warmup > 0 {
                 let warm = BenchRunTally(await driver.runMany(noopWorkflow, input: nullInput, count: options.warmup, concurrency: 16, stop: .afterAnyProblem))
                 guard warm.isClean else {
                     throw CommandFailure("the warm-up runs did not all succeed: \(warm.firstProblem ?? "no details")")
                 }
             }
-            let report = try await measure(BenchContext(client: client, driver: driver, runs: runs, concurrency: concurrency))
-            await client.close()
+            let report = try await measure(BenchContext(client: client, driver: driver, runs: runs, concurrency: concurrency, databaseURL: databaseURL))
+            for connection in [client] + extra { await connection.close() }
             return report
         } catch {
-            await client.close()
+            for connection in [client] + extra { await connection.close() }
             throw error
         }
     }

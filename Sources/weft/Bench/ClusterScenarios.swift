@@ -3,6 +3,8 @@ import Weft
 import WeftCLISupport
 import WeftCore
 import WeftWire
+import WeftPostgres
+import Logging
 
 // The cluster scenarios of `weft bench` (ARCHITECTURE.md §10). Each drives the cluster through the
 // SDK (`WeftClient`: register, start, wait, describe) and reports through `ClusterBench`.
@@ -146,23 +148,41 @@ struct ChainBenchCommand: AsyncParsableCommand {
             var walls: [Double] = []
             var spans: [Double] = []
             var notes: [String] = []
+            // The recorded timestamps (task_attempts.finished_at): in microseconds from Postgres when
+            // the bench knows the database, else in milliseconds through GetRun.
+            let database: PostgresConnection? = if let url = context.databaseURL {
+                try? await PostgresConnection.connect(url: url, logger: Logger(label: "bench") { _ in SwiftLogNoOpLogHandler() })
+            } else {
+                nil
+            }
+            let unit: Double = database == nil ? 1 : 1_000  // per millisecond
             for case .succeeded(let runID, let total, _, _) in outcomes {
                 walls.append(total.milliseconds)
-                // The recorded timestamps (task_attempts.finished_at), read back through GetRun.
-                let info = try await context.client.describe(runID)
                 var finished = [Int64?](repeating: nil, count: steps + 1)
-                for task in info.tasks where task.status == .succeeded && task.node.hasPrefix("s") {
-                    guard let index = Int(task.node.dropFirst()), (1...steps).contains(index), task.finishedAtMilliseconds > 0 else { continue }
-                    finished[index] = max(finished[index] ?? 0, task.finishedAtMilliseconds)
+                func record(_ node: String, _ at: Int64) {
+                    guard node.hasPrefix("s"), let index = Int(node.dropFirst()), (1...steps).contains(index), at > 0 else { return }
+                    finished[index] = max(finished[index] ?? 0, at)
+                }
+                if let database {
+                    let rows = try await database.query(
+                        """
+                        SELECT node, (extract(epoch FROM finished_at) * 1000000)::bigint AS us FROM task_attempts
+                        WHERE run_id = $1::uuid AND status = 'succeeded'
+                        """, [PostgresValue(text: runID.description)])
+                    for row in rows { record(try row.string("node") ?? "", try row.int64("us") ?? 0) }
+                } else {
+                    let info = try await context.client.describe(runID)
+                    for task in info.tasks where task.status == .succeeded { record(task.node, task.finishedAtMilliseconds) }
                 }
                 let recorded = finished.compactMap { $0 }
                 guard recorded.count == steps else {
                     notes.append("run \(runID): only \(recorded.count) of \(steps) tasks have a recorded finish; its steps are left out")
                     continue
                 }
-                for index in 2...steps { stepSamples.append(Double(finished[index]! - finished[index - 1]!)) }
-                spans.append(Double(finished[steps]! - finished[1]!))
+                for index in 2...steps { stepSamples.append(Double(finished[index]! - finished[index - 1]!) / unit) }
+                spans.append(Double(finished[steps]! - finished[1]!) / unit)
             }
+            await database?.close()
             let stepStats = BenchSamples(stepSamples)
             let wall = BenchSamples(walls)
             // The mean step over whole chains is exact to 1 ms / (steps - 1); single steps are whole milliseconds.
@@ -175,16 +195,20 @@ struct ChainBenchCommand: AsyncParsableCommand {
             json.add("max_step_ms", stepStats.max)
             json.add("wall_per_step_ms", wallPerStep)
             json.add("wall_s", wall.p50.map { $0 / 1_000 })
+            json.add("p50_us", stepStats.p50.map { $0 * 1_000 }, digits: 0)
+            json.add("p99_us", stepStats.p99.map { $0 * 1_000 }, digits: 0)
             json.add("steps", steps)
             json.add("step_samples", stepStats.count)
-            notes.append("finished_at is recorded in whole milliseconds, so single steps are too; mean_step_ms is the exact average")
+            notes.append(database == nil
+                ? "steps read through GetRun, in whole milliseconds (give --postgres for microseconds)"
+                : "steps from task_attempts.finished_at, recorded in microseconds")
             return BenchScenarioReport(
                 headline: "\(runs) runs of a \(steps)-noop chain, \(context.concurrency) at a time",
                 rows: [
-                    ["step p50 (task i finished → task i+1 finished)", BenchFormat.ms(stepStats.p50)],
-                    ["step p99", BenchFormat.ms(stepStats.p99)],
-                    ["step max", BenchFormat.ms(stepStats.max)],
-                    ["step mean (first → last finish / \(steps - 1))", BenchFormat.ms(meanStep)],
+                    ["step p50 (task i finished → task i+1 finished)", BenchFormat.us(stepStats.p50)],
+                    ["step p99", BenchFormat.us(stepStats.p99)],
+                    ["step max", BenchFormat.us(stepStats.max)],
+                    ["step mean (first → last finish / \(steps - 1))", BenchFormat.us(meanStep)],
                     ["run wall p50 (start → completed)", BenchFormat.ms(wall.p50)],
                     ["run wall p50 / \(steps) (as Celery's per_step_ms)", BenchFormat.ms(wallPerStep)],
                     ["step samples", "\(stepStats.count)"],

@@ -133,6 +133,6 @@ struct InMemoryDefinitions: DefinitionReading {
 final class TestClock: WallClock {
     private let now = Locked<Int64>(0)
     init(_ milliseconds: Int64) { now.withLock { $0 = milliseconds } }
-    func nowMilliseconds() -> Int64 { now.withLock { $0 } }
+    func nowMicroseconds() -> Int64 { now.withLock { $0 } * 1000 }
     func advance(by milliseconds: Int64) { now.withLock { $0 += milliseconds } }
 }

@@ -92,7 +92,7 @@ def generate(proto_path, proto_name):
         if t == "string":
             return f"m.{f} = a.string({sf})"
         if t == "bytes" and f == "run_id":
-            return f"m.{f} = a.bytes({sf}?.bytes ?? [])" if f"{msg}.{f}" in OPTIONAL_RUN_IDS else f"m.{f} = a.bytes({sf}.bytes)"
+            return f"m.{f} = a.runID({sf})"
         if t == "bytes":
             return f"m.{f} = a.bytes({sf})"
         if t == "bool":

@@ -2,54 +2,78 @@
 /// sort by creation time and a run's `created_at` (hence its table partition) follows from its id
 /// (ARCHITECTURE.md §2).
 public struct RunID: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// The 16 bytes as two big-endian words. Two words, not an array: a run id is hashed,
+    /// compared and copied on every event of the scheduler (an array cost an allocation per id
+    /// and a byte-by-byte hash — 6% of the scheduler's CPU under load).
+    public let high: UInt64
+    public let low: UInt64
+
     /// The 16 bytes, big-endian as in the UUID's text form.
-    public let bytes: [UInt8]
+    public var bytes: [UInt8] {
+        (0..<8).map { UInt8(truncatingIfNeeded: high >> (56 - 8 * UInt64($0))) }
+            + (0..<8).map { UInt8(truncatingIfNeeded: low >> (56 - 8 * UInt64($0))) }
+    }
 
     public init(bytes: [UInt8]) throws(IdentifierError) {
         guard bytes.count == 16 else { throw IdentifierError("a run id has 16 bytes, not \(bytes.count)") }
         guard bytes[6] >> 4 == 7 else { throw IdentifierError("not a UUIDv7 run id (version \(bytes[6] >> 4))") }
-        self.bytes = bytes
+        high = bytes[0..<8].reduce(0) { $0 << 8 | UInt64($1) }
+        low = bytes[8..<16].reduce(0) { $0 << 8 | UInt64($1) }
     }
 
     /// A new id for `unixMilliseconds`, with randomness from `random` (injected: pure code passes a
     /// seeded generator, production the system one).
     public init(unixMilliseconds: UInt64, using random: inout some RandomNumberGenerator) {
-        var b = [UInt8](repeating: 0, count: 16)
-        for i in 0..<6 { b[i] = UInt8(truncatingIfNeeded: unixMilliseconds >> (40 - 8 * UInt64(i))) }
         let r1 = random.next()
         let r2 = random.next()
-        for i in 6..<8 { b[i] = UInt8(truncatingIfNeeded: r1 >> (8 * UInt64(i))) }
-        for i in 8..<16 { b[i] = UInt8(truncatingIfNeeded: r2 >> (8 * UInt64(i - 8))) }
-        b[6] = 0x70 | (b[6] & 0x0F)  // version 7
-        b[8] = 0x80 | (b[8] & 0x3F)  // RFC 9562 variant
-        self.bytes = b
+        // 48 bits of time | version 7 | 12 random bits
+        high = (unixMilliseconds & 0xFFFF_FFFF_FFFF) << 16 | 0x7000 | (r1 & 0x0FFF)
+        // RFC 9562 variant (10) | 62 random bits
+        low = 0x8000_0000_0000_0000 | (r2 & 0x3FFF_FFFF_FFFF_FFFF)
     }
 
     /// Parses the canonical text form `0190f3c4-…`.
     public init(parsing text: String) throws(IdentifierError) {
-        let hex = text.filter { $0 != "-" }
-        guard text.count == 36, hex.count == 32 else { throw IdentifierError("invalid run id '\(text)': expected a UUID") }
-        var out: [UInt8] = []
-        out.reserveCapacity(16)
-        var iterator = hex.makeIterator()
-        while let high = iterator.next(), let low = iterator.next() {
-            guard let value = UInt8(String([high, low]), radix: 16) else {
-                throw IdentifierError("invalid run id '\(text)': not hexadecimal")
+        var words: (UInt64, UInt64) = (0, 0)
+        var digits = 0
+        var valid = text.utf8.count == 36
+        if valid {
+            for (position, byte) in text.utf8.enumerated() {
+                if position == 8 || position == 13 || position == 18 || position == 23 {
+                    guard byte == UInt8(ascii: "-") else { valid = false; break }
+                    continue
+                }
+                let value: UInt64
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): value = UInt64(byte - UInt8(ascii: "0"))
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): value = UInt64(byte - UInt8(ascii: "a") + 10)
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): value = UInt64(byte - UInt8(ascii: "A") + 10)
+                default:
+                    valid = false
+                    value = 0
+                }
+                guard valid else { break }
+                if digits < 16 { words.0 = words.0 << 4 | value } else { words.1 = words.1 << 4 | value }
+                digits += 1
             }
-            out.append(value)
         }
-        try self.init(bytes: out)
+        guard valid, digits == 32 else { throw IdentifierError("invalid run id \(MessageText.quoted(text)): expected a UUID") }
+        guard (words.0 >> 12) & 0xF == 7 else { throw IdentifierError("not a UUIDv7 run id (version \((words.0 >> 12) & 0xF))") }
+        high = words.0
+        low = words.1
     }
 
+    /// The UUID version (7 for every id this type holds) and whether the RFC 9562 variant bits are set.
+    public var version: Int { Int((high >> 12) & 0xF) }
+    public var hasStandardVariant: Bool { low >> 62 == 0b10 }
+
     /// Milliseconds since 1970 when the id was made.
-    public var unixMilliseconds: UInt64 {
-        bytes[0..<6].reduce(0) { $0 << 8 | UInt64($1) }
-    }
+    public var unixMilliseconds: UInt64 { high >> 16 }
 
     /// The partition that owns this run: `xxh64(16 bytes, seed 0) mod count`.
     public func partition(count: Int) -> PartitionID {
         precondition(count > 0, "partition count must be positive")
-        return PartitionID(Int(StableHash.xxh64(bytes) % UInt64(count)))
+        return withUnsafeBytes { PartitionID(Int(StableHash.xxh64($0) % UInt64(count))) }
     }
 
     public var description: String {
@@ -58,11 +82,13 @@ public struct RunID: Hashable, Comparable, Sendable, CustomStringConvertible {
         return String(unsafeUninitializedCapacity: 36) { buffer in
             digits.withUTF8Buffer { hex in
                 var out = 0
-                for (i, byte) in bytes.enumerated() {
+                for i in 0..<16 {
                     if i == 4 || i == 6 || i == 8 || i == 10 {
                         buffer[out] = UInt8(ascii: "-")
                         out += 1
                     }
+                    let word = i < 8 ? high : low
+                    let byte = UInt8(truncatingIfNeeded: word >> (56 - 8 * UInt64(i % 8)))
                     buffer[out] = hex[Int(byte >> 4)]
                     buffer[out + 1] = hex[Int(byte & 0x0F)]
                     out += 2
@@ -72,7 +98,12 @@ public struct RunID: Hashable, Comparable, Sendable, CustomStringConvertible {
         }
     }
 
-    public static func < (a: RunID, b: RunID) -> Bool { a.bytes.lexicographicallyPrecedes(b.bytes) }
+    /// The 16 bytes, big-endian, without allocating.
+    public func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try Swift.withUnsafeBytes(of: (high.bigEndian, low.bigEndian)) { try body($0) }
+    }
+
+    public static func < (a: RunID, b: RunID) -> Bool { (a.high, a.low) < (b.high, b.low) }
 }
 
 /// A unit of run ownership (ARCHITECTURE.md §2), `0 ..< P`.

@@ -27,10 +27,10 @@ public struct RunIDPolicy: Sendable, Hashable {
 
     /// Throws `INVALID_ARGUMENT` naming what is wrong with `id`, judged at `nowMilliseconds`.
     public func check(_ id: RunID, nowMilliseconds: Int64) throws(RPCError) {
-        guard id.bytes[6] >> 4 == 7 else {
-            throw RPCError(.invalidArgument, "run id \(id) is not a UUIDv7 (version \(id.bytes[6] >> 4))")
+        guard id.version == 7 else {
+            throw RPCError(.invalidArgument, "run id \(id) is not a UUIDv7 (version \(id.version))")
         }
-        guard id.bytes[8] & 0xC0 == 0x80 else {
+        guard id.hasStandardVariant else {
             throw RPCError(.invalidArgument, "run id \(id) does not carry the RFC 9562 variant bits")
         }
         let at = Int64(clamping: id.unixMilliseconds)

@@ -91,7 +91,7 @@ public struct PostgresBinaryArray: Sendable {
 
     public mutating func append(_ value: RunID) {
         precondition(element == .uuid, "a uuid for a \(element) array")
-        appendElement(value.bytes)
+        value.withUnsafeBytes { appendElement($0) }
     }
 
     public mutating func append(_ value: PostgresTimestamp?) {

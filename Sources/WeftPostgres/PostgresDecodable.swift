@@ -47,17 +47,10 @@ extension Array: PostgresDecodable where Element == UInt8 {
     /// A `bytea` in hex output format (`\x0aff`, the default) or escape format (`a\000\\`).
     public init?(postgresText: String) {
         var text = postgresText
-        let decoded: [UInt8]?? = text.withUTF8 { utf8 in
-            guard utf8.count >= 2, utf8[0] == UInt8(ascii: "\\"), utf8[1] == UInt8(ascii: "x") else { return .some(nil) }
-            return Self.decodeHex(utf8)
-        }
-        if let hex = decoded {
-            guard let hex else { return nil }
-            self = hex
-        } else {
-            guard let bytes = Self.unescapeBytea(Array(postgresText.utf8)) else { return nil }
-            self = bytes
-        }
+        let isHex = text.utf8.starts(with: [UInt8(ascii: "\\"), UInt8(ascii: "x")])
+        let decoded = isHex ? text.withUTF8 { Self.decodeHex($0) } : Self.unescapeBytea(Array(postgresText.utf8))
+        guard let decoded else { return nil }
+        self = decoded
     }
 
     /// `\x…` → bytes, over raw memory with a lookup table (run inputs and outputs are up to a

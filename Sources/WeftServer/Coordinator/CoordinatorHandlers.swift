@@ -28,7 +28,8 @@ enum CoordinatorHandlers {
                     createdAtMilliseconds: definition.createdAtMilliseconds)
             })
         }
-        router.unary(ClientMethods.startRun, request: StartRunRequest.self, response: StartRunResponse.self) { request, context in
+        router.unary(ClientMethods.startRun) { payload, context in
+            let request = try StartRunRequest(serializedBytes: payload)
             try RequestChecks.check(request, maxInputBytes: maxInputBytes)
             var forwarded = request
             if let chosen = request.runID {
@@ -38,10 +39,10 @@ enum CoordinatorHandlers {
                 var random = SystemRandomNumberGenerator()
                 forwarded.runID = RunID(unixMilliseconds: UInt64(clock.nowMilliseconds()), using: &random)
             }
-            let start = forwarded
-            let partition = start.runID!.partition(count: try await directory.partitions())
+            let start = request.runID == nil ? forwarded.serializedBytes() : payload
+            let partition = forwarded.runID!.partition(count: try await directory.partitions())
             return try await forward(partition, directory: directory, context: context) { client, options in
-                try await client.unary(ClientMethods.startRun, request: start, response: StartRunResponse.self, options: options)
+                try await client.unary(ClientMethods.startRun, request: start, options: options)
             }
         }
         router.unary(ClientMethods.getRun, request: GetRunRequest.self, response: RunInfo.self) { request, _ in
@@ -54,12 +55,15 @@ enum CoordinatorHandlers {
             try RequestChecks.check(request)
             return try await store.listRuns(request)
         }
-        router.unary(ClientMethods.waitRun, request: WaitRunRequest.self, response: RunInfo.self) { request, context in
+        router.unary(ClientMethods.waitRun) { payload, context in
             // The owner answers: from memory when it saw the run close, else from Postgres. Looking
             // at Postgres here first would cost a query per wait to save a hop only for closed runs.
+            // The request is decoded for its run id; the owner's answer (a whole run, with its
+            // tasks) is passed back as the bytes it came in, not decoded and encoded again.
+            let request = try WaitRunRequest(serializedBytes: payload)
             let partition = request.runID.partition(count: try await directory.partitions())
             return try await forward(partition, directory: directory, context: context) { client, options in
-                try await client.unary(ClientMethods.waitRun, request: request, response: RunInfo.self, options: options)
+                try await client.unary(ClientMethods.waitRun, request: payload, options: options)
             }
         }
         router.unary(ClientMethods.cancelRun, request: CancelRunRequest.self, response: CancelRunResponse.self) { request, context in

@@ -11,8 +11,15 @@ import WeftEngine
 ///   write per attempt instead of two. After a crash an attempt that had started is dispatched
 ///   again (at-least-once) and a late result of it is ignored as stale.
 /// - A map node has a row of its own (`mapping`, output = its width) that ends with the node.
-/// - Every event also appends a history row, numbered by `historySeq`: it starts from the wall
-///   clock (milliseconds << 20) so that numbers keep growing across restarts.
+/// - `history_events` keeps what the run and attempt rows cannot show, numbered by `historySeq`
+///   (which starts from the wall clock, milliseconds << 20, so numbers keep growing across
+///   restarts): failures (`attempt_failed`, `attempt_timed_out`, `node_failed`, `run_failed`),
+///   retries (`retry_scheduled`), cancellations (`run_cancelled`) and map expansion. The routine
+///   events of a run that goes well — started, each attempt scheduled and completed, completed —
+///   are exactly the rows' own timestamps (`runs.created_at`/`closed_at`, `task_attempts.
+///   scheduled_at`/`started_at`/`finished_at`, `worker`), so they get no history row of their
+///   own: those four rows per single-task run were a third of Postgres's statement time under
+///   load (pg_stat_statements, 30,000 runs: 7.9 µs a row, 32 µs a run).
 struct RunRecorder: Sendable {
     /// Who runs an attempt and since when (Unix microseconds), kept in memory until it ends.
     struct AttemptStart: Sendable, Hashable {
@@ -47,15 +54,13 @@ struct RunRecorder: Sendable {
         }
         switch event {
         case .runStarted:
-            history("run_started")
+            break  // runs.created_at
         case .attemptScheduled(let node, let attempt):
             batch.attempts.append(AttemptRow(runID: runID, node: node.description, attempt: attempt, status: .scheduled, scheduledAt: at))
-            history("attempt_scheduled", "\(node)#\(attempt)")
         case .attemptStarted:
             break  // kept in memory; written with the attempt's end
         case .attemptCompleted(let node, let attempt, let output):
             finish(node, attempt, .succeeded, output: output)
-            history("attempt_completed", "\(node)#\(attempt)")
         case .attemptFailed(let node, let attempt, let failure):
             finish(node, attempt, .failed, failure: failure)
             history("attempt_failed", "\(node)#\(attempt) \(failure)")
@@ -82,7 +87,6 @@ struct RunRecorder: Sendable {
             history("map_completed", "\(node)")
         case .runCompleted(let output):
             batch.closes.append(RunClose(runID: runID, status: .succeeded, output: output, closedAt: at))
-            history("run_completed")
         case .runFailed(let failure):
             batch.closes.append(RunClose(runID: runID, status: .failed, error: failure.description, closedAt: at))
             history("run_failed", failure.description)

@@ -11,19 +11,19 @@ extension SchedulerCore {
     /// write; effects happen only after `.committed`.
     @discardableResult
     func process(_ runID: RunID, _ actions: [RunStateMachine.Action], newRun: NewRunRow? = nil) async -> RunWriteOutcome {
-        guard let run = runs[runID] else { return .committed }
+        // No copy of the ActiveRun (copying one retains every field: measurable under load).
+        guard let partition = runs[runID]?.partition else { return .committed }
         let at = clock.nowMicroseconds()  // rows are stamped in microseconds
-        var batch = RunWriteBatch(partition: run.partition)
+        var batch = RunWriteBatch(partition: partition)
         batch.newRun = newRun
         var effects: [RunStateMachine.Action] = []
-        let workflow = run.machine.workflow
         for action in actions {
             switch action {
             case .record(let event):
                 recorder.append(
-                    event, of: runID, at: at, to: &batch, isMapNode: { workflow.task(named: $0)?.map == true },
+                    event, of: runID, at: at, to: &batch, isMapNode: { self.runs[runID]?.machine.workflow.task(named: $0)?.map == true },
                     started: { node, attempt in
-                        if case .running(_, let start) = run.attempts[AttemptKey(node: node, attempt: attempt)] { return start }
+                        if case .running(_, let start) = self.runs[runID]?.attempts[AttemptKey(node: node, attempt: attempt)] { return start }
                         return nil
                     })
             case .cancelTimer(let timer):

@@ -110,7 +110,9 @@ extension SchedulerCore {
         let assignments = dispatcher.nextAssignments(now: clock.nowMilliseconds())
         for (worker, task) in assignments {
             let key = AttemptKey(node: task.assignment.node, attempt: task.assignment.attempt)
-            guard let session = sessions[worker], let run = runs[task.runID], case .queued = run.attempts[key] else {
+            guard let session = sessions[worker], case .queued? = runs[task.runID]?.attempts[key],
+                  let partition = runs[task.runID]?.partition, let workflowName = runs[task.runID]?.machine.workflow.name
+            else {
                 continue  // the run closed or the attempt was cancelled meanwhile
             }
             let start = RunRecorder.AttemptStart(worker: session.name, startedAt: clock.nowMicroseconds())
@@ -119,11 +121,11 @@ extension SchedulerCore {
             let message = SchedulerMessage.assignment(TaskAssignmentMessage(
                 ref: AttemptReference(
                     runID: task.runID, node: key.node.description, attempt: UInt32(key.attempt),
-                    fence: fences.fence(of: run.partition)?.rawValue ?? 0),
+                    fence: fences.fence(of: partition)?.rawValue ?? 0),
                 taskType: task.assignment.type, input: task.assignment.input,
                 startToCloseMilliseconds: task.assignment.timeouts.startToClose.map { UInt64($0 / .milliseconds(1)) } ?? 0,
                 heartbeatMilliseconds: task.assignment.timeouts.heartbeat.map { UInt64($0 / .milliseconds(1)) } ?? 0,
-                workflow: run.machine.workflow.name))
+                workflow: workflowName))
             do {
                 try await session.writer.send(message)
             } catch {

@@ -80,11 +80,10 @@ public struct RunStore: Sendable {
                 INSERT INTO runs (run_id, created_at, partition, priority, workflow, version, status, input)
                 SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::int4[], $4::int2[], $5::text[], $6::text[], $7::text[], $8::bytea[])
                 ON CONFLICT DO NOTHING
-                RETURNING run_id
                 """, on: connection)
-            var insertedIDs = Set<RunID>()
-            for row in inserted { if let id = try row["run_id", as: RunID.self] { insertedIDs.insert(id) } }
-            let existing = starting.filter { !insertedIDs.contains(batches[$0].newRun!.runID) }
+            // Only when some row was not inserted (rare): which of the batch's runs exist, closed?
+            // (Rows inserted just now are open, so they never match.)
+            let existing = (inserted.affectedRows ?? 0) < starting.count ? starting : []
             if !existing.isEmpty {
                 var ids = PostgresBinaryArray(.uuid, reservingElements: existing.count)
                 var times = PostgresBinaryArray(.timestamptz, reservingElements: existing.count)

@@ -139,7 +139,7 @@ extension StartRunRequest: WireMessage {
         m.input = a.bytes(input)
         m.idempotency_key = a.string(idempotencyKey)
         m.priority = Weft__Api__V1__Priority(rawValue: priority.rawValue)
-        m.run_id = a.bytes(runID?.bytes ?? [])
+        m.run_id = a.runID(runID)
         return withExtendedLifetime(a) {
             packMessage(&m, size: weft__api__v1__start_run_request__get_packed_size, pack: weft__api__v1__start_run_request__pack)
         }
@@ -165,7 +165,7 @@ extension StartRunResponse: WireMessage {
         let a = CArena()
         var m = Weft__Api__V1__StartRunResponse()
         weft__api__v1__start_run_response__init(&m)
-        m.run_id = a.bytes(runID.bytes)
+        m.run_id = a.runID(runID)
         m.created = created ? 1 : 0
         return withExtendedLifetime(a) {
             packMessage(&m, size: weft__api__v1__start_run_response__get_packed_size, pack: weft__api__v1__start_run_response__pack)
@@ -236,7 +236,7 @@ extension RunInfo: WireMessage {
         let a = CArena()
         var m = Weft__Api__V1__RunInfo()
         weft__api__v1__run_info__init(&m)
-        m.run_id = a.bytes(runID.bytes)
+        m.run_id = a.runID(runID)
         m.workflow = a.string(workflow)
         m.version = a.string(version)
         m.status = Weft__Api__V1__RunStatus(rawValue: status.rawValue)
@@ -275,7 +275,7 @@ extension GetRunRequest: WireMessage {
         let a = CArena()
         var m = Weft__Api__V1__GetRunRequest()
         weft__api__v1__get_run_request__init(&m)
-        m.run_id = a.bytes(runID.bytes)
+        m.run_id = a.runID(runID)
         m.include_tasks = includeTasks ? 1 : 0
         return withExtendedLifetime(a) {
             packMessage(&m, size: weft__api__v1__get_run_request__get_packed_size, pack: weft__api__v1__get_run_request__pack)
@@ -298,7 +298,7 @@ extension WaitRunRequest: WireMessage {
         let a = CArena()
         var m = Weft__Api__V1__WaitRunRequest()
         weft__api__v1__wait_run_request__init(&m)
-        m.run_id = a.bytes(runID.bytes)
+        m.run_id = a.runID(runID)
         return withExtendedLifetime(a) {
             packMessage(&m, size: weft__api__v1__wait_run_request__get_packed_size, pack: weft__api__v1__wait_run_request__pack)
         }
@@ -319,7 +319,7 @@ extension CancelRunRequest: WireMessage {
         let a = CArena()
         var m = Weft__Api__V1__CancelRunRequest()
         weft__api__v1__cancel_run_request__init(&m)
-        m.run_id = a.bytes(runID.bytes)
+        m.run_id = a.runID(runID)
         m.reason = a.string(reason)
         return withExtendedLifetime(a) {
             packMessage(&m, size: weft__api__v1__cancel_run_request__get_packed_size, pack: weft__api__v1__cancel_run_request__pack)
@@ -363,7 +363,7 @@ extension RetryRunRequest: WireMessage {
         let a = CArena()
         var m = Weft__Api__V1__RetryRunRequest()
         weft__api__v1__retry_run_request__init(&m)
-        m.run_id = a.bytes(runID.bytes)
+        m.run_id = a.runID(runID)
         return withExtendedLifetime(a) {
             packMessage(&m, size: weft__api__v1__retry_run_request__get_packed_size, pack: weft__api__v1__retry_run_request__pack)
         }
@@ -414,7 +414,7 @@ extension RunSummary {
     func cMessage(_ a: CArena) -> Weft__Api__V1__RunSummary {
         var m = Weft__Api__V1__RunSummary()
         weft__api__v1__run_summary__init(&m)
-        m.run_id = a.bytes(runID.bytes)
+        m.run_id = a.runID(runID)
         m.workflow = a.string(workflow)
         m.status = Weft__Api__V1__RunStatus(rawValue: status.rawValue)
         m.created_at_ms = createdAtMilliseconds

@@ -93,6 +93,15 @@ final class CArena {
         return ProtobufCBinaryData(len: bytes.count, data: memory.assumingMemoryBound(to: UInt8.self))
     }
 
+    /// A run id as a protobuf-c `bytes` field (none: empty).
+    func runID(_ id: RunID?) -> ProtobufCBinaryData {
+        guard let id else { return ProtobufCBinaryData(len: 0, data: nil) }
+        let memory = malloc(16)!
+        allocations.append(memory)
+        id.withUnsafeBytes { memory.copyMemory(from: $0.baseAddress!, byteCount: 16) }
+        return ProtobufCBinaryData(len: 16, data: memory.assumingMemoryBound(to: UInt8.self))
+    }
+
     /// A heap copy of a nested message built by `make`.
     func message<M>(_ make: () -> M) -> UnsafeMutablePointer<M> {
         let memory = malloc(MemoryLayout<M>.stride)!

@@ -85,7 +85,7 @@ extension AttemptReference {
     func cMessage(_ a: CArena) -> Weft__Api__V1__AttemptRef {
         var m = Weft__Api__V1__AttemptRef()
         weft__api__v1__attempt_ref__init(&m)
-        m.run_id = a.bytes(runID.bytes)
+        m.run_id = a.runID(runID)
         m.node = a.string(node)
         m.attempt = attempt
         m.fence = fence

@@ -11,23 +11,22 @@ extension SchedulerCore {
     /// write; effects happen only after `.committed`.
     @discardableResult
     func process(_ runID: RunID, _ actions: [RunStateMachine.Action], newRun: NewRunRow? = nil) async -> RunWriteOutcome {
-        // No copy of the ActiveRun (copying one retains every field: measurable under load).
-        guard let partition = runs[runID]?.partition else { return .committed }
+        guard let run = runs[runID] else { return .committed }
         let at = clock.nowMicroseconds()  // rows are stamped in microseconds
-        var batch = RunWriteBatch(partition: partition)
+        var batch = RunWriteBatch(partition: run.partition)
         batch.newRun = newRun
         var effects: [RunStateMachine.Action] = []
         for action in actions {
             switch action {
             case .record(let event):
                 recorder.append(
-                    event, of: runID, at: at, to: &batch, isMapNode: { self.runs[runID]?.machine.workflow.task(named: $0)?.map == true },
+                    event, of: runID, at: at, to: &batch, isMapNode: { run.machine.workflow.task(named: $0)?.map == true },
                     started: { node, attempt in
-                        if case .running(_, let start) = self.runs[runID]?.attempts[AttemptKey(node: node, attempt: attempt)] { return start }
+                        if case .running(_, let start) = run.attempts[AttemptKey(node: node, attempt: attempt)] { return start }
                         return nil
                     })
             case .cancelTimer(let timer):
-                if let handle = runs[runID]?.timers.removeValue(forKey: timer) { loop.cancelTimer(handle) }
+                if let handle = run.timers.removeValue(forKey: timer) { loop.cancelTimer(handle) }
             case .ignored(let ignored):
                 logger.debug("event ignored", metadata: ["run.id": "\(runID)", "reason": "\(ignored)"])
             default:
@@ -37,7 +36,7 @@ extension SchedulerCore {
         if !batch.isEmpty {
             // Applied in submission order, which is commit order (the writer is FIFO); it is read
             // only when the run's close has committed, so by then every row in it has too.
-            runs[runID]?.ledger?.apply(batch)
+            run.ledger?.apply(batch)
             let outcome: RunWriteOutcome
             do {
                 // A new run may be refused when the writer's queue is full; the changes of runs
@@ -60,23 +59,23 @@ extension SchedulerCore {
                 return outcome
             }
         }
+        // The run may have left memory while its write was committed (its partition stopped).
+        guard runs[runID] === run else { return .committed }
         var closed: RunStatusText?
         for effect in effects {
             switch effect {
             case .dispatch(let assignment):
-                guard runs[runID] != nil else { continue }
-                let level = runs[runID]!.priorityLevel ?? assignment.priority.rank
+                let level = run.priorityLevel ?? assignment.priority.rank
                 let ticket = dispatcher.enqueue(
                     QueuedTask(runID: runID, assignment: assignment), queue: assignment.queue, taskType: assignment.type, level: level, now: at / 1000)
-                runs[runID]!.attempts[AttemptKey(node: assignment.node, attempt: assignment.attempt)] = .queued(ticket)
+                run.attempts[AttemptKey(node: assignment.node, attempt: assignment.attempt)] = .queued(ticket)
                 schedulePump()
             case .cancelAttempt(let node, let attempt):
                 cancelAttempt(runID, AttemptKey(node: node, attempt: attempt))
             case .schedule(let timer, let deadline):
-                guard runs[runID] != nil else { continue }
-                if let old = runs[runID]!.timers[timer] { loop.cancelTimer(old) }
+                if let old = run.timers[timer] { loop.cancelTimer(old) }
                 let delay = Duration.milliseconds(max(0, deadline.unixMilliseconds - clock.nowMilliseconds()))
-                runs[runID]!.timers[timer] = loop.scheduleTimer(after: delay) { [self] in
+                run.timers[timer] = loop.scheduleTimer(after: delay) { [self] in
                     Task(executorPreference: loop) { await self.timerFired(runID, timer) }
                 }
             case .completeRun:
@@ -127,7 +126,8 @@ extension SchedulerCore {
             dispatcher.remove(ticket)
         case .running(let worker, _):
             guard let session = sessions[worker] else { return }
-            sessions[worker]?.attempts.remove(AttemptRef(runID: runID, key: key))
+            session.attempts.remove(AttemptRef(runID: runID, key: key))
+            let writer = session.writer
             let message = SchedulerMessage.cancel(CancelAttemptMessage(
                 ref: AttemptReference(
                     runID: runID, node: key.node.description, attempt: UInt32(key.attempt),
@@ -135,7 +135,7 @@ extension SchedulerCore {
                 reason: "cancelled by the scheduler"))
             Task(executorPreference: loop) {
                 // A worker that is gone cannot be told; its attempt result will be ignored as stale.
-                try? await session.writer.send(message)
+                try? await writer.send(message)
             }
         }
     }
@@ -143,9 +143,9 @@ extension SchedulerCore {
     // MARK: Timers
 
     func timerFired(_ runID: RunID, _ timer: TimerID) async {
-        guard runs[runID] != nil else { return }
-        runs[runID]!.timers[timer] = nil
-        let actions = runs[runID]!.machine.timerFired(timer, now: now())
+        guard let run = runs[runID] else { return }
+        run.timers[timer] = nil
+        let actions = run.machine.timerFired(timer, now: now())
         await process(runID, actions)
     }
 }

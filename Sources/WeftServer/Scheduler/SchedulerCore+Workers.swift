@@ -36,24 +36,24 @@ extension SchedulerCore {
             schedulePump()
         case .heartbeat(let heartbeat):
             for ref in heartbeat.attempts {
-                guard let key = attemptKey(ref), runs[ref.runID] != nil else { continue }
-                let actions = runs[ref.runID]!.machine.heartbeatReceived(node: key.node, attempt: key.attempt, now: now())
+                guard let key = attemptKey(ref), let run = runs[ref.runID] else { continue }
+                let actions = run.machine.heartbeatReceived(node: key.node, attempt: key.attempt, now: now())
                 processLater(ref.runID, actions)
             }
         case .completed(let done):
             guard let key = attemptKey(done.ref) else { return }
-            forget(AttemptRef(runID: done.ref.runID, key: key), session: id)
-            guard runs[done.ref.runID] != nil else { return }  // closed, or not ours: stale
-            let actions = runs[done.ref.runID]!.machine.taskCompleted(node: key.node, attempt: key.attempt, output: done.output, now: now())
+            sessions[id]?.attempts.remove(AttemptRef(runID: done.ref.runID, key: key))
+            guard let run = runs[done.ref.runID] else { return }  // closed, or not ours: stale
+            let actions = run.machine.taskCompleted(node: key.node, attempt: key.attempt, output: done.output, now: now())
             processLater(done.ref.runID, actions)
         case .failed(let failed):
             guard let key = attemptKey(failed.ref) else { return }
-            forget(AttemptRef(runID: failed.ref.runID, key: key), session: id)
-            guard runs[failed.ref.runID] != nil else { return }
+            sessions[id]?.attempts.remove(AttemptRef(runID: failed.ref.runID, key: key))
+            guard let run = runs[failed.ref.runID] else { return }
             let failure = TaskFailure(
                 kind: failed.kind.isEmpty ? "Error" : Self.storable(failed.kind), message: Self.storable(failed.message),
                 retryable: failed.retryable)
-            let actions = runs[failed.ref.runID]!.machine.taskFailed(node: key.node, attempt: key.attempt, failure: failure, now: now())
+            let actions = run.machine.taskFailed(node: key.node, attempt: key.attempt, failure: failure, now: now())
             processLater(failed.ref.runID, actions)
         }
     }
@@ -81,8 +81,8 @@ extension SchedulerCore {
     private func attemptsLost(_ attempts: Set<AttemptRef>, from id: Dispatcher<QueuedTask>.WorkerID) async {
         for ref in attempts {
             guard let run = runs[ref.runID], case .running(let worker, _) = run.attempts[ref.key], worker == id else { continue }
-            runs[ref.runID]!.attempts[ref.key] = nil
-            let actions = runs[ref.runID]!.machine.workerLost(node: ref.key.node, attempt: ref.key.attempt, now: now())
+            run.attempts[ref.key] = nil
+            let actions = run.machine.workerLost(node: ref.key.node, attempt: ref.key.attempt, now: now())
             await process(ref.runID, actions)
         }
     }
@@ -90,10 +90,6 @@ extension SchedulerCore {
     private func attemptKey(_ ref: AttemptReference) -> AttemptKey? {
         guard let node = NodeKey(parsing: ref.node) else { return nil }
         return AttemptKey(node: node, attempt: Int(ref.attempt))
-    }
-
-    private func forget(_ ref: AttemptRef, session id: Dispatcher<QueuedTask>.WorkerID) {
-        sessions[id]?.attempts.remove(ref)
     }
 
     // MARK: Dispatch
@@ -110,14 +106,14 @@ extension SchedulerCore {
         let assignments = dispatcher.nextAssignments(now: clock.nowMilliseconds())
         for (worker, task) in assignments {
             let key = AttemptKey(node: task.assignment.node, attempt: task.assignment.attempt)
-            guard let session = sessions[worker], case .queued? = runs[task.runID]?.attempts[key],
-                  let partition = runs[task.runID]?.partition, let workflowName = runs[task.runID]?.machine.workflow.name
-            else {
+            guard let session = sessions[worker], let run = runs[task.runID], case .queued? = run.attempts[key] else {
                 continue  // the run closed or the attempt was cancelled meanwhile
             }
+            let partition = run.partition
+            let workflowName = run.machine.workflow.name
             let start = RunRecorder.AttemptStart(worker: session.name, startedAt: clock.nowMicroseconds())
-            runs[task.runID]!.attempts[key] = .running(worker: worker, start: start)
-            sessions[worker]!.attempts.insert(AttemptRef(runID: task.runID, key: key))
+            run.attempts[key] = .running(worker: worker, start: start)
+            session.attempts.insert(AttemptRef(runID: task.runID, key: key))
             let message = SchedulerMessage.assignment(TaskAssignmentMessage(
                 ref: AttemptReference(
                     runID: task.runID, node: key.node.description, attempt: UInt32(key.attempt),
@@ -132,9 +128,9 @@ extension SchedulerCore {
                 // The stream broke; the disconnect path fails the attempt after the grace period.
                 continue
             }
-            guard runs[task.runID] != nil else { continue }
+            guard runs[task.runID] === run else { continue }
             metrics.attemptsDispatched.increment()
-            let actions = runs[task.runID]!.machine.taskDispatched(node: key.node, attempt: key.attempt, worker: session.name, now: now())
+            let actions = run.machine.taskDispatched(node: key.node, attempt: key.attempt, worker: session.name, now: now())
             await process(task.runID, actions)
         }
     }

@@ -42,10 +42,13 @@ actor SchedulerCore {
         case running(worker: Dispatcher<QueuedTask>.WorkerID, start: RunRecorder.AttemptStart)
     }
 
-    struct ActiveRun {
+    /// An open run in memory. A class, used only on the actor's executor: one dictionary lookup
+    /// gives the run, and its fields change in place (as a struct, every `runs[id]!.x = …` was a
+    /// hash and a lookup, and any copy of it copied its dictionaries on the next change).
+    final class ActiveRun {
         var machine: RunStateMachine
-        var partition: PartitionID
-        var priorityLevel: Int?
+        let partition: PartitionID
+        let priorityLevel: Int?
         var timers: [TimerID: UInt64] = [:]
         var attempts: [AttemptKey: AttemptPlace] = [:]
         /// Every row written for the run, for answering `WaitRun` from memory; `nil` for a run
@@ -58,6 +61,17 @@ actor SchedulerCore {
         var pendingStart: [CheckedContinuation<StartRunResponse, any Error>]?
         /// A write of this run was rejected once; a second rejection drops it from memory.
         var poisoned = false
+
+        init(
+            machine: RunStateMachine, partition: PartitionID, priorityLevel: Int?, ledger: RunLedger? = nil,
+            pendingStart: [CheckedContinuation<StartRunResponse, any Error>]? = nil
+        ) {
+            self.machine = machine
+            self.partition = partition
+            self.priorityLevel = priorityLevel
+            self.ledger = ledger
+            self.pendingStart = pendingStart
+        }
     }
 
     struct QueuedTask: Sendable {
@@ -65,12 +79,20 @@ actor SchedulerCore {
         var assignment: TaskAssignment
     }
 
-    struct WorkerSession {
-        var name: String
-        var writer: RPCStreamWriter
-        var queues: Set<String>
-        var taskTypes: Set<String>
+    /// A connected worker (a class for the same reason as `ActiveRun`).
+    final class WorkerSession {
+        let name: String
+        let writer: RPCStreamWriter
+        let queues: Set<String>
+        let taskTypes: Set<String>
         var attempts: Set<AttemptRef> = []
+
+        init(name: String, writer: RPCStreamWriter, queues: Set<String>, taskTypes: Set<String>) {
+            self.name = name
+            self.writer = writer
+            self.queues = queues
+            self.taskTypes = taskTypes
+        }
     }
 
     struct AttemptRef: Hashable {

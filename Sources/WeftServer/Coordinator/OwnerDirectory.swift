@@ -18,7 +18,13 @@ actor OwnerDirectory {
     private let maxAge: Duration = .seconds(2)
     private var refreshing: Task<Void, any Error>?
 
-    init(owners: PartitionOwnerStore, clientConfiguration: RPCClientConfiguration, logger: Logger) {
+    /// On the coordinator's event loop, where the handlers that forward calls run (no thread hop
+    /// per forwarded call).
+    private let loop: EventLoop
+    nonisolated var unownedExecutor: UnownedSerialExecutor { loop.asUnownedSerialExecutor() }
+
+    init(owners: PartitionOwnerStore, clientConfiguration: RPCClientConfiguration, loop: EventLoop = .shared, logger: Logger) {
+        self.loop = loop
         self.owners = owners
         self.clientConfiguration = clientConfiguration
         self.logger = logger

@@ -59,10 +59,13 @@ extension SchedulerCore {
     }
 
     /// `process` in a task of its own on the loop. Tasks start in the order they are created, so
-    /// the writes of one run still reach the writer in event order.
+    /// the writes of one run still reach the writer in event order. The task inherits this
+    /// actor's isolation (it starts on the loop, the actor's executor) rather than carrying an
+    /// executor preference: a preference is a status record consulted at every suspension, a
+    /// measurable share of the scheduler's CPU under load.
     private func processLater(_ runID: RunID, _ actions: [RunStateMachine.Action]) {
         guard !actions.isEmpty else { return }
-        Task(executorPreference: loop) { await self.process(runID, actions) }
+        Task { await self.process(runID, actions) }
     }
 
     /// The worker's stream ended: its attempts fail (as `WorkerLost`, retryable) after a grace
@@ -97,7 +100,7 @@ extension SchedulerCore {
     func schedulePump() {
         guard !pumpScheduled else { return }
         pumpScheduled = true
-        Task(executorPreference: loop) { await self.pump() }
+        Task { await self.pump() }  // isolated to this actor, like processLater
     }
 
     /// Hands ready tasks to workers with credits.

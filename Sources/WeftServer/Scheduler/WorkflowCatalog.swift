@@ -1,6 +1,7 @@
 import Foundation
 import WeftCore
 import WeftEngine
+import WeftTransport
 import WeftWire
 
 /// Validated workflow definitions by name and version, loaded from Postgres on first use and
@@ -13,7 +14,12 @@ actor WorkflowCatalog {
     private var latest: [String: (workflow: ValidatedWorkflow, at: ContinuousClock.Instant)] = [:]
     private let latestMaxAge: Duration = .seconds(2)
 
-    init(store: any DefinitionReading) {
+    /// On the scheduler's event loop, where its callers are (no thread hop per lookup).
+    private let loop: EventLoop
+    nonisolated var unownedExecutor: UnownedSerialExecutor { loop.asUnownedSerialExecutor() }
+
+    init(store: any DefinitionReading, loop: EventLoop = .shared) {
+        self.loop = loop
         self.store = store
     }
 

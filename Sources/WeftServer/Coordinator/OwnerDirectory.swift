@@ -18,13 +18,7 @@ actor OwnerDirectory {
     private let maxAge: Duration = .seconds(2)
     private var refreshing: Task<Void, any Error>?
 
-    /// On the coordinator's event loop, where the handlers that forward calls run (no thread hop
-    /// per forwarded call).
-    private let loop: EventLoop
-    nonisolated var unownedExecutor: UnownedSerialExecutor { loop.asUnownedSerialExecutor() }
-
-    init(owners: PartitionOwnerStore, clientConfiguration: RPCClientConfiguration, loop: EventLoop = .shared, logger: Logger) {
-        self.loop = loop
+    init(owners: PartitionOwnerStore, clientConfiguration: RPCClientConfiguration, logger: Logger) {
         self.owners = owners
         self.clientConfiguration = clientConfiguration
         self.logger = logger

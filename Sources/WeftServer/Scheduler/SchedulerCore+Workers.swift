@@ -59,13 +59,10 @@ extension SchedulerCore {
     }
 
     /// `process` in a task of its own on the loop. Tasks start in the order they are created, so
-    /// the writes of one run still reach the writer in event order. The task inherits this
-    /// actor's isolation (it starts on the loop, the actor's executor) rather than carrying an
-    /// executor preference: a preference is a status record consulted at every suspension, a
-    /// measurable share of the scheduler's CPU under load.
+    /// the writes of one run still reach the writer in event order.
     private func processLater(_ runID: RunID, _ actions: [RunStateMachine.Action]) {
         guard !actions.isEmpty else { return }
-        Task { await self.process(runID, actions) }
+        Task(executorPreference: loop) { await self.process(runID, actions) }
     }
 
     /// The worker's stream ended: its attempts fail (as `WorkerLost`, retryable) after a grace
@@ -100,7 +97,7 @@ extension SchedulerCore {
     func schedulePump() {
         guard !pumpScheduled else { return }
         pumpScheduled = true
-        Task { await self.pump() }  // isolated to this actor, like processLater
+        Task(executorPreference: loop) { await self.pump() }
     }
 
     /// Hands ready tasks to workers with credits.

@@ -106,7 +106,7 @@ public final class SchedulerService: Service, Sendable {
                     logger.warning("cannot create table partitions", metadata: ["error": "\(error)"])
                 }
             }, logger: logger)
-        let writer = GroupCommitWriter<RunWriteBatch, RunWriteOutcome>(configuration: configuration.writer, executor: loop) { batches in
+        let writer = GroupCommitWriter<RunWriteBatch, RunWriteOutcome>(configuration: configuration.writer) { batches in
             let started = ContinuousClock.now
             let outcomes = await committer.flush(batches)
             let took = ContinuousClock.now - started
@@ -124,7 +124,7 @@ public final class SchedulerService: Service, Sendable {
         schedulerConfiguration.workerLostGrace = configuration.workerLostGrace
         schedulerConfiguration.runIDPolicy = configuration.runIDPolicy
         let core = SchedulerCore(
-            loop: loop, writer: writer, store: readStore, catalog: WorkflowCatalog(store: readStore, loop: loop), fences: fences, storage: storage,
+            loop: loop, writer: writer, store: readStore, catalog: WorkflowCatalog(store: readStore), fences: fences, storage: storage,
             partitionCount: cluster.partitionCount, configuration: schedulerConfiguration, logger: logger)
         let health = HealthService(role: .scheduler, nodeID: configuration.nodeID, version: configuration.version)
         var router = RPCRouter()

@@ -1,7 +1,6 @@
 import Foundation
 import WeftCore
 import WeftEngine
-import WeftTransport
 import WeftWire
 
 /// Validated workflow definitions by name and version, loaded from Postgres on first use and
@@ -14,12 +13,7 @@ actor WorkflowCatalog {
     private var latest: [String: (workflow: ValidatedWorkflow, at: ContinuousClock.Instant)] = [:]
     private let latestMaxAge: Duration = .seconds(2)
 
-    /// On the scheduler's event loop, where its callers are (no thread hop per lookup).
-    private let loop: EventLoop
-    nonisolated var unownedExecutor: UnownedSerialExecutor { loop.asUnownedSerialExecutor() }
-
-    init(store: any DefinitionReading, loop: EventLoop = .shared) {
-        self.loop = loop
+    init(store: any DefinitionReading) {
         self.store = store
     }
 

@@ -1,6 +1,5 @@
 import DequeModule
 import WeftCore
-import WeftTransport
 
 /// Group commit (ARCHITECTURE.md §5): callers submit records and wait; one loop writes whatever
 /// has accumulated as one batch (one Postgres transaction), then answers every caller of that batch.
@@ -38,12 +37,6 @@ public actor GroupCommitWriter<Record: Sendable, Outcome: Sendable> {
 
     public let configuration: Configuration
     private let flush: Flush
-    /// The executor the writer runs on: its submitters' (the scheduler's event loop), so that a
-    /// submit is a switch on one thread rather than a hop to the cooperative pool and back for
-    /// every record (the commit itself runs on the Postgres connection's own thread).
-    private let executor: EventLoop
-
-    public nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
     private var queue = Deque<Waiting>()
     private var idleWaiter: CheckedContinuation<Void, Never>?
     private var closed = false
@@ -52,8 +45,7 @@ public actor GroupCommitWriter<Record: Sendable, Outcome: Sendable> {
     public private(set) var recordsCommitted = 0
     public private(set) var largestBatch = 0
 
-    public init(configuration: Configuration = Configuration(), executor: EventLoop = .shared, flush: @escaping Flush) {
-        self.executor = executor
+    public init(configuration: Configuration = Configuration(), flush: @escaping Flush) {
         self.configuration = configuration
         self.flush = flush
     }

@@ -200,9 +200,9 @@ extension ProcessTests {
                     workflow: "shell", inputJSON: Array(#"{"command": ["sh", "-c", "printf 'bad\\000byte' >&2; exit 3"]}"#.utf8))
                 let info = try await client.wait(for: run, timeout: .seconds(60))
                 #expect(info.status == .failed, "\(info)\n\(cluster.logs)")
-                // protobuf-c carries `string` fields as C strings: the message ends at the NUL on the
-                // wire already. (Storage replaces any NUL that does get through; see PostgresBinaryArray.)
-                #expect(info.tasks.first?.error.hasSuffix("exited with 3: bad") == true, "\(info.tasks)")
+                // protobuf-c carries `string` fields as C strings, so the encoder sends a NUL as
+                // U+FFFD (as storage keeps it): the whole message arrives.
+                #expect(info.tasks.first?.error.hasSuffix("exited with 3: bad\u{FFFD}byte") == true, "\(info.tasks)")
                 #expect(try await client.describe(run) == info)
                 // The scheduler is still serving.
                 let echo = #"{"name": "after", "tasks": [{"name": "a", "type": "echo"}]}"#

@@ -84,10 +84,12 @@ let package = Package(
         .executableTarget(
             name: "weftctl",
             dependencies: ["Weft", "WeftCLISupport", "WeftCore", argumentParser, log, .product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
+        // libFuzzer driver and corpus replay shared by the two fuzz executables.
+        .target(name: "WeftFuzzSupport", swiftSettings: swiftSettings),
         // libFuzzer target for the frame decoder + envelope codec (scripts/fuzz.sh).
-        .executableTarget(name: "WeftFuzzFrames", dependencies: ["WeftWire"], swiftSettings: swiftSettings),
+        .executableTarget(name: "WeftFuzzFrames", dependencies: ["WeftWire", "WeftFuzzSupport"], swiftSettings: swiftSettings),
         // libFuzzer targets, one per request decoder of the client and worker APIs (scripts/fuzz.sh).
-        .executableTarget(name: "WeftFuzzRequests", dependencies: ["WeftWire", "WeftCore", "WeftEngine"], swiftSettings: swiftSettings),
+        .executableTarget(name: "WeftFuzzRequests", dependencies: ["WeftWire", "WeftCore", "WeftEngine", "WeftFuzzSupport"], swiftSettings: swiftSettings),
 
         // Test support.
         .target(name: "_WeftTestKit", dependencies: ["WeftCore", log], path: "Tests/_WeftTestKit", swiftSettings: swiftSettings),

@@ -9,24 +9,24 @@ public enum MessageText {
         "'\(escaped(text, limit: limit))'"
     }
 
-    /// `text` with control characters escaped and at most `limit` characters kept (the rest is
-    /// replaced by `… (N more characters)`).
+    /// `text` with control characters escaped and at most `limit` Unicode scalars kept (the rest
+    /// is replaced by `… (N more characters)`). Counted in scalars, not `Character`s: one
+    /// grapheme cluster may carry any number of combining scalars, so a character limit would not
+    /// bound the output. The result is at most `6 × limit` characters plus the suffix.
     public static func escaped(_ text: String, limit: Int = 80) -> String {
         var out = ""
         var kept = 0
         var total = 0
-        for character in text {
+        for scalar in text.unicodeScalars {
             total += 1
             guard kept < limit else { continue }
             kept += 1
-            for scalar in character.unicodeScalars {
-                switch scalar.value {
-                case 0x0A: out += "\\n"
-                case 0x0D: out += "\\r"
-                case 0x09: out += "\\t"
-                case 0x00..<0x20, 0x7F: out += "\\u{\(String(scalar.value, radix: 16))}"
-                default: out.unicodeScalars.append(scalar)
-                }
+            switch scalar.value {
+            case 0x0A: out += "\\n"
+            case 0x0D: out += "\\r"
+            case 0x09: out += "\\t"
+            case 0x00..<0x20, 0x7F: out += "\\u{\(String(scalar.value, radix: 16))}"
+            default: out.unicodeScalars.append(scalar)
             }
         }
         if total > kept { out += "… (\(total - kept) more characters)" }

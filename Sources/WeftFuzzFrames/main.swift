@@ -6,6 +6,7 @@
 // Every input is split into reads at positions taken from its first byte, fed to a FrameDecoder
 // with a small limit, and every frame is decoded as an Envelope and as each API message.
 // Any crash, trap or sanitizer report is a bug; errors thrown for bad bytes are the expected outcome.
+import WeftFuzzSupport
 import WeftWire
 
 #if canImport(Glibc)
@@ -49,44 +50,12 @@ func fuzzOne(_ data: UnsafeRawBufferPointer) {
 }
 
 #if FUZZING
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
-) -> Int32
-
-var argc = CommandLine.argc
-var argv = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in
+runFuzzDriver { data, size in
     fuzzOne(UnsafeRawBufferPointer(start: data, count: size))
     return 0
-})
+}
 #else
 // Replay mode: each argument is a corpus file or a directory of them.
-func replay(_ path: String) -> Int {
-    if let dir = opendir(path) {
-        defer { closedir(dir) }
-        var count = 0
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { count += replay(path + "/" + name) }
-        }
-        return count
-    }
-    guard let file = fopen(path, "rb") else { return 0 }
-    defer { fclose(file) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = fread(&buffer, 1, buffer.count, file)
-        if n <= 0 { break }
-        bytes += buffer[0..<n]
-    }
-    bytes.withUnsafeBytes { fuzzOne($0) }
-    return 1
-}
-
-let replayed = CommandLine.arguments.dropFirst().reduce(0) { $0 + replay($1) }
+let replayed = CommandLine.arguments.dropFirst().reduce(0) { $0 + forEachFuzzInput($1, fuzzOne) }
 print("replayed \(replayed) inputs without a crash")
 #endif

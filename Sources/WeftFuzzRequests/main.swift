@@ -17,6 +17,7 @@
 import Foundation
 import WeftCore
 import WeftEngine
+import WeftFuzzSupport
 import WeftWire
 
 #if canImport(Glibc)
@@ -139,7 +140,8 @@ func rawDecode<M: WireMessage & Equatable>(_: M.Type, _ bytes: UnsafeRawBufferPo
 /// What servers do with peer strings in messages: must never trap, and never grow unbounded.
 func serverChecks(_ text: String) {
     let quoted = MessageText.quoted(text)
-    precondition(quoted.count <= 200, "a quoted value grew to \(quoted.count) characters")
+    let scalars = quoted.unicodeScalars.count
+    precondition(scalars <= 6 * 80 + 48, "a quoted value grew to \(scalars) scalars")
     let message = MessageText.statusMessage("refused: " + quoted)
     precondition(!message.utf8.contains(0), "a status message kept a NUL")
 }
@@ -320,46 +322,18 @@ func target(named name: String) -> Target {
 }
 
 #if FUZZING
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
-) -> Int32
-
 guard let name = getenv("WEFT_FUZZ_TARGET").map({ String(cString: $0) }) else {
     writeError("set WEFT_FUZZ_TARGET to one of: \(targets.map(\.name).joined(separator: ", "))\n")
     exit(2)
 }
 let selected = target(named: name)
-var argc = CommandLine.argc
-var argv = CommandLine.unsafeArgv
-exit(LLVMFuzzerRunDriver(&argc, &argv) { data, size in
+runFuzzDriver { data, size in
     run(selected, UnsafeRawBufferPointer(start: data, count: size))
     return 0
-})
+}
 #else
 func replay(_ target: Target, _ path: String) -> Int {
-    if let dir = opendir(path) {
-        defer { closedir(dir) }
-        var count = 0
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name != "." && name != ".." { count += replay(target, path + "/" + name) }
-        }
-        return count
-    }
-    guard let file = fopen(path, "rb") else { return 0 }
-    defer { fclose(file) }
-    var bytes: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = fread(&buffer, 1, buffer.count, file)
-        if n <= 0 { break }
-        bytes += buffer[0..<n]
-    }
-    bytes.withUnsafeBytes { run(target, $0) }
-    return 1
+    forEachFuzzInput(path) { run(target, $0) }
 }
 
 let arguments = Array(CommandLine.arguments.dropFirst())

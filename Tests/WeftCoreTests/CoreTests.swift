@@ -61,3 +61,35 @@ struct DurationTextTests {
         #expect(DurationText.format(.seconds(120)) == "2m")
     }
 }
+
+@Suite("MessageText")
+struct MessageTextTests {
+    @Test("control characters are escaped; ordinary text is kept")
+    func quoted_escapesControls() {
+        #expect(MessageText.quoted("a\nb\u{0}c\td\u{1b}") == #"'a\nb\u{0}c\td\u{1b}'"#)
+        #expect(MessageText.quoted("héllo ✓") == "'héllo ✓'")
+    }
+
+    @Test("long values are cut, saying how much was left out")
+    func quoted_cutsLongValues() {
+        let quoted = MessageText.quoted(String(repeating: "x", count: 1_000), limit: 10)
+        #expect(quoted == "'xxxxxxxxxx… (990 more characters)'")
+    }
+
+    @Test("one character with ten thousand combining marks is still cut (found by fuzzing)")
+    func quoted_boundsGraphemeClusters() {
+        let zalgo = "a" + String(repeating: "\u{301}", count: 10_000)
+        #expect(zalgo.count == 1)
+        #expect(MessageText.quoted(zalgo).unicodeScalars.count < 200)
+        let escapes = String(repeating: "\u{1b}", count: 10_000)
+        #expect(MessageText.quoted(escapes).unicodeScalars.count <= 6 * 80 + 48)
+    }
+
+    @Test("status messages lose their NULs and are cut on a character boundary")
+    func statusMessage_isWireSafe() {
+        #expect(MessageText.statusMessage("a\u{0}b") == #"a\u{0}b"#)
+        let cut = MessageText.statusMessage(String(repeating: "é", count: 100), limit: 11)
+        #expect(cut.hasPrefix("ééééé…"))
+        #expect(cut.hasSuffix("(190 more bytes)"))
+    }
+}

@@ -53,6 +53,9 @@ let package = Package(
         .target(name: "WeftCore", dependencies: [log], swiftSettings: swiftSettings),
         .target(name: "WeftWire", dependencies: ["WeftCore", "CWeftProtos"], swiftSettings: swiftSettings),
         .target(name: "WeftEngine", dependencies: ["WeftCore"], swiftSettings: swiftSettings),
+        // SWIM membership with Lifeguard and the consistent-hash ring (pure; the UDP shell is in
+        // WeftServer).
+        .target(name: "WeftMembership", dependencies: ["WeftCore"], swiftSettings: swiftSettings),
 
         // I/O modules.
         .target(
@@ -66,7 +69,7 @@ let package = Package(
         // Services and the public SDK.
         .target(
             name: "WeftServer",
-            dependencies: ["WeftCore", "WeftWire", "WeftEngine", "WeftTransport", "WeftPostgres", "WeftRedis", log, serviceLifecycle, deque, metrics, prometheus],
+            dependencies: ["WeftCore", "WeftWire", "WeftEngine", "WeftMembership", "WeftTransport", "WeftPostgres", "WeftRedis", log, serviceLifecycle, deque, metrics, prometheus],
             swiftSettings: swiftSettings
         ),
         .target(name: "Weft", dependencies: ["WeftCore", "WeftWire", "WeftTransport", log, metrics], swiftSettings: swiftSettings),
@@ -78,7 +81,7 @@ let package = Package(
         // Executables.
         .executableTarget(
             name: "weft",
-            dependencies: ["WeftServer", "Weft", "WeftCLISupport", "WeftTransport", "WeftWire", "WeftPostgres", argumentParser, log, serviceLifecycle, unixSignals],
+            dependencies: ["WeftServer", "WeftMembership", "Weft", "WeftCLISupport", "WeftTransport", "WeftWire", "WeftPostgres", argumentParser, log, serviceLifecycle, unixSignals],
             swiftSettings: swiftSettings
         ),
         .executableTarget(
@@ -97,6 +100,7 @@ let package = Package(
         .testTarget(name: "WeftCoreTests", dependencies: ["WeftCore"], swiftSettings: swiftSettings),
         .testTarget(name: "WeftWireTests", dependencies: ["WeftWire", "WeftCore"], swiftSettings: swiftSettings),
         .testTarget(name: "WeftEngineTests", dependencies: ["WeftEngine", "WeftCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "WeftMembershipTests", dependencies: ["WeftMembership", "WeftCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "WeftTransportTests",
             dependencies: ["WeftTransport", "WeftWire", "WeftCore", "_WeftTestKit", log],
@@ -114,7 +118,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WeftServerTests",
-            dependencies: ["WeftServer", "WeftCore", "WeftWire", "WeftEngine", "WeftTransport", "WeftPostgres", "_WeftTestKit", log],
+            dependencies: ["WeftServer", "WeftCore", "WeftWire", "WeftEngine", "WeftMembership", "WeftTransport", "WeftPostgres", "_WeftTestKit", log],
             swiftSettings: swiftSettings),
         .testTarget(
             name: "WeftTests",
@@ -123,7 +127,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WeftProcessTests",
-            dependencies: ["Weft", "WeftCore", "WeftPostgres", "WeftWire", "WeftTransport", "_WeftTestKit", log],
+            dependencies: ["Weft", "WeftCore", "WeftMembership", "WeftPostgres", "WeftWire", "WeftTransport", "_WeftTestKit", log],
             swiftSettings: swiftSettings
         ),
     ]

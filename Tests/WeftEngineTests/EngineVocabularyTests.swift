@@ -1,4 +1,5 @@
 import Testing
+import WeftCore
 @testable import WeftEngine
 
 @Suite("Engine vocabulary")

@@ -1,5 +1,6 @@
 // How a run moves forward: attempts begin and end, units succeed or fail, readiness propagates
 // down the DAG, and the run closes. Every function here appends to the caller's action list.
+import WeftCore
 
 extension RunStateMachine {
     /// The outcome of looking up an event's attempt.

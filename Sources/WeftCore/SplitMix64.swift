@@ -1,6 +1,7 @@
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny, fast, seedable generator. The run state machine
-/// keeps one as part of its value, so backoff jitter is random across runs yet every run is
-/// reproducible from its seed — the machine never calls the system's generator.
+/// SplitMix64 (Steele, Lea, Flood 2014): a tiny, fast, seedable generator. Pure state machines (a
+/// run's, SWIM membership) keep one as part of their value, so their choices (backoff jitter,
+/// probe order) are random across instances yet every one is reproducible from its seed — a
+/// machine never calls the system's generator.
 public struct SplitMix64: RandomNumberGenerator, Hashable, Sendable {
     /// The whole state: the next output is a function of it alone.
     public var state: UInt64

@@ -1,0 +1,116 @@
+import Foundation
+import Testing
+import WeftCore
+@testable import WeftMembership
+
+/// Whole clusters of SWIM machines on a simulated network (STYLE §6, ring 2), one seed per case;
+/// a failure names its seed, and `WEFT_SIM_SEED=N` runs that one alone.
+enum SimulationSeeds {
+    static var ci: [UInt64] {
+        if let one = ProcessInfo.processInfo.environment["WEFT_SIM_SEED"].flatMap(UInt64.init) { return [one] }
+        return Array(1...24)
+    }
+}
+
+@Suite("Membership simulation")
+struct MembershipSimulationTests {
+    @Test("five nodes join through one seed and agree on members and ring within seconds", arguments: SimulationSeeds.ci)
+    func join_converges(seed: UInt64) {
+        var sim = ClusterSimulation(nodes: 5, seed: seed)
+        sim.startAll()
+        sim.run(until: .seconds(5))
+        #expect(sim.violations == [], "replay with WEFT_SIM_SEED=\(seed)")
+        let agree = sim.viewsAgreeWithReality
+        #expect(agree, "replay with WEFT_SIM_SEED=\(seed): \(sim.liveNodes.map { sim.activeView(of: $0).sorted() })")
+        let ringsAgree = sim.ringsAgree()
+        #expect(ringsAgree, "replay with WEFT_SIM_SEED=\(seed)")
+        #expect(sim.falseDeaths() == [], "replay with WEFT_SIM_SEED=\(seed)")
+    }
+
+    @Test("a crashed node is suspected, then declared dead by every other node; nobody else is", arguments: SimulationSeeds.ci)
+    func crash_detected(seed: UInt64) throws {
+        var sim = ClusterSimulation(nodes: 6, seed: seed)
+        sim.startAll()
+        sim.run(until: .seconds(5))
+        sim.crash(3)
+        let crashedAt = sim.now
+        sim.run(until: .seconds(20))
+        #expect(sim.violations == [], "replay with WEFT_SIM_SEED=\(seed)")
+        let agree = sim.viewsAgreeWithReality
+        #expect(agree, "replay with WEFT_SIM_SEED=\(seed): \(sim.liveNodes.map { sim.activeView(of: $0).sorted() })")
+        let ringsAgree = sim.ringsAgree()
+        #expect(ringsAgree, "replay with WEFT_SIM_SEED=\(seed)")
+        #expect(sim.falseDeaths() == [], "replay with WEFT_SIM_SEED=\(seed)")
+        // localTesting: a period of 100 ms, suspicion ≤ 6 × 4 × log10(6) × 100 ms ≈ 1.9 s; the
+        // round-robin reaches the node within N periods of every prober (N − 1 may probe it).
+        for observer in sim.liveNodes {
+            let dead = try #require(sim.firstTime(observer, saw: 3, as: .dead), "replay with WEFT_SIM_SEED=\(seed)")
+            #expect(dead - crashedAt < .seconds(5), "replay with WEFT_SIM_SEED=\(seed): s\(observer) took \(dead - crashedAt)")
+        }
+    }
+
+    @Test("under 5% packet loss and jittery delays below the probe timeout, no live node is declared dead", arguments: SimulationSeeds.ci)
+    func lossyNetwork_noFalseDeaths(seed: UInt64) {
+        var sim = ClusterSimulation(nodes: 7, seed: seed)
+        sim.network.loss = 0.05
+        sim.network.delay = .milliseconds(1) ... .milliseconds(20)
+        sim.startAll()
+        sim.run(until: .seconds(30))
+        #expect(sim.violations == [], "replay with WEFT_SIM_SEED=\(seed)")
+        #expect(sim.falseDeaths() == [], "replay with WEFT_SIM_SEED=\(seed)")
+        let agree = sim.viewsAgreeWithReality
+        #expect(agree, "replay with WEFT_SIM_SEED=\(seed): \(sim.liveNodes.map { sim.activeView(of: $0).sorted() })")
+    }
+
+    @Test("a network partition splits the cluster; once healed, it merges back into one", arguments: SimulationSeeds.ci)
+    func partition_heals(seed: UInt64) {
+        var sim = ClusterSimulation(nodes: 5, seed: seed)
+        sim.network.partition([0, 1], from: [2, 3, 4], during: .seconds(3) ..< .seconds(13))
+        sim.startAll()
+        sim.run(until: .seconds(12))
+        // Each side has declared the other dead by now.
+        let left = sim.activeView(of: 0), right = sim.activeView(of: 4)
+        #expect(left == ["s0", "s1"], "replay with WEFT_SIM_SEED=\(seed)")
+        #expect(right == ["s2", "s3", "s4"], "replay with WEFT_SIM_SEED=\(seed)")
+        sim.run(until: .seconds(40))
+        #expect(sim.violations == [], "replay with WEFT_SIM_SEED=\(seed)")
+        let agree = sim.viewsAgreeWithReality
+        #expect(agree, "replay with WEFT_SIM_SEED=\(seed): \(sim.liveNodes.map { sim.activeView(of: $0).sorted() })")
+        let ringsAgree = sim.ringsAgree()
+        #expect(ringsAgree, "replay with WEFT_SIM_SEED=\(seed)")
+    }
+
+    @Test("a node that leaves is gone from every view at once, not after a suspicion", arguments: SimulationSeeds.ci.prefix(10))
+    func leave_isImmediate(seed: UInt64) throws {
+        var sim = ClusterSimulation(nodes: 4, seed: seed)
+        sim.startAll()
+        sim.run(until: .seconds(4))
+        sim.leave(2)
+        let leftAt = sim.now
+        sim.run(until: .seconds(5))
+        let agree = sim.viewsAgreeWithReality
+        #expect(agree, "replay with WEFT_SIM_SEED=\(seed): \(sim.liveNodes.map { sim.activeView(of: $0).sorted() })")
+        for observer in sim.liveNodes {
+            let left = try #require(sim.firstTime(observer, saw: 2, as: .left), "replay with WEFT_SIM_SEED=\(seed)")
+            #expect(left - leftAt < .milliseconds(100))
+            let suspected = sim.firstTime(observer, saw: 2, as: .suspect)
+            #expect(suspected == nil || suspected! < leftAt, "replay with WEFT_SIM_SEED=\(seed)")
+        }
+    }
+
+    @Test("a node restarted with incarnation 0 after being declared dead refutes the verdict and is alive again", arguments: SimulationSeeds.ci.prefix(10))
+    func restartAfterDeath_rejoins(seed: UInt64) {
+        var sim = ClusterSimulation(nodes: 4, seed: seed)
+        sim.startAll()
+        sim.run(until: .seconds(3))
+        sim.crash(1)
+        sim.run(until: .seconds(10))
+        let forgotten = sim.liveNodes.allSatisfy { !sim.activeView(of: $0).contains("s1") }
+        #expect(forgotten, "replay with WEFT_SIM_SEED=\(seed)")
+        sim.restart(1)
+        sim.run(until: .seconds(20))
+        let agree = sim.viewsAgreeWithReality
+        #expect(agree, "replay with WEFT_SIM_SEED=\(seed): \(sim.liveNodes.map { sim.activeView(of: $0).sorted() })")
+        #expect(sim.violations == [], "replay with WEFT_SIM_SEED=\(seed)")
+    }
+}

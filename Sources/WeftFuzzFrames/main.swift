@@ -4,7 +4,8 @@
 //   weft-fuzz-frames FILE...     # without FUZZING: replay corpus files (scripts/test.sh does this)
 //
 // Every input is split into reads at positions taken from its first byte, fed to a FrameDecoder
-// with a small limit, and every frame is decoded as an Envelope and as each API message.
+// with a small limit, and every frame is decoded as an Envelope and as each API message. The whole
+// input is also read as a gossip datagram (UDP: no framing), which must survive a round trip.
 // Any crash, trap or sanitizer report is a bug; errors thrown for bad bytes are the expected outcome.
 import WeftFuzzSupport
 import WeftWire
@@ -16,6 +17,10 @@ import Glibc
 @inline(never)
 func fuzzOne(_ data: UnsafeRawBufferPointer) {
     guard !data.isEmpty else { return }
+    if let packet = try? GossipPacket(serializedBytes: UnsafeRawBufferPointer(rebasing: data.dropFirst())) {
+        let again = packet.serializedBytes().withUnsafeBytes { try? GossipPacket(serializedBytes: $0) }
+        guard again == packet else { fatalError("gossip packet did not survive a round trip: \(packet)") }
+    }
     let chunk = Int(data[0] % 17) + 1
     var decoder = FrameDecoder(configuration: .init(maxFrameBytes: 1 << 16))
     var offset = 1

@@ -16,7 +16,7 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
     var family: Int32 { Int32(storage.ss_family) }
 
     /// A numeric IPv4 or IPv6 address, or nil when `host` is a name that needs resolving.
-    init?(numericHost host: String, port: UInt16) {
+    public init?(numericHost host: String, port: UInt16) {
         var storage = sockaddr_storage()
         if host.contains(":") {
             var addr = sockaddr_in6()
@@ -84,7 +84,7 @@ public struct SocketAddress: Sendable, CustomStringConvertible {
     }
 
     /// Callback form of `resolve`: `completion` runs on a dispatch thread (or inline for numeric hosts).
-    static func resolve(_ endpoint: Endpoint, completion: @escaping @Sendable (Result<[SocketAddress], TransportError>) -> Void) {
+    public static func resolve(_ endpoint: Endpoint, completion: @escaping @Sendable (Result<[SocketAddress], TransportError>) -> Void) {
         if let numeric = SocketAddress(numericHost: endpoint.host, port: endpoint.port) {
             completion(.success([numeric]))
             return

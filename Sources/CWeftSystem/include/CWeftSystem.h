@@ -18,6 +18,7 @@ int cweft_eventfd(void);
 int cweft_eventfd_signal(int fd);
 int cweft_eventfd_drain(int fd);
 int cweft_socket_tcp(int family);
+int cweft_socket_udp(int family);
 int cweft_set_nodelay(int fd);
 int cweft_set_reuseaddr(int fd);
 int cweft_set_nonblocking(int fd);

@@ -22,6 +22,15 @@ public struct LeaseService: Sendable {
         if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end
         """
 
+    /// `if the lease is free or its value starts with ARGV[2] then SET(key, ARGV[1], PX ARGV[3])`.
+    static let takeOverScript = """
+        local held = redis.call('get', KEYS[1])
+        if (not held) or string.sub(held, 1, string.len(ARGV[2])) == ARGV[2] then
+          redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[3]) return 1
+        end
+        return 0
+        """
+
     public let connection: RedisConnection
 
     public init(connection: RedisConnection) {
@@ -43,6 +52,16 @@ public struct LeaseService: Sendable {
         case .null: return false
         default: throw RedisError(code: .unexpectedReply, message: "SET NX PX answered \(Self.shape(reply))", command: "SET")
         }
+    }
+
+    /// Takes the lease over from a holder known to be dead: sets it to `value` if it is free or
+    /// its value starts with `holderPrefix` (a lease value is `node-id#nonce`, so the prefix
+    /// `dead-node#` matches whatever process of that node held it). Returns `false` when someone
+    /// else holds it.
+    public func takeOver(key: String, value: String, ttl: Duration, holderPrefix: String) async throws -> Bool {
+        let milliseconds = try Self.milliseconds(ttl)
+        let reply = try await connection.evaluate(script: Self.takeOverScript, keys: [key], arguments: [value, holderPrefix, milliseconds])
+        return try Self.flag(reply)
     }
 
     /// Resets the lease's TTL to `ttl` if `value` holds it. Returns `false` when the lease

@@ -5,6 +5,7 @@ import UnixSignals
 import Weft
 import WeftCLISupport
 import WeftCore
+import WeftMembership
 import WeftServer
 
 struct SchedulerCommand: AsyncParsableCommand {
@@ -24,8 +25,17 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(help: "Postgres URL. [env: WEFT_POSTGRES_URL]")
     var postgres: String?
 
-    @Option(help: "Redis URL (cluster mode, not used yet). [env: WEFT_REDIS_URL]")
+    @Option(help: "Redis URL: partition leases in cluster mode. [env: WEFT_REDIS_URL]")
     var redis: String?
+
+    @Option(help: "Cluster mode: where gossip (UDP) binds, HOST:PORT; needs --redis. Without it, this scheduler claims every partition alone. [env: WEFT_GOSSIP]")
+    var gossip: String?
+
+    @Option(help: "Cluster mode: gossip addresses to join through, HOST:PORT,... (DNS names allowed, e.g. the headless Service). [env: WEFT_SEEDS]")
+    var seeds: String?
+
+    @Option(name: .customLong("membership-profile"), help: .hidden)
+    var membershipProfile: String?
 
     @Option(name: .customLong("shutdown-grace"), help: "How long calls in flight may run after SIGTERM. [env: WEFT_SHUTDOWN_GRACE] (default: 10s)")
     var shutdownGrace: String?
@@ -59,6 +69,25 @@ struct SchedulerCommand: AsyncParsableCommand {
         configuration.shutdownGracePeriod = try parseDuration(
             WeftEnvironment.resolve(shutdownGrace, flag: "shutdown-grace") ?? "10s", flag: "shutdown-grace")
         if let recoveryPause { configuration.recoveryPause = try parseDuration(recoveryPause, flag: "debug-recovery-pause") }
+        if let gossip = WeftEnvironment.resolve(gossip, flag: "gossip") {
+            guard let redis = WeftEnvironment.resolve(redis, flag: "redis") else {
+                throw ValidationError("cluster mode (--gossip) needs --redis URL (or WEFT_REDIS_URL) for the partition leases")
+            }
+            let seeds = try (WeftEnvironment.resolve(seeds, flag: "seeds") ?? "").split(separator: ",").map {
+                try parseEndpoint(String($0), flag: "seeds").description
+            }
+            var mode = SchedulerService.Configuration.ClusterMode(gossip: try parseEndpoint(gossip, flag: "gossip"), seeds: seeds, redisURL: redis)
+            switch membershipProfile ?? "lan" {
+            case "lan": break
+            case "local-testing":
+                mode.membership = .localTesting
+                mode.ownership = .localTesting
+            case let other: throw ValidationError("--membership-profile must be lan or local-testing, not '\(other)'")
+            }
+            configuration.clusterMode = mode
+        } else if seeds != nil {
+            throw ValidationError("--seeds needs --gossip (cluster mode)")
+        }
         return configuration
     }
 
@@ -70,6 +99,10 @@ struct SchedulerCommand: AsyncParsableCommand {
             configuration: try makeConfiguration(token: try common.resolvedToken()), logger: logger, readiness: readiness
         ) { address in
             print("listening on \(address)")
+            flushStandardOutput()
+        }
+        service.onGossip = { address in
+            print("gossip on \(address)")
             flushStandardOutput()
         }
         let group = ServiceGroup(

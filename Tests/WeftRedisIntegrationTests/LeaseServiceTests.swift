@@ -58,6 +58,23 @@ struct LeaseServiceTests {
         }
     }
 
+    @Test("a dead holder's lease is taken over at once; a live holder's is not")
+    func takeOver_onlyFromTheNamedHolder() async throws {
+        try await TestKeys.with { (connection, prefix) async throws in
+            let leases = LeaseService(connection: connection)
+            let key = prefix + "lease:3"
+            #expect(try await leases.acquire(key: key, value: "s2#41", ttl: .seconds(30)))
+            #expect(try await leases.takeOver(key: key, value: "s1#7", ttl: .seconds(5), holderPrefix: "s3#") == false)
+            #expect(try await connection.command(["GET", key]).string == "s2#41")
+            #expect(try await leases.takeOver(key: key, value: "s1#7", ttl: .seconds(5), holderPrefix: "s2#"))
+            #expect(try await connection.command(["GET", key]).string == "s1#7")
+            let ttl = try #require(try await connection.command(["PTTL", key]).int)
+            #expect(ttl > 0 && ttl <= 5000)
+            // A free lease is simply taken.
+            #expect(try await leases.takeOver(key: prefix + "lease:free", value: "s1#7", ttl: .seconds(5), holderPrefix: "s2#"))
+        }
+    }
+
     @Test("scripts still run after the server's script cache is flushed")
     func renew_afterScriptFlush_fallsBackToEval() async throws {
         try await TestKeys.with { (connection, prefix) async throws in

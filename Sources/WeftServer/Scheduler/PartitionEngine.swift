@@ -4,7 +4,8 @@ import WeftCore
 /// holds and the open runs it keeps in memory.
 ///
 /// Transitions:  recovering → serving          (its open runs are rebuilt from Postgres)
-///               recovering, serving → stopped (its fence moved on: another node claimed it)
+///               recovering, serving → draining (handoff: no new calls; queued writes commit)
+///               any → stopped                 (its fence moved on, or the handoff finished)
 /// `stopped` is final for this fence: the engine never writes again (a later claim makes a new
 /// engine with a new fence). Invariants: `runs` is empty once stopped; every run in `runs`
 /// belongs to this partition.
@@ -12,6 +13,7 @@ struct PartitionEngine: Sendable {
     enum State: Hashable, Sendable {
         case recovering
         case serving
+        case draining
         case stopped
     }
 
@@ -27,6 +29,12 @@ struct PartitionEngine: Sendable {
     mutating func serve() {
         precondition(state == .recovering, "a partition engine serves once, after recovering: \(self)")
         state = .serving
+    }
+
+    /// Refuses new calls (`NOT_OWNER`) while what was queued commits; runs stay until `stop`.
+    mutating func drain() {
+        guard state != .stopped else { return }
+        state = .draining
     }
 
     mutating func stop() {

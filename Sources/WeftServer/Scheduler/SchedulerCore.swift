@@ -240,15 +240,21 @@ actor SchedulerCore {
 
     /// A partition's fence moved on (another node claimed it): its engine stops at once and for
     /// good — runs leave memory unwritten changes and all, waiters hear `NOT_OWNER` — and the other
-    /// partitions are untouched. Idempotent.
-    func stopEngine(_ partition: PartitionID, reason: String) {
+    /// partitions are untouched. Idempotent. With `fenceLost` (the default) it counts as a fence
+    /// loss and the ownership manager hears of it; without, it is a stop the manager asked for.
+    func stopEngine(_ partition: PartitionID, reason: String, fenceLost: Bool = true) {
         guard var engine = engines[partition], engine.state != .stopped else { return }
         fences.remove(partition)
         let ids = engine.runs
         engine.stop()
         engines[partition] = engine
-        metrics.fenceLosses.increment()
-        logger.error("partition engine stopped", metadata: ["partition": "\(partition)", "reason": "\(reason)", "runs.dropped": "\(ids.count)"])
+        if fenceLost {
+            metrics.fenceLosses.increment()
+            logger.error("partition engine stopped", metadata: ["partition": "\(partition)", "reason": "\(reason)", "runs.dropped": "\(ids.count)"])
+            fenceLossHandler?(partition)
+        } else {
+            logger.info("partition engine stopped", metadata: ["partition": "\(partition)", "reason": "\(reason)", "runs.released": "\(ids.count)"])
+        }
         let notOwner = RPCError.notOwner(partition, owner: nil, reason)
         for id in ids { dropRun(id, failing: notOwner) }
         if allLost {
@@ -256,6 +262,41 @@ actor SchedulerCore {
             allLostWaiters = [:]
             for waiter in waiters.values { waiter.resume() }
         }
+    }
+
+    /// Called (on the loop) when a partition's engine stopped because its fence moved on.
+    private var fenceLossHandler: (@Sendable (PartitionID) -> Void)?
+
+    func onFenceLoss(_ handler: @escaping @Sendable (PartitionID) -> Void) {
+        fenceLossHandler = handler
+    }
+
+    /// Hands `partitions` off (the ring moved them away): new calls for them hear `NOT_OWNER` at
+    /// once, then everything their engines queued for the writer is committed (a barrier: an empty
+    /// fenced batch per partition, written after all earlier records), then their runs leave
+    /// memory. Returns the partitions whose fence still held at the barrier; for the others the
+    /// fence had moved on already. The lease may be released after this returns.
+    func handOff(_ partitions: [PartitionID]) async -> [PartitionID] {
+        var draining: [PartitionID] = []
+        for partition in partitions where engines[partition].map({ $0.state != .stopped }) ?? false {
+            engines[partition]!.drain()
+            draining.append(partition)
+        }
+        let outcomes = await withTaskGroup(of: (PartitionID, Bool).self) { group in
+            for partition in draining {
+                group.addTask { [writer] in
+                    let outcome = try? await writer.submit(RunWriteBatch(partition: partition), mayRefuse: false)
+                    return (partition, outcome == .committed)
+                }
+            }
+            var all: [(PartitionID, Bool)] = []
+            while let outcome = await group.next() { all.append(outcome) }
+            return all
+        }
+        for (partition, _) in outcomes {
+            stopEngine(partition, reason: "handed off: the ring moved it to another scheduler", fenceLost: false)
+        }
+        return outcomes.filter(\.1).map(\.0)
     }
 
     /// Returns once every partition this scheduler claimed has stopped (its fences all lost), or
@@ -287,6 +328,8 @@ actor SchedulerCore {
             return
         case .recovering?:
             throw RPCError(.unavailable, "the scheduler is still recovering partition \(partition); retry shortly")
+        case .draining?:
+            throw RPCError(.unavailable, "the scheduler is handing partition \(partition) off to another scheduler; retry shortly")
         case .stopped?, nil:
             throw RPCError.notOwner(partition, owner: nil)
         }

@@ -2,6 +2,7 @@ import Logging
 import Metrics
 import ServiceLifecycle
 import WeftCore
+import WeftMembership
 import WeftPostgres
 import WeftTransport
 import WeftWire
@@ -19,7 +20,8 @@ import WeftWire
 /// refused with `UNAVAILABLE` while the writer cannot commit; memory is kept and work resumes when
 /// Postgres is back. It ends (`run()` throws, and `weft` exits 1) only when every partition it
 /// claimed was claimed by another scheduler: it then has nothing left to do.
-public final class SchedulerService: Service, Sendable {
+public final class SchedulerService: Service, @unchecked Sendable {
+    // @unchecked Sendable: `onGossip` is set once, before `run`.
     public struct Configuration: Sendable {
         public var listen: Endpoint
         /// The address written to `partition_owners`; default: the bound listen address.
@@ -39,6 +41,26 @@ public final class SchedulerService: Service, Sendable {
         public var recoveryPause: Duration = .zero
         /// Which client-chosen run ids are accepted.
         public var runIDPolicy = RunIDPolicy()
+        /// Cluster mode (ARCHITECTURE §2): gossip, the ring and Redis leases. nil: this scheduler
+        /// claims every partition with the fence alone.
+        public var clusterMode: ClusterMode?
+
+        /// What cluster mode needs besides the single-scheduler configuration.
+        public struct ClusterMode: Sendable {
+            /// Where gossip (UDP) binds.
+            public var gossip: Endpoint
+            /// Gossip addresses to join through (names allowed).
+            public var seeds: [String]
+            public var redisURL: String
+            public var membership: MembershipSettings = .lan
+            public var ownership: PartitionOwnershipStateMachine.Settings = .lan
+
+            public init(gossip: Endpoint, seeds: [String], redisURL: String) {
+                self.gossip = gossip
+                self.seeds = seeds
+                self.redisURL = redisURL
+            }
+        }
 
         public init(listen: Endpoint, nodeID: String, cluster: String, authToken: [UInt8]?, postgresURL: String, version: String) {
             self.listen = listen
@@ -61,6 +83,8 @@ public final class SchedulerService: Service, Sendable {
     public let readiness: Readiness
     private let logger: Logger
     private let onListening: @Sendable (SocketAddress) -> Void
+    /// Called with the advertised gossip address once this scheduler joined (cluster mode).
+    public var onGossip: @Sendable (String) -> Void = { _ in }
     private let loop: EventLoop
 
     public init(
@@ -136,16 +160,46 @@ public final class SchedulerService: Service, Sendable {
         let server = RPCServer(router: router, configuration: serverConfiguration, loop: loop, logger: logger)
         let bound = try await server.start(listen: configuration.listen)
         let advertise = configuration.advertise ?? Self.advertised(bound, logger: logger)
-        let claimed = try await PostgresWaiting.retrying("claim the partitions", logger: logger) {
-            try await owners.claimAll(node: configuration.nodeID, address: advertise)
+        var membership: MembershipShell?
+        var ownership: ClusterOwnership?
+        if let mode = configuration.clusterMode {
+            let advertiseHost = try Endpoint(parsing: advertise).host
+            membership = MembershipShell(
+                configuration: .init(
+                    cluster: configuration.cluster, authToken: configuration.authToken ?? [], nodeID: configuration.nodeID,
+                    role: .scheduler, bind: mode.gossip, advertiseHost: advertiseHost, rpcAddress: advertise, seeds: mode.seeds,
+                    settings: mode.membership),
+                loop: loop, logger: logger)
+            ownership = ClusterOwnership(
+                configuration: .init(
+                    cluster: configuration.cluster, nodeID: configuration.nodeID, advertise: advertise,
+                    partitionCount: cluster.partitionCount, redisURL: mode.redisURL, settings: mode.ownership),
+                owners: owners, core: core, logger: logger)
         }
-        logger.notice("claimed partitions", metadata: ["partitions": "\(claimed.count)", "advertise": "\(advertise)", "node.id": "\(configuration.nodeID)"])
-        readiness.set(.notReady("recovering the open runs of \(claimed.count) partitions"))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await writer.run() }
-            await core.claimed(claimed)
-            if configuration.recoveryPause > .zero { try? await Task.sleep(for: configuration.recoveryPause) }
-            try await core.recover(fences: claimed)
+            if let membership, let ownership {
+                // Cluster mode: the ring decides which partitions are ours; each is taken (lease,
+                // fence, recovery) and given back as membership changes.
+                group.addTask { await ownership.run() }
+                await core.onFenceLoss { partition in Task { await ownership.fenceLost(partition) } }
+                try await membership.start()
+                membership.observe { _ in Task { await ownership.membershipChanged(membership.members) } }
+                onGossip(membership.gossipAddress ?? "")
+                logger.notice("scheduler joined the cluster", metadata: [
+                    "gossip": "\(membership.gossipAddress ?? "?")", "seeds": "\(configuration.clusterMode?.seeds ?? [])",
+                    "advertise": "\(advertise)", "node.id": "\(configuration.nodeID)",
+                ])
+            } else {
+                let claimed = try await PostgresWaiting.retrying("claim the partitions", logger: logger) {
+                    try await owners.claimAll(node: configuration.nodeID, address: advertise)
+                }
+                logger.notice("claimed partitions", metadata: ["partitions": "\(claimed.count)", "advertise": "\(advertise)", "node.id": "\(configuration.nodeID)"])
+                readiness.set(.notReady("recovering the open runs of \(claimed.count) partitions"))
+                await core.claimed(claimed)
+                if configuration.recoveryPause > .zero { try? await Task.sleep(for: configuration.recoveryPause) }
+                try await core.recover(fences: claimed)
+            }
             logger.notice("scheduler listening", metadata: ["listen.address": "\(bound)", "node.id": "\(configuration.nodeID)"])
             recovered.withLock { $0 = true }
             readiness.set(storage.isAvailable ? .ready : .notReady("Postgres is unavailable: \(storage.unavailableReason)"))
@@ -157,8 +211,10 @@ public final class SchedulerService: Service, Sendable {
             await withGracefulShutdownHandler {
                 await withTaskGroup(of: Void.self) { waits in
                     waits.addTask { await waitUntilShutdown() }
-                    waits.addTask {
-                        if await core.waitUntilAllPartitionsLost() { lostAll.withLock { $0 = true } }
+                    if membership == nil {
+                        waits.addTask {
+                            if await core.waitUntilAllPartitionsLost() { lostAll.withLock { $0 = true } }
+                        }
                     }
                     await waits.next()
                     waits.cancelAll()
@@ -170,6 +226,12 @@ public final class SchedulerService: Service, Sendable {
             health.setNotServing("shutting down")
             readiness.set(.notReady("shutting down"))
             logger.notice("scheduler shutting down")
+            if let ownership, let membership {
+                // Hand every partition off (so the others take them at once rather than after a
+                // lease expires), then say goodbye to the cluster.
+                await ownership.leave(grace: configuration.shutdownGracePeriod)
+                await membership.leave()
+            }
             await server.shutdown(gracePeriod: configuration.shutdownGracePeriod)
             storage.shuttingDown(grace: configuration.shutdownGracePeriod)
             group.cancelAll()

@@ -127,7 +127,7 @@ let package = Package(
         ),
         .testTarget(
             name: "WeftProcessTests",
-            dependencies: ["Weft", "WeftCore", "WeftMembership", "WeftPostgres", "WeftWire", "WeftTransport", "_WeftTestKit", log],
+            dependencies: ["Weft", "WeftCore", "WeftMembership", "WeftPostgres", "WeftRedis", "WeftWire", "WeftTransport", "_WeftTestKit", log],
             swiftSettings: swiftSettings
         ),
     ]

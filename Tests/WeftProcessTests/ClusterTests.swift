@@ -5,6 +5,7 @@ import Weft
 import WeftCore
 import WeftMembership
 import WeftPostgres
+import WeftRedis
 import _WeftTestKit
 
 extension ProcessTests {
@@ -106,6 +107,100 @@ extension ProcessTests {
             }
             for child in extra { await child.terminate(grace: .seconds(5)) }
             await cluster.stop()
+        }
+
+        /// What every test below checks at the end: each run succeeded, no task recorded twice,
+        /// nothing open.
+        static func verify(_ runs: [RunID], tasksPerRun: Int = 2, client: WeftClient, cluster: ProcessCluster) async throws {
+            for run in runs {
+                let info = try await client.wait(for: run, timeout: .seconds(120))
+                #expect(info.status == .succeeded, "run \(run): \(info.status) \(info.error)")
+            }
+            let duplicates = try await cluster.query(
+                "SELECT run_id, node, count(*) AS n FROM task_attempts WHERE status = 'succeeded' GROUP BY run_id, node HAVING count(*) <> 1")
+            #expect(duplicates.isEmpty, "tasks recorded as succeeded more than once: \(duplicates.count)")
+            let succeeded = try await cluster.query("SELECT count(*) AS n FROM task_attempts WHERE status = 'succeeded'")
+            #expect(try succeeded[0].int("n") == runs.count * tasksPerRun)
+            let open = try await cluster.query("SELECT count(*) AS n FROM runs WHERE closed_at IS NULL")
+            #expect(try open[0].int("n") == 0)
+        }
+
+        /// Two schedulers (s1, s2) sharing the partitions as the ring says, a coordinator, two
+        /// workers; `body` gets the client and both scheduler processes.
+        static func withTwoSchedulers(
+            _ body: (ProcessCluster, WeftClient, ChildProcess, ChildProcess, String) async throws -> Void
+        ) async throws {
+            let redis = try #require(try IntegrationEnvironment.redisURL(), "WEFT_REDIS_URL is needed for the cluster tests")
+            let cluster = try await ProcessCluster()
+            var extra: [ChildProcess] = []
+            do {
+                let (first, seed) = try await Self.startScheduler("s1", seeds: [], cluster: cluster, redis: redis)
+                extra.append(first)
+                let (second, _) = try await Self.startScheduler("s2", seeds: [seed], cluster: cluster, redis: redis)
+                extra.append(second)
+                let expected = HashRing(nodes: ["s1", "s2"]).owners(partitionCount: 16)
+                let settled = try await eventually(within: .seconds(30)) { try await Self.ownerMap(cluster) == expected }
+                try #require(settled, "the partitions never settled on the ring's owners")
+                try await cluster.startCoordinator()
+                for i in 0..<2 { try cluster.startWorker(id: "worker-\(i)") }
+                let client = try cluster.client(timeout: .seconds(120))
+                try await client.register(definitionJSON: Array(Self.pair.utf8))
+                try await body(cluster, client, first, second, redis)
+                await client.close()
+            } catch {
+                Issue.record("\(error)\n\(cluster.logs)\n--- schedulers\n\(extra.map { $0.outputSoFar.suffix(6000) }.joined(separator: "\n---\n"))")
+            }
+            for child in extra { await child.terminate(grace: .seconds(5)) }
+            await cluster.stop()
+        }
+
+        static func fences(_ cluster: ProcessCluster) async throws -> [Int64] {
+            let rows = try await cluster.query("SELECT range_id FROM partition_owners ORDER BY partition_id")
+            return try rows.map { Int64(try $0.int("range_id") ?? -1) }
+        }
+
+        @Test("SIGSTOP of a scheduler past its lease: the other takes over; after SIGCONT its stale fences write nothing, and it rejoins as a normal member")
+        func pausedScheduler_fencedOut_rejoins() async throws {
+            try await Self.withTwoSchedulers { cluster, client, _, second, _ in
+                var runs: [RunID] = []
+                for _ in 0..<150 { runs.append(try await client.start(workflow: "pair", inputJSON: Array(#"{"ms": 50}"#.utf8))) }
+                kill(second.process.processIdentifier, SIGSTOP)
+                let tookOver = try await eventually(within: .seconds(30)) { try await Self.ownerMap(cluster) == Array(repeating: "s1", count: 16) }
+                #expect(tookOver)
+                // Runs started while s2 is frozen go to s1.
+                for _ in 0..<50 { runs.append(try await client.start(workflow: "pair", inputJSON: Array(#"{"ms": 50}"#.utf8))) }
+                kill(second.process.processIdentifier, SIGCONT)
+                // s2 finds its fences stale (its writes are refused), refutes its death and gets its
+                // share back through handoffs.
+                let expected = HashRing(nodes: ["s1", "s2"]).owners(partitionCount: 16)
+                let rejoined = try await eventually(within: .seconds(30)) { try await Self.ownerMap(cluster) == expected }
+                let map = try await Self.ownerMap(cluster)
+                #expect(rejoined, "owners: \(map), the ring says \(expected)")
+                for _ in 0..<50 { runs.append(try await client.start(workflow: "pair", inputJSON: Array(#"{"ms": 50}"#.utf8))) }
+                try await Self.verify(runs, client: client, cluster: cluster)
+            }
+        }
+
+        @Test("Redis flushed under load: leases are taken again, no fence moves, no engine stops, nothing is lost")
+        func redisFlushed_leasesReestablished() async throws {
+            try await Self.withTwoSchedulers { cluster, client, _, _, redisURL in
+                var runs: [RunID] = []
+                for _ in 0..<100 { runs.append(try await client.start(workflow: "pair", inputJSON: Array(#"{"ms": 50}"#.utf8))) }
+                let before = try await Self.fences(cluster)
+                let redis = try await RedisConnection.connect(url: redisURL, logger: ProcessCluster.logger)
+                try await redis.command(["FLUSHALL"])
+                for _ in 0..<100 { runs.append(try await client.start(workflow: "pair", inputJSON: Array(#"{"ms": 50}"#.utf8))) }
+                // Every partition's lease is back (16 keys), held by the same owners.
+                let back = try await eventually(within: .seconds(15)) {
+                    let keys = try await redis.command(["KEYS", "weft:*:lease:*"])
+                    return keys.array?.count == 16
+                }
+                #expect(back)
+                await redis.close()
+                try await Self.verify(runs, client: client, cluster: cluster)
+                let after = try await Self.fences(cluster)
+                #expect(after == before, "the fences moved: Redis losing its leases must not change ownership")
+            }
         }
     }
 }

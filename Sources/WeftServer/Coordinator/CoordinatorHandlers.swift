@@ -102,31 +102,42 @@ enum CoordinatorHandlers {
     ///   backoff. Calls never wait for a connection to a dead address: a refused or broken
     ///   connection fails at once and the map is read again.
     ///
+    /// - No answer within `attemptTimeout` (an owner paused by SIGSTOP or a long GC keeps its
+    ///   connections open and answers nothing): re-read the owner map and call again — the
+    ///   cluster moves a paused owner's partitions elsewhere within seconds. (A wait for a run
+    ///   that runs longer is simply made again: each attempt is a fresh, cancellable wait.)
+    ///
     /// Every forwarded call may be repeated: a start carries the run id the coordinator chose (a
     /// repeat finds the run, never starts it twice), waits and cancels are idempotent. When the
     /// deadline does not leave room for another try, the last error is returned as it is.
     static func forward<R: Sendable>(
-        _ partition: PartitionID, directory: OwnerDirectory, context: ServerContext,
+        _ partition: PartitionID, directory: OwnerDirectory, context: ServerContext, attemptTimeout: Duration = .seconds(3),
         _ call: @Sendable (RPCClient, CallOptions) async throws -> R
     ) async throws -> R {
         let deadline = context.deadline ?? ContinuousClock.now + .seconds(60)
-        let options = CallOptions(deadline: deadline, waitForReady: false)
         var delay: Duration = .milliseconds(25)
         var target = try await directory.client(for: partition)
         while true {
             let error: RPCError
+            var pause = delay
+            let attemptDeadline = min(deadline, ContinuousClock.now + attemptTimeout)
             do {
-                return try await call(target, options)
+                return try await call(target, CallOptions(deadline: attemptDeadline, waitForReady: false))
             } catch let failure as RPCError where failure.isNotOwner || failure.code == .unavailable {
                 error = failure
+            } catch let failure as RPCError where failure.code == .deadlineExceeded && attemptDeadline < deadline {
+                error = failure
+                pause = .zero  // the attempt already waited: read the owner map again at once
             }
-            guard ContinuousClock.now + delay < deadline else { throw error }
+            guard ContinuousClock.now + pause < deadline else { throw error }
             if let owner = error.ownerAddress, let named = try? await directory.client(at: owner) {
                 target = named  // the owner it named: no wait
                 continue
             }
-            try await Task.sleep(for: delay)
-            delay = min(delay * 2, .seconds(1))
+            if pause > .zero {
+                try await Task.sleep(for: pause)
+                delay = min(delay * 2, .seconds(1))
+            }
             target = try await directory.client(for: partition, forceRefresh: true)
         }
     }

@@ -6,9 +6,11 @@ import WeftCore
 /// Whole clusters of SWIM machines on a simulated network (STYLE §6, ring 2), one seed per case;
 /// a failure names its seed, and `WEFT_SIM_SEED=N` runs that one alone.
 enum SimulationSeeds {
+    /// 200 fixed seeds (a cheap scenario runs them all; the longer ones a prefix), or just
+    /// `WEFT_SIM_SEED`.
     static var ci: [UInt64] {
         if let one = ProcessInfo.processInfo.environment["WEFT_SIM_SEED"].flatMap(UInt64.init) { return [one] }
-        return Array(1...24)
+        return Array(1...200)
     }
 }
 
@@ -49,7 +51,7 @@ struct MembershipSimulationTests {
         }
     }
 
-    @Test("under 5% packet loss and jittery delays below the probe timeout, no live node is declared dead", arguments: SimulationSeeds.ci)
+    @Test("under 5% packet loss and jittery delays below the probe timeout, no live node is declared dead", arguments: SimulationSeeds.ci.prefix(50))
     func lossyNetwork_noFalseDeaths(seed: UInt64) {
         var sim = ClusterSimulation(nodes: 7, seed: seed)
         sim.network.loss = 0.05
@@ -62,7 +64,7 @@ struct MembershipSimulationTests {
         #expect(agree, "replay with WEFT_SIM_SEED=\(seed): \(sim.liveNodes.map { sim.activeView(of: $0).sorted() })")
     }
 
-    @Test("a network partition splits the cluster; once healed, it merges back into one", arguments: SimulationSeeds.ci)
+    @Test("a network partition splits the cluster; once healed, it merges back into one", arguments: SimulationSeeds.ci.prefix(100))
     func partition_heals(seed: UInt64) {
         var sim = ClusterSimulation(nodes: 5, seed: seed)
         sim.network.partition([0, 1], from: [2, 3, 4], during: .seconds(3) ..< .seconds(13))
@@ -80,7 +82,7 @@ struct MembershipSimulationTests {
         #expect(ringsAgree, "replay with WEFT_SIM_SEED=\(seed)")
     }
 
-    @Test("a node that leaves is gone from every view at once, not after a suspicion", arguments: SimulationSeeds.ci.prefix(10))
+    @Test("a node that leaves is gone from every view at once, not after a suspicion", arguments: SimulationSeeds.ci.prefix(40))
     func leave_isImmediate(seed: UInt64) throws {
         var sim = ClusterSimulation(nodes: 4, seed: seed)
         sim.startAll()
@@ -98,7 +100,7 @@ struct MembershipSimulationTests {
         }
     }
 
-    @Test("a node restarted with incarnation 0 after being declared dead refutes the verdict and is alive again", arguments: SimulationSeeds.ci.prefix(10))
+    @Test("a node restarted with incarnation 0 after being declared dead refutes the verdict and is alive again", arguments: SimulationSeeds.ci.prefix(40))
     func restartAfterDeath_rejoins(seed: UInt64) {
         var sim = ClusterSimulation(nodes: 4, seed: seed)
         sim.startAll()

@@ -39,6 +39,8 @@ struct ClusterSimulation {
     /// Crashed nodes neither receive nor tick.
     private(set) var crashed: Set<Int> = []
     private var everCrashed: Set<Int> = []
+    private let addresses: [String]
+    private let indexOfAddress: [String: Int]
     private let seeds: [String]
     private(set) var violations: [String] = []
     /// Every status change each node reported, with its time.
@@ -56,6 +58,8 @@ struct ClusterSimulation {
     /// `nodes` schedulers, each seeded with node 0's address (as a headless Service would be).
     init(nodes: Int, seed: UInt64, settings: MembershipSettings = .localTesting, seedNodes: [Int] = [0]) {
         random = SplitMix64(seed: seed)
+        addresses = (0..<nodes).map(Self.address)
+        indexOfAddress = Dictionary(uniqueKeysWithValues: addresses.enumerated().map { ($1, $0) })
         let seeds = seedNodes.map(Self.address)
         self.seeds = seeds
         machines = (0..<nodes).map { index in
@@ -114,12 +118,13 @@ struct ClusterSimulation {
             if let delivery = nextDelivery, delivery == soonest {
                 let item = pending.removeFirst()
                 if !crashed.contains(item.to), started.contains(item.to) {
-                    carryOut(machines[item.to].received(item.message, from: Self.address(item.from), now: now), of: item.to)
+                    carryOut(machines[item.to].received(item.message, from: addresses[item.from], now: now), of: item.to)
+                    checkInvariants(of: item.to)
                 }
             } else if let tick = nextTick {
                 carryOut(machines[tick.node].tick(now: now), of: tick.node)
+                checkInvariants(of: tick.node)
             }
-            checkInvariants()
         }
         now = max(now, end)
     }
@@ -128,7 +133,7 @@ struct ClusterSimulation {
         for action in actions {
             switch action {
             case .send(let message, let address):
-                guard let to = machines.indices.first(where: { Self.address($0) == address }) else {
+                guard let to = indexOfAddress[address] else {
                     violations.append("\(Self.id(index)) sent to an unknown address \(address)")
                     continue
                 }
@@ -145,8 +150,9 @@ struct ClusterSimulation {
         }
     }
 
-    private mutating func checkInvariants() {
-        for index in machines.indices where started.contains(index) && !crashed.contains(index) {
+    /// After a step of node `index` (the only machine that step changed).
+    private mutating func checkInvariants(of index: Int) {
+        do {
             for member in machines[index].members {
                 let seen = highestIncarnation[index, default: [:]][member.id] ?? 0
                 if member.incarnation < seen {

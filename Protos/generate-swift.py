@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generates the Swift codecs of the API schemas: Sources/WeftWire/Codec/{Client,Worker}Codec.swift.
+"""Generates the Swift codecs of the API schemas: Sources/WeftWire/Codec/{Client,Worker,Admin}Codec.swift.
 
 Each .proto message gets a `WireMessage` conformance on its Swift twin (the types in
 Sources/WeftWire/API/, written by hand) that packs through protobuf-c. Run by Protos/generate.sh;
@@ -22,6 +22,7 @@ SCHEMAS = [
     # (proto, Swift file, proto file description)
     ("weft/api/v1/client.proto", "ClientCodec.swift"),
     ("weft/api/v1/worker.proto", "WorkerCodec.swift"),
+    ("weft/api/v1/admin.proto", "AdminCodec.swift"),
 ]
 
 # Proto message/enum name -> Swift type, where they differ.

@@ -5,6 +5,7 @@ import UnixSignals
 import Weft
 import WeftCLISupport
 import WeftCore
+import WeftMembership
 import WeftServer
 
 struct CoordinatorCommand: AsyncParsableCommand {
@@ -24,6 +25,18 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Redis URL (not used yet). [env: WEFT_REDIS_URL]")
     var redis: String?
 
+    @Option(help: "Address others reach this coordinator at, announced in gossip. [env: WEFT_ADVERTISE] (default: the listen address)")
+    var advertise: String?
+
+    @Option(help: "Cluster mode: where gossip (UDP) binds, HOST:PORT; the coordinator then knows the members and the ring. [env: WEFT_GOSSIP]")
+    var gossip: String?
+
+    @Option(help: "Cluster mode: gossip addresses to join through, HOST:PORT,... [env: WEFT_SEEDS]")
+    var seeds: String?
+
+    @Option(name: .customLong("membership-profile"), help: .hidden)
+    var membershipProfile: String?
+
     @Option(name: .customLong("shutdown-grace"), help: "How long calls in flight may run after SIGTERM. [env: WEFT_SHUTDOWN_GRACE] (default: 10s)")
     var shutdownGrace: String?
 
@@ -33,6 +46,24 @@ struct CoordinatorCommand: AsyncParsableCommand {
     func validate() throws {
         _ = try listenEndpoint()
         _ = try grace()
+        _ = try gossipConfiguration()
+    }
+
+    private func gossipConfiguration() throws -> CoordinatorService.Configuration.Gossip? {
+        guard let gossip = WeftEnvironment.resolve(gossip, flag: "gossip") else {
+            if WeftEnvironment.resolve(seeds, flag: "seeds") != nil { throw ValidationError("--seeds needs --gossip (cluster mode)") }
+            return nil
+        }
+        let seeds = try (WeftEnvironment.resolve(seeds, flag: "seeds") ?? "").split(separator: ",").map {
+            try parseEndpoint(String($0), flag: "seeds").description
+        }
+        var configuration = CoordinatorService.Configuration.Gossip(bind: try parseEndpoint(gossip, flag: "gossip"), seeds: seeds)
+        switch membershipProfile ?? "lan" {
+        case "lan": break
+        case "local-testing": configuration.settings = .localTesting
+        case let other: throw ValidationError("--membership-profile must be lan or local-testing, not '\(other)'")
+        }
+        return configuration
     }
 
     private func listenEndpoint() throws -> Endpoint {
@@ -56,6 +87,10 @@ struct CoordinatorCommand: AsyncParsableCommand {
             authToken: token, version: WeftVersion.current)
         configuration.shutdownGracePeriod = try grace()
         configuration.postgresURL = WeftEnvironment.resolve(postgres, flag: "postgres")
+        configuration.gossip = try gossipConfiguration()
+        if let advertise = WeftEnvironment.resolve(advertise, flag: "advertise") {
+            configuration.advertise = try parseEndpoint(advertise, flag: "advertise").description
+        }
         let readiness = try await metrics.start(logger: logger)
         let service = CoordinatorService(configuration: configuration, logger: logger, readiness: readiness) { address in
             // A machine-readable line for scripts and tests that start us on port 0.

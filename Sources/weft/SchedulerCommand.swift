@@ -106,7 +106,10 @@ struct SchedulerCommand: AsyncParsableCommand {
             flushStandardOutput()
         }
         let group = ServiceGroup(
-            configuration: .init(services: [.init(service: service)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(
+                // A scheduler that ends on its own (drained: `weftctl drain`) ends the process with 0.
+                services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
     }
 }

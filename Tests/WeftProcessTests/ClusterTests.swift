@@ -202,5 +202,75 @@ extension ProcessTests {
                 #expect(after == before, "the fences moved: Redis losing its leases must not change ownership")
             }
         }
+
+        static func weftctl(_ arguments: [String], cluster: ProcessCluster) async throws -> ProcessResult {
+            try await runProcess(
+                try WeftBinaries.path("weftctl"), arguments + ["--address", cluster.coordinatorAddress, "--json"],
+                environment: cluster.environment, timeout: .seconds(30))
+        }
+
+        static func json(_ result: ProcessResult) throws -> Any {
+            try JSONSerialization.jsonObject(with: Data(result.stdout.utf8))
+        }
+
+        @Test("three schedulers and a coordinator in gossip: weftctl members, ring and partitions agree; drain of one under load hands its partitions off and it exits 0; nothing is lost")
+        func adminViews_andDrainUnderLoad() async throws {
+            let redis = try #require(try IntegrationEnvironment.redisURL(), "WEFT_REDIS_URL is needed for the cluster tests")
+            let cluster = try await ProcessCluster()
+            var extra: [ChildProcess] = []
+            do {
+                let (first, seed) = try await Self.startScheduler("s1", seeds: [], cluster: cluster, redis: redis)
+                extra.append(first)
+                for id in ["s2", "s3"] {
+                    let (child, _) = try await Self.startScheduler(id, seeds: [seed], cluster: cluster, redis: redis)
+                    extra.append(child)
+                }
+                try await cluster.startCoordinator(extraArguments: ["--gossip", "127.0.0.1:0", "--seeds", seed, "--membership-profile", "local-testing"])
+                for i in 0..<2 { try cluster.startWorker(id: "worker-\(i)") }
+                let expected = HashRing(nodes: ["s1", "s2", "s3"]).owners(partitionCount: 16)
+                let settled = try await eventually(within: .seconds(30)) { try await Self.ownerMap(cluster) == expected }
+                try #require(settled, "the partitions never settled on the ring's owners")
+
+                // The admin views.
+                let seen = try await eventually(within: .seconds(10)) {
+                    let members = try await Self.weftctl(["members"], cluster: cluster)
+                    let list = try Self.json(members) as? [[String: Any]] ?? []
+                    return Set(list.compactMap { $0["id"] as? String }) == ["s1", "s2", "s3", "e2e-coordinator"]
+                        && list.allSatisfy { $0["status"] as? String == "alive" }
+                }
+                #expect(seen, "weftctl members never showed the four members alive")
+                let ring = try Self.json(try await Self.weftctl(["ring"], cluster: cluster)) as? [String: Any]
+                #expect(ring?["nodes"] as? [String] == ["s1", "s2", "s3"])
+                let ringOwners = (ring?["owners"] as? [[String: Any]] ?? []).compactMap { $0["node"] as? String }
+                #expect(ringOwners == expected)
+                let partitions = try Self.json(try await Self.weftctl(["partitions"], cluster: cluster)) as? [[String: Any]] ?? []
+                #expect(partitions.count == 16)
+                #expect(partitions.allSatisfy { $0["owner"] as? String == $0["ring_owner"] as? String }, "\(partitions)")
+
+                // Drain s3 while runs go on.
+                let client = try cluster.client(timeout: .seconds(120))
+                try await client.register(definitionJSON: Array(Self.pair.utf8))
+                var runs: [RunID] = []
+                for _ in 0..<150 { runs.append(try await client.start(workflow: "pair", inputJSON: Array(#"{"ms": 50}"#.utf8))) }
+                let drain = try await Self.weftctl(["drain", "s3"], cluster: cluster)
+                #expect(drain.status == 0, "\(drain.stderr)")
+                for _ in 0..<150 { runs.append(try await client.start(workflow: "pair", inputJSON: Array(#"{"ms": 50}"#.utf8))) }
+                let exited = try await eventually(within: .seconds(30)) { !extra[2].process.isRunning }
+                #expect(exited, "s3 did not exit after the drain")
+                if exited { #expect(extra[2].process.terminationStatus == 0) }
+                let remaining = HashRing(nodes: ["s1", "s2"]).owners(partitionCount: 16)
+                let moved = try await eventually(within: .seconds(30)) { try await Self.ownerMap(cluster) == remaining }
+                #expect(moved)
+                try await Self.verify(runs, client: client, cluster: cluster)
+                // A drain of a node that is not there is a clear error.
+                let unknown = try await Self.weftctl(["drain", "nobody"], cluster: cluster)
+                #expect(unknown.status == 1 && unknown.stderr.contains("NOT_FOUND"), "\(unknown.stderr)")
+                await client.close()
+            } catch {
+                Issue.record("\(error)\n\(cluster.logs)\n--- schedulers\n\(extra.map { $0.outputSoFar.suffix(6000) }.joined(separator: "\n---\n"))")
+            }
+            for child in extra { await child.terminate(grace: .seconds(5)) }
+            await cluster.stop()
+        }
     }
 }

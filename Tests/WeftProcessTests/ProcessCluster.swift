@@ -96,9 +96,11 @@ final class ProcessCluster: @unchecked Sendable {
     }
 
     /// Starts the coordinator; again on the same address after `killCoordinator`.
-    func startCoordinator() async throws {
+    func startCoordinator(extraArguments: [String] = []) async throws {
         let listen = coordinatorAddress.isEmpty ? "127.0.0.1:0" : coordinatorAddress
-        let child = try ChildProcess(try WeftBinaries.path("weft"), ["coordinator", "--listen", listen, "--node-id", "e2e-coordinator"], environment: environment)
+        let child = try ChildProcess(
+            try WeftBinaries.path("weft"), ["coordinator", "--listen", listen, "--node-id", "e2e-coordinator"] + extraArguments,
+            environment: environment)
         coordinatorAddress = try await child.waitForListening(timeout: .seconds(60))
         coordinator = child
     }

@@ -139,6 +139,17 @@ public struct PartitionOwnerStore: Sendable {
     }
 
     /// Every partition's owner and fence, by partition.
+    /// Open runs per partition (partitions without any are absent), from the partial index of
+    /// open runs.
+    public func openRunsByPartition() async throws -> [PartitionID: Int] {
+        let rows = try await connection.query("SELECT partition, count(*) AS n FROM runs WHERE closed_at IS NULL GROUP BY partition")
+        var out: [PartitionID: Int] = [:]
+        for row in rows {
+            if let partition = try row.int("partition"), let count = try row.int("n") { out[PartitionID(partition)] = count }
+        }
+        return out
+    }
+
     public func owners() async throws -> [PartitionOwner] {
         let rows = try await connection.query(
             """

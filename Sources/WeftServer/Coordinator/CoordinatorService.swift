@@ -1,6 +1,7 @@
 import Logging
 import ServiceLifecycle
 import WeftCore
+import WeftMembership
 import WeftPostgres
 import WeftTransport
 import WeftWire
@@ -23,6 +24,21 @@ public final class CoordinatorService: Service, Sendable {
         public var runIDPolicy = RunIDPolicy()
         /// How long in-flight calls may take to finish after SIGTERM.
         public var shutdownGracePeriod: Duration = .seconds(10)
+        /// Cluster mode: the coordinator is a gossip member (it owns nothing), so it knows the
+        /// members and the ring (`weftctl members`, `ring`). nil: no gossip.
+        public var gossip: Gossip?
+        /// What others use to reach this coordinator (default: the listen address).
+        public var advertise: String?
+
+        public struct Gossip: Sendable {
+            public var bind: Endpoint
+            public var seeds: [String]
+            public var settings: MembershipSettings = .lan
+            public init(bind: Endpoint, seeds: [String]) {
+                self.bind = bind
+                self.seeds = seeds
+            }
+        }
 
         public init(listen: Endpoint, cluster: String, nodeID: String, authToken: [UInt8]?, version: String) {
             self.listen = listen
@@ -53,6 +69,7 @@ public final class CoordinatorService: Service, Sendable {
     }
 
     public func run() async throws {
+        let membership = Locked<MembershipShell?>(nil)
         var router = RPCRouter()
         health.register(into: &router)
         if let url = configuration.postgresURL {
@@ -69,6 +86,9 @@ public final class CoordinatorService: Service, Sendable {
             CoordinatorHandlers.register(
                 store: store, directory: directory, maxInputBytes: configuration.maxInputBytes, runIDPolicy: configuration.runIDPolicy,
                 clock: SystemWallClock(), into: &router)
+            AdminHandlers.register(
+                membership: { [membership] in membership.withLock { $0 } }, owners: PartitionOwnerStore(connection: connection, logger: logger),
+                directory: directory, into: &router)
         }
         var serverConfiguration = RPCServerConfiguration(
             cluster: configuration.cluster, role: .coordinator, nodeID: configuration.nodeID, authToken: configuration.authToken)
@@ -78,6 +98,20 @@ public final class CoordinatorService: Service, Sendable {
         logger.notice("coordinator listening", metadata: [
             "listen.address": "\(bound)", "node.id": "\(configuration.nodeID)", "cluster": "\(configuration.cluster)",
         ])
+        var shell: MembershipShell?
+        if let gossip = configuration.gossip {
+            let advertise = configuration.advertise ?? SchedulerService.advertised(bound, logger: logger)
+            let joined = MembershipShell(
+                configuration: .init(
+                    cluster: configuration.cluster, authToken: configuration.authToken ?? [], nodeID: configuration.nodeID,
+                    role: .coordinator, bind: gossip.bind, advertiseHost: try Endpoint(parsing: advertise).host, rpcAddress: advertise,
+                    seeds: gossip.seeds, settings: gossip.settings),
+                logger: logger)
+            try await joined.start()
+            membership.withLock { $0 = joined }
+            shell = joined
+            logger.notice("coordinator joined the cluster", metadata: ["gossip": "\(joined.gossipAddress ?? "?")", "seeds": "\(gossip.seeds)"])
+        }
         readiness.set(.ready)
         onListening(bound)
         // Serve until a graceful shutdown (SIGTERM) or cancellation.
@@ -88,6 +122,7 @@ public final class CoordinatorService: Service, Sendable {
             readiness.set(.notReady("shutting down"))
         }
         logger.notice("coordinator shutting down", metadata: ["grace": "\(configuration.shutdownGracePeriod)"])
+        await shell?.leave()
         await server.shutdown(gracePeriod: configuration.shutdownGracePeriod)
     }
 }

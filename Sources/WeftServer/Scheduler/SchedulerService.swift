@@ -154,6 +154,17 @@ public final class SchedulerService: Service, @unchecked Sendable {
         var router = RPCRouter()
         health.register(into: &router)
         SchedulerHandlers.register(core: core, store: readStore, into: &router)
+        let drain = DrainSignal()
+        router.unary(AdminMethods.drain, request: DrainRequest.self, response: DrainResponse.self) { [configuration] request, _ in
+            guard request.nodeID == configuration.nodeID else {
+                throw RPCError(.invalidArgument, "this is scheduler \(MessageText.quoted(configuration.nodeID)), not \(MessageText.quoted(request.nodeID))")
+            }
+            guard configuration.clusterMode != nil else {
+                throw RPCError(.failedPrecondition, "drain needs cluster mode (--gossip): a scheduler alone has nobody to hand its partitions to")
+            }
+            drain.trigger()
+            return DrainResponse(nodeID: configuration.nodeID, message: "handing every partition off, then leaving the cluster and exiting")
+        }
         var serverConfiguration = RPCServerConfiguration(
             cluster: configuration.cluster, role: .scheduler, nodeID: configuration.nodeID, authToken: configuration.authToken)
         serverConfiguration.observer = RPCMetrics.ifEnabled
@@ -211,6 +222,7 @@ public final class SchedulerService: Service, @unchecked Sendable {
             await withGracefulShutdownHandler {
                 await withTaskGroup(of: Void.self) { waits in
                     waits.addTask { await waitUntilShutdown() }
+                    waits.addTask { await drain.wait() }
                     if membership == nil {
                         waits.addTask {
                             if await core.waitUntilAllPartitionsLost() { lostAll.withLock { $0 = true } }
@@ -288,5 +300,45 @@ public final class SchedulerService: Service, @unchecked Sendable {
         guard host == "0.0.0.0" || host == "::" else { return bound.description }
         logger.warning("listening on all interfaces without --advertise: advertising 127.0.0.1 (set --advertise HOST:PORT)")
         return "127.0.0.1:\(bound.port)"
+    }
+}
+
+/// Set once by `weftctl drain NODE`: the scheduler hands its partitions off, leaves and ends.
+final class DrainSignal: Sendable {
+    private struct State {
+        var triggered = false
+        var nextID = 0
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    }
+
+    private let state = Locked(State())
+
+    func trigger() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.triggered = true
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns once triggered (at once if it was), or when the task is cancelled.
+    func wait() async {
+        let id = state.withLock { state -> Int in
+            state.nextID += 1
+            return state.nextID
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let resumeNow = state.withLock { state -> Bool in
+                    if state.triggered || Task.isCancelled { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+        }
     }
 }

@@ -1,0 +1,65 @@
+import WeftCore
+import WeftMembership
+import WeftPostgres
+import WeftTransport
+import WeftWire
+
+/// The admin service on a coordinator (ARCHITECTURE §3, §10): `members` and `ring` from its gossip
+/// view (cluster mode), `partitions` from Postgres (recorded owner, fence, open runs) beside the
+/// ring's word, and `drain NODE` forwarded to that scheduler.
+enum AdminHandlers {
+    static func register(
+        membership: @escaping @Sendable () -> MembershipShell?, owners: PartitionOwnerStore, directory: OwnerDirectory,
+        into router: inout RPCRouter
+    ) {
+        router.unary(AdminMethods.members, request: MembersRequest.self, response: MembersResponse.self) { _, _ in
+            let shell = try clusterMode(membership)
+            return MembersResponse(members: shell.members.map { member in
+                MemberInfo(
+                    nodeID: member.id, role: member.role.description, gossipAddress: member.gossipAddress, rpcAddress: member.rpcAddress,
+                    status: member.status.description, incarnation: member.incarnation)
+            })
+        }
+        router.unary(AdminMethods.ring, request: RingRequest.self, response: RingResponse.self) { _, _ in
+            let ring = try clusterMode(membership).ring
+            let count = try await directory.partitions()
+            return RingResponse(
+                nodes: ring.nodes, virtualNodes: UInt32(ring.virtualNodes),
+                owners: (0..<count).map { RingOwner(partition: UInt32($0), nodeID: ring.owner(of: PartitionID($0)) ?? "") })
+        }
+        router.unary(AdminMethods.partitions, request: PartitionsRequest.self, response: PartitionsResponse.self) { _, _ in
+            let ring = membership()?.ring
+            let open = try await owners.openRunsByPartition()
+            return PartitionsResponse(partitions: try await owners.owners().map { owner in
+                PartitionInfo(
+                    partition: UInt32(owner.partition.rawValue), ownerNode: owner.node ?? "", ownerAddress: owner.address ?? "",
+                    fence: owner.fence.rawValue, openRuns: UInt64(open[owner.partition] ?? 0),
+                    ringOwner: ring?.owner(of: owner.partition) ?? "")
+            })
+        }
+        router.unary(AdminMethods.drain, request: DrainRequest.self, response: DrainResponse.self) { request, context in
+            guard !request.nodeID.isEmpty, request.nodeID.utf8.count <= 256 else {
+                throw RPCError(.invalidArgument, "drain needs a node id (at most 256 bytes)")
+            }
+            // The node's RPC address: from gossip, else from the recorded owners.
+            var address = membership()?.members.first { $0.id == request.nodeID && $0.role == .scheduler && $0.status.isActive }?.rpcAddress
+            if address == nil {
+                address = try await owners.owners().first { $0.node == request.nodeID }?.address
+            }
+            guard let address else {
+                throw RPCError(.notFound, "no scheduler \(MessageText.quoted(request.nodeID)) is a member or owns a partition")
+            }
+            let client = try await directory.client(at: address)
+            return try await client.unary(
+                AdminMethods.drain, request: request, response: DrainResponse.self,
+                options: CallOptions(deadline: context.deadline ?? .now + .seconds(30), waitForReady: false))
+        }
+    }
+
+    private static func clusterMode(_ membership: () -> MembershipShell?) throws -> MembershipShell {
+        guard let shell = membership() else {
+            throw RPCError(.failedPrecondition, "this coordinator is not in cluster mode: start it with --gossip HOST:PORT --seeds HOST:PORT,...")
+        }
+        return shell
+    }
+}

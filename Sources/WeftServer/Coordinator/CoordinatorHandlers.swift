@@ -117,6 +117,7 @@ enum CoordinatorHandlers {
         let deadline = context.deadline ?? ContinuousClock.now + .seconds(60)
         var delay: Duration = .milliseconds(25)
         var target = try await directory.client(for: partition)
+        var redirects = 0
         while true {
             let error: RPCError
             var pause = delay
@@ -130,10 +131,12 @@ enum CoordinatorHandlers {
                 pause = .zero  // the attempt already waited: read the owner map again at once
             }
             guard ContinuousClock.now + pause < deadline else { throw error }
-            if let owner = error.ownerAddress, let named = try? await directory.client(at: owner) {
-                target = named  // the owner it named: no wait
-                continue
+            redirects += 1
+            if redirects <= 2, let owner = error.ownerAddress, let named = try? await directory.client(at: owner) {
+                target = named  // the owner it named: no wait (twice at most: two rings that disagree
+                continue        // for a moment must not bounce a call between them without a pause)
             }
+            redirects = 0
             if pause > .zero {
                 try await Task.sleep(for: pause)
                 delay = min(delay * 2, .seconds(1))

@@ -255,7 +255,7 @@ actor SchedulerCore {
         } else {
             logger.info("partition engine stopped", metadata: ["partition": "\(partition)", "reason": "\(reason)", "runs.released": "\(ids.count)"])
         }
-        let notOwner = RPCError.notOwner(partition, owner: nil, reason)
+        let notOwner = RPCError.notOwner(partition, owner: ownerHint(partition), reason)
         for id in ids { dropRun(id, failing: notOwner) }
         if allLost {
             let waiters = allLostWaiters
@@ -266,6 +266,13 @@ actor SchedulerCore {
 
     /// Called (on the loop) when a partition's engine stopped because its fence moved on.
     private var fenceLossHandler: (@Sendable (PartitionID) -> Void)?
+    /// In cluster mode: the RPC address of the scheduler the ring names for a partition (sent as
+    /// `weft-owner` with `NOT_OWNER`, so callers go straight there); nil when unknown or this node.
+    private var ownerHint: @Sendable (PartitionID) -> String? = { _ in nil }
+
+    func setOwnerHint(_ hint: @escaping @Sendable (PartitionID) -> String?) {
+        ownerHint = hint
+    }
 
     func onFenceLoss(_ handler: @escaping @Sendable (PartitionID) -> Void) {
         fenceLossHandler = handler
@@ -331,7 +338,7 @@ actor SchedulerCore {
         case .draining?:
             throw RPCError(.unavailable, "the scheduler is handing partition \(partition) off to another scheduler; retry shortly")
         case .stopped?, nil:
-            throw RPCError.notOwner(partition, owner: nil)
+            throw RPCError.notOwner(partition, owner: ownerHint(partition))
         }
     }
 

@@ -194,6 +194,12 @@ public final class SchedulerService: Service, @unchecked Sendable {
                 // fence, recovery) and given back as membership changes.
                 group.addTask { await ownership.run() }
                 await core.onFenceLoss { partition in Task { await ownership.fenceLost(partition) } }
+                let nodeID = configuration.nodeID
+                await core.setOwnerHint { partition in
+                    let view = membership.current
+                    guard let owner = view.ring.owner(of: partition), owner != nodeID else { return nil }
+                    return view.members.first { $0.id == owner }?.rpcAddress
+                }
                 try await membership.start()
                 membership.observe { _ in Task { await ownership.membershipChanged(membership.members) } }
                 onGossip(membership.gossipAddress ?? "")

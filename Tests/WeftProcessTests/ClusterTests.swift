@@ -20,17 +20,62 @@ extension ProcessTests {
             ]}
             """#
 
-        /// Starts scheduler `id` in cluster mode; returns the process and its gossip address.
-        static func startScheduler(_ id: String, seeds: [String], cluster: ProcessCluster, redis: String) async throws -> (ChildProcess, String) {
-            var arguments = [
-                "scheduler", "--listen", "127.0.0.1:0", "--node-id", id, "--gossip", "127.0.0.1:0", "--redis", redis,
-                "--membership-profile", "local-testing",
-            ]
-            if !seeds.isEmpty { arguments += ["--seeds", seeds.joined(separator: ",")] }
-            let child = try ChildProcess(try WeftBinaries.path("weft"), arguments, environment: cluster.environment)
-            let gossip = try await child.waitForLine(prefix: "gossip on ", timeout: .seconds(60))
-            _ = try await child.waitForListening(timeout: .seconds(60))
-            return (child, gossip)
+        /// The scheduler processes of one test: the first one started is everyone's seed.
+        final class Schedulers: @unchecked Sendable {
+            // @unchecked Sendable: used from one test task at a time.
+            let cluster: ProcessCluster
+            let redis: String
+            private(set) var children: [(id: String, process: ChildProcess)] = []
+            private(set) var seed: String?
+
+            init(cluster: ProcessCluster, redis: String) {
+                self.cluster = cluster
+                self.redis = redis
+            }
+
+            /// Starts scheduler `id` in cluster mode and waits until it serves.
+            @discardableResult
+            func start(_ id: String) async throws -> ChildProcess {
+                var arguments = [
+                    "scheduler", "--listen", "127.0.0.1:0", "--node-id", id, "--gossip", "127.0.0.1:0", "--redis", redis,
+                    "--membership-profile", "local-testing",
+                ]
+                if let seed { arguments += ["--seeds", seed] }
+                let child = try ChildProcess(try WeftBinaries.path("weft"), arguments, environment: cluster.environment)
+                children.append((id, child))
+                let gossip = try await child.waitForLine(prefix: "gossip on ", timeout: .seconds(60))
+                _ = try await child.waitForListening(timeout: .seconds(60))
+                if seed == nil { seed = gossip }
+                return child
+            }
+
+            subscript(id: String) -> ChildProcess { children.first { $0.id == id }!.process }
+
+            var output: String {
+                children.map { "--- \($0.id)\n" + $0.process.outputSoFar.suffix(6000) }.joined(separator: "\n")
+            }
+        }
+
+        /// Runs `body` on a fresh database with scheduler shards it starts; records an error with
+        /// every process's output, and stops everything afterwards.
+        static func withCluster(_ body: (ProcessCluster, Schedulers) async throws -> Void) async throws {
+            let redis = try #require(try IntegrationEnvironment.redisURL(), "WEFT_REDIS_URL is needed for the cluster tests")
+            let cluster = try await ProcessCluster()
+            let schedulers = Schedulers(cluster: cluster, redis: redis)
+            do {
+                try await body(cluster, schedulers)
+            } catch {
+                Issue.record("\(error)\n\(cluster.logs)\n\(schedulers.output)")
+            }
+            for child in schedulers.children { await child.process.terminate(grace: .seconds(5)) }
+            await cluster.stop()
+        }
+
+        /// Starts `count` runs of `pair` (50 ms, then a noop).
+        static func startRuns(_ count: Int, client: WeftClient) async throws -> [RunID] {
+            var runs: [RunID] = []
+            for _ in 0..<count { runs.append(try await client.start(workflow: "pair", inputJSON: Array(#"{"ms": 50}"#.utf8))) }
+            return runs
         }
 
         static func owners(_ cluster: ProcessCluster) async throws -> [String: Int] {
@@ -48,33 +93,26 @@ extension ProcessTests {
 
         @Test("a second scheduler takes about half the partitions by handoff; kill -9 of it under load: the first takes them over in seconds and every run completes once")
         func joinHandoffThenFailover() async throws {
-            let redis = try #require(try IntegrationEnvironment.redisURL(), "WEFT_REDIS_URL is needed for the cluster tests")
-            let cluster = try await ProcessCluster()
-            var extra: [ChildProcess] = []
-            do {
-                let (first, seed) = try await Self.startScheduler("s1", seeds: [], cluster: cluster, redis: redis)
-                extra.append(first)
+            try await Self.withCluster { cluster, schedulers in
+                try await schedulers.start("s1")
                 // Alone, s1 owns every partition (16 in the test database).
                 #expect(try await eventually(within: .seconds(30)) { try await Self.owners(cluster) == ["s1": 16] })
                 try await cluster.startCoordinator()
                 for i in 0..<2 { try cluster.startWorker(id: "worker-\(i)") }
                 let client = try cluster.client(timeout: .seconds(120))
                 try await client.register(definitionJSON: Array(Self.pair.utf8))
-                var runs: [RunID] = []
-                for _ in 0..<100 { runs.append(try await client.start(workflow: "pair", inputJSON: Array(#"{"ms": 50}"#.utf8))) }
+                var runs = try await Self.startRuns(100, client: client)
 
                 // s2 joins: the ring gives it about half; s1 hands those off (flush, release) and s2
                 // takes them (lease, fence, recovery) while runs go on.
-                let (second, _) = try await Self.startScheduler("s2", seeds: [seed], cluster: cluster, redis: redis)
-                extra.append(second)
+                let second = try await schedulers.start("s2")
                 // Exactly the partitions the ring of ARCHITECTURE §2 names (every node computes the same).
                 let expected = HashRing(nodes: ["s1", "s2"]).owners(partitionCount: 16)
                 let split = try await eventually(within: .seconds(30)) { try await Self.ownerMap(cluster) == expected }
-                let afterJoin = try await Self.owners(cluster)
+                let shared = try await Self.owners(cluster)
                 let map = try await Self.ownerMap(cluster)
                 #expect(split, "owners: \(map), the ring says \(expected)")
-                let shared = afterJoin
-                for _ in 0..<200 { runs.append(try await client.start(workflow: "pair", inputJSON: Array(#"{"ms": 50}"#.utf8))) }
+                runs += try await Self.startRuns(200, client: client)
 
                 // kill -9 of s2 with runs in flight: SWIM confirms it dead, s1 takes its leases over
                 // at once, advances the fences and recovers its open runs.
@@ -89,24 +127,9 @@ extension ProcessTests {
                 #expect(tookOver, "owners: \(afterKill)")
                 print("cluster test: partitions after the join \(shared); failover of \(shared["s2"] ?? 0) partitions took \(failover)")
                 #expect(failover < .seconds(15), "failover took \(failover)")
-
-                for run in runs {
-                    let info = try await client.wait(for: run, timeout: .seconds(120))
-                    #expect(info.status == .succeeded, "run \(run): \(info.status) \(info.error)")
-                }
-                let duplicates = try await cluster.query(
-                    "SELECT run_id, node, count(*) AS n FROM task_attempts WHERE status = 'succeeded' GROUP BY run_id, node HAVING count(*) <> 1")
-                #expect(duplicates.isEmpty, "tasks recorded as succeeded more than once: \(duplicates.count)")
-                let succeeded = try await cluster.query("SELECT count(*) AS n FROM task_attempts WHERE status = 'succeeded'")
-                #expect(try succeeded[0].int("n") == 600)
-                let open = try await cluster.query("SELECT count(*) AS n FROM runs WHERE closed_at IS NULL")
-                #expect(try open[0].int("n") == 0)
+                try await Self.verify(runs, client: client, cluster: cluster)
                 await client.close()
-            } catch {
-                Issue.record("\(error)\n\(cluster.logs)\n--- schedulers\n\(extra.map { $0.outputSoFar.suffix(6000) }.joined(separator: "\n---\n"))")
             }
-            for child in extra { await child.terminate(grace: .seconds(5)) }
-            await cluster.stop()
         }
 
         /// What every test below checks at the end: each run succeeded, no task recorded twice,
@@ -128,16 +151,11 @@ extension ProcessTests {
         /// Two schedulers (s1, s2) sharing the partitions as the ring says, a coordinator, two
         /// workers; `body` gets the client and both scheduler processes.
         static func withTwoSchedulers(
-            _ body: (ProcessCluster, WeftClient, ChildProcess, ChildProcess, String) async throws -> Void
+            _ body: (ProcessCluster, WeftClient, ChildProcess, String) async throws -> Void
         ) async throws {
-            let redis = try #require(try IntegrationEnvironment.redisURL(), "WEFT_REDIS_URL is needed for the cluster tests")
-            let cluster = try await ProcessCluster()
-            var extra: [ChildProcess] = []
-            do {
-                let (first, seed) = try await Self.startScheduler("s1", seeds: [], cluster: cluster, redis: redis)
-                extra.append(first)
-                let (second, _) = try await Self.startScheduler("s2", seeds: [seed], cluster: cluster, redis: redis)
-                extra.append(second)
+            try await withCluster { cluster, schedulers in
+                try await schedulers.start("s1")
+                let second = try await schedulers.start("s2")
                 let expected = HashRing(nodes: ["s1", "s2"]).owners(partitionCount: 16)
                 let settled = try await eventually(within: .seconds(30)) { try await Self.ownerMap(cluster) == expected }
                 try #require(settled, "the partitions never settled on the ring's owners")
@@ -145,13 +163,9 @@ extension ProcessTests {
                 for i in 0..<2 { try cluster.startWorker(id: "worker-\(i)") }
                 let client = try cluster.client(timeout: .seconds(120))
                 try await client.register(definitionJSON: Array(Self.pair.utf8))
-                try await body(cluster, client, first, second, redis)
+                try await body(cluster, client, second, schedulers.redis)
                 await client.close()
-            } catch {
-                Issue.record("\(error)\n\(cluster.logs)\n--- schedulers\n\(extra.map { $0.outputSoFar.suffix(6000) }.joined(separator: "\n---\n"))")
             }
-            for child in extra { await child.terminate(grace: .seconds(5)) }
-            await cluster.stop()
         }
 
         static func fences(_ cluster: ProcessCluster) async throws -> [Int64] {
@@ -161,35 +175,36 @@ extension ProcessTests {
 
         @Test("SIGSTOP of a scheduler past its lease: the other takes over; after SIGCONT its stale fences write nothing, and it rejoins as a normal member")
         func pausedScheduler_fencedOut_rejoins() async throws {
-            try await Self.withTwoSchedulers { cluster, client, _, second, _ in
-                var runs: [RunID] = []
-                for _ in 0..<150 { runs.append(try await client.start(workflow: "pair", inputJSON: Array(#"{"ms": 50}"#.utf8))) }
+            try await Self.withTwoSchedulers { cluster, client, second, _ in
+                var runs = try await Self.startRuns(150, client: client)
                 kill(second.process.processIdentifier, SIGSTOP)
                 let tookOver = try await eventually(within: .seconds(30)) { try await Self.ownerMap(cluster) == Array(repeating: "s1", count: 16) }
                 #expect(tookOver)
                 // Runs started while s2 is frozen go to s1.
-                for _ in 0..<50 { runs.append(try await client.start(workflow: "pair", inputJSON: Array(#"{"ms": 50}"#.utf8))) }
+                runs += try await Self.startRuns(50, client: client)
                 kill(second.process.processIdentifier, SIGCONT)
                 // s2 finds its fences stale (its writes are refused), refutes its death and gets its
                 // share back through handoffs.
                 let expected = HashRing(nodes: ["s1", "s2"]).owners(partitionCount: 16)
                 let rejoined = try await eventually(within: .seconds(30)) { try await Self.ownerMap(cluster) == expected }
                 let map = try await Self.ownerMap(cluster)
-                #expect(rejoined, "owners: \(map), the ring says \(expected)")
-                for _ in 0..<50 { runs.append(try await client.start(workflow: "pair", inputJSON: Array(#"{"ms": 50}"#.utf8))) }
+                let detail = try await cluster.query(
+                    "SELECT partition_id, owner_node, range_id, to_char(updated_at, 'HH24:MI:SS.MS') AS at FROM partition_owners ORDER BY partition_id")
+                let rows = try detail.map { "\(try $0.int("partition_id") ?? -1):\(try $0.string("owner_node") ?? "")#\(try $0.int("range_id") ?? -1)@\(try $0.string("at") ?? "")" }
+                try #require(rejoined, "owners: \(map), the ring says \(expected); \(rows)")
+                runs += try await Self.startRuns(50, client: client)
                 try await Self.verify(runs, client: client, cluster: cluster)
             }
         }
 
         @Test("Redis flushed under load: leases are taken again, no fence moves, no engine stops, nothing is lost")
         func redisFlushed_leasesReestablished() async throws {
-            try await Self.withTwoSchedulers { cluster, client, _, _, redisURL in
-                var runs: [RunID] = []
-                for _ in 0..<100 { runs.append(try await client.start(workflow: "pair", inputJSON: Array(#"{"ms": 50}"#.utf8))) }
+            try await Self.withTwoSchedulers { cluster, client, _, redisURL in
+                var runs = try await Self.startRuns(100, client: client)
                 let before = try await Self.fences(cluster)
                 let redis = try await RedisConnection.connect(url: redisURL, logger: ProcessCluster.logger)
                 try await redis.command(["FLUSHALL"])
-                for _ in 0..<100 { runs.append(try await client.start(workflow: "pair", inputJSON: Array(#"{"ms": 50}"#.utf8))) }
+                runs += try await Self.startRuns(100, client: client)
                 // Every partition's lease is back (16 keys), held by the same owners.
                 let back = try await eventually(within: .seconds(15)) {
                     let keys = try await redis.command(["KEYS", "weft:*:lease:*"])
@@ -215,17 +230,10 @@ extension ProcessTests {
 
         @Test("three schedulers and a coordinator in gossip: weftctl members, ring and partitions agree; drain of one under load hands its partitions off and it exits 0; nothing is lost")
         func adminViews_andDrainUnderLoad() async throws {
-            let redis = try #require(try IntegrationEnvironment.redisURL(), "WEFT_REDIS_URL is needed for the cluster tests")
-            let cluster = try await ProcessCluster()
-            var extra: [ChildProcess] = []
-            do {
-                let (first, seed) = try await Self.startScheduler("s1", seeds: [], cluster: cluster, redis: redis)
-                extra.append(first)
-                for id in ["s2", "s3"] {
-                    let (child, _) = try await Self.startScheduler(id, seeds: [seed], cluster: cluster, redis: redis)
-                    extra.append(child)
-                }
-                try await cluster.startCoordinator(extraArguments: ["--gossip", "127.0.0.1:0", "--seeds", seed, "--membership-profile", "local-testing"])
+            try await Self.withCluster { cluster, schedulers in
+                for id in ["s1", "s2", "s3"] { try await schedulers.start(id) }
+                try await cluster.startCoordinator(
+                    extraArguments: ["--gossip", "127.0.0.1:0", "--seeds", schedulers.seed!, "--membership-profile", "local-testing"])
                 for i in 0..<2 { try cluster.startWorker(id: "worker-\(i)") }
                 let expected = HashRing(nodes: ["s1", "s2", "s3"]).owners(partitionCount: 16)
                 let settled = try await eventually(within: .seconds(30)) { try await Self.ownerMap(cluster) == expected }
@@ -250,14 +258,14 @@ extension ProcessTests {
                 // Drain s3 while runs go on.
                 let client = try cluster.client(timeout: .seconds(120))
                 try await client.register(definitionJSON: Array(Self.pair.utf8))
-                var runs: [RunID] = []
-                for _ in 0..<150 { runs.append(try await client.start(workflow: "pair", inputJSON: Array(#"{"ms": 50}"#.utf8))) }
+                var runs = try await Self.startRuns(150, client: client)
                 let drain = try await Self.weftctl(["drain", "s3"], cluster: cluster)
                 #expect(drain.status == 0, "\(drain.stderr)")
-                for _ in 0..<150 { runs.append(try await client.start(workflow: "pair", inputJSON: Array(#"{"ms": 50}"#.utf8))) }
-                let exited = try await eventually(within: .seconds(30)) { !extra[2].process.isRunning }
+                runs += try await Self.startRuns(150, client: client)
+                let drained = schedulers["s3"]
+                let exited = try await eventually(within: .seconds(30)) { !drained.process.isRunning }
                 #expect(exited, "s3 did not exit after the drain")
-                if exited { #expect(extra[2].process.terminationStatus == 0) }
+                if exited { #expect(drained.process.terminationStatus == 0) }
                 let remaining = HashRing(nodes: ["s1", "s2"]).owners(partitionCount: 16)
                 let moved = try await eventually(within: .seconds(30)) { try await Self.ownerMap(cluster) == remaining }
                 #expect(moved)
@@ -266,11 +274,7 @@ extension ProcessTests {
                 let unknown = try await Self.weftctl(["drain", "nobody"], cluster: cluster)
                 #expect(unknown.status == 1 && unknown.stderr.contains("NOT_FOUND"), "\(unknown.stderr)")
                 await client.close()
-            } catch {
-                Issue.record("\(error)\n\(cluster.logs)\n--- schedulers\n\(extra.map { $0.outputSoFar.suffix(6000) }.joined(separator: "\n---\n"))")
             }
-            for child in extra { await child.terminate(grace: .seconds(5)) }
-            await cluster.stop()
         }
     }
 }

@@ -81,13 +81,16 @@ actor ClusterOwnership {
         let previous = ring
         ring = next
         inactive = nowInactive
+        var gained: [Int] = []
         for index in machines.indices {
             let partition = machines[index].partition
             let mine = ring.owner(of: partition) == configuration.nodeID
             let before = previous.owner(of: partition)
             let deadHolder = before.flatMap { inactive.contains($0) && $0 != configuration.nodeID ? "\($0)#" : nil }
+            if mine && before != configuration.nodeID { gained.append(partition.rawValue) }
             enqueue(partition, machines[index].ringChanged(isMine: mine, deadHolder: deadHolder))
         }
+        logger.info("ring changed", metadata: ["schedulers": "\(ring.nodes)", "partitions.gained": "\(gained)"])
         wake()
     }
 
@@ -182,7 +185,11 @@ actor ClusterOwnership {
                 }
             }
             for (partition, takeOver) in acquire {
-                enqueue(partition, machines[partition.rawValue].leaseResult(await acquireLease(partition, takeOver: takeOver)))
+                let result = await acquireLease(partition, takeOver: takeOver)
+                if result != .acquired {
+                    logger.debug("lease not acquired", metadata: ["partition": "\(partition)", "result": "\(result)", "take_over": "\(takeOver ?? "-")"])
+                }
+                enqueue(partition, machines[partition.rawValue].leaseResult(result))
             }
             if !fence.isEmpty { await advanceFences(fence) }
             if !start.isEmpty { startEngines(start) }

@@ -33,7 +33,17 @@ public struct RunStore: Sendable {
     /// this connection, and the "still open" tests are written as `(r.closed_at IS NULL OR
     /// v.closed_at IS NULL)` (`v.closed_at` is never NULL): a join filter, which the planner
     /// cannot use to estimate the runs side at a handful of rows and put it on the outside.
-    public static let writerSessionSettings: KeyValuePairs<String, String> = ["enable_hashjoin": "off", "enable_mergejoin": "off"]
+    ///
+    /// `idle_in_transaction_session_timeout`: a writer paused in the middle of a batch (SIGSTOP,
+    /// a long GC, a frozen VM) holds `FOR SHARE` locks on its partitions' fence rows, and the node
+    /// that takes those partitions over cannot advance their fences until they are released —
+    /// with a paused peer, never (the cluster tests caught it: the takeover waited forever).
+    /// Postgres ends such a session after 5 s; a batch itself is idle between statements for
+    /// microseconds. The paused writer, when it resumes, finds its connection gone, reconnects,
+    /// and its batch then fails the fence check.
+    public static let writerSessionSettings: KeyValuePairs<String, String> = [
+        "enable_hashjoin": "off", "enable_mergejoin": "off", "idle_in_transaction_session_timeout": "5s",
+    ]
 
     /// Writes `batches` in one transaction that first checks every partition's fence. Throws
     /// `StoreError.ownershipLost` (never to be retried) when a fence moved.

@@ -340,7 +340,11 @@ public struct SWIMStateMachine: Sendable {
         // Lifeguard: nacks that did not come mean the helpers could not reach *us* in time either.
         let missingNacks = finished.expectedNacks - finished.nacks
         localHealth = min(settings.maxLocalHealth, localHealth + (finished.expectedNacks > 0 ? max(0, missingNacks) : 1))
-        guard let target = others[finished.target], target.status == .alive else { return }
+        // A member already suspect (someone else suspected it first) gets this node's own
+        // suspicion too: Lifeguard counts it as an independent confirmation, which shortens the
+        // timeout here and, gossiped, everywhere (without it a suspicion of a dead member in a
+        // cluster of three ran its longest course, 24 s with `.lan`).
+        guard let target = others[finished.target], target.status.isActive else { return }
         var suspect = target
         suspect.status = .suspect
         apply(MemberUpdate(suspect, suspectedBy: myself.id), now: now, into: &actions)

@@ -51,6 +51,22 @@ struct MembershipSimulationTests {
         }
     }
 
+    @Test("in a cluster of three, the two survivors confirm each other's suspicion: a crash is declared dead after the shortest suspicion, not the longest", arguments: SimulationSeeds.ci.prefix(100))
+    func crashInThree_suspicionsConfirmEachOther(seed: UInt64) throws {
+        var sim = ClusterSimulation(nodes: 3, seed: seed)
+        sim.startAll()
+        sim.run(until: .seconds(3))
+        sim.crash(2)
+        let crashedAt = sim.now
+        sim.run(until: .seconds(10))
+        // localTesting: probing reaches the node within two periods of each survivor (200 ms), a
+        // probe takes one more (100 ms); the shortest suspicion is 4 × 100 ms, the longest 2.4 s.
+        for observer in [0, 1] {
+            let dead = try #require(sim.firstTime(observer, saw: 2, as: .dead), "replay with WEFT_SIM_SEED=\(seed)")
+            #expect(dead - crashedAt < .milliseconds(1200), "replay with WEFT_SIM_SEED=\(seed): s\(observer) took \(dead - crashedAt)")
+        }
+    }
+
     @Test("under 5% packet loss and jittery delays below the probe timeout, no live node is declared dead", arguments: SimulationSeeds.ci.prefix(50))
     func lossyNetwork_noFalseDeaths(seed: UInt64) {
         var sim = ClusterSimulation(nodes: 7, seed: seed)

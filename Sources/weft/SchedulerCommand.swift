@@ -37,6 +37,9 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(name: .customLong("membership-profile"), help: .hidden)
     var membershipProfile: String?
 
+    @Option(name: .customLong("debug-gossip-cut-file"), help: .hidden)
+    var gossipCutFile: String?
+
     @Option(name: .customLong("shutdown-grace"), help: "How long calls in flight may run after SIGTERM. [env: WEFT_SHUTDOWN_GRACE] (default: 10s)")
     var shutdownGrace: String?
 
@@ -84,6 +87,7 @@ struct SchedulerCommand: AsyncParsableCommand {
                 mode.ownership = .localTesting
             case let other: throw ValidationError("--membership-profile must be lan or local-testing, not '\(other)'")
             }
+            mode.cutFile = gossipCutFile
             configuration.clusterMode = mode
         } else if seeds != nil {
             throw ValidationError("--seeds needs --gossip (cluster mode)")

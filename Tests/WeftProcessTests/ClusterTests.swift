@@ -27,6 +27,8 @@ extension ProcessTests {
             let redis: String
             private(set) var children: [(id: String, process: ChildProcess)] = []
             private(set) var seed: String?
+            /// Each scheduler's gossip address.
+            private(set) var gossip: [String: String] = [:]
 
             init(cluster: ProcessCluster, redis: String) {
                 self.cluster = cluster
@@ -35,17 +37,18 @@ extension ProcessTests {
 
             /// Starts scheduler `id` in cluster mode and waits until it serves.
             @discardableResult
-            func start(_ id: String) async throws -> ChildProcess {
+            func start(_ id: String, extraArguments: [String] = []) async throws -> ChildProcess {
                 var arguments = [
                     "scheduler", "--listen", "127.0.0.1:0", "--node-id", id, "--gossip", "127.0.0.1:0", "--redis", redis,
                     "--membership-profile", "local-testing",
-                ]
+                ] + extraArguments
                 if let seed { arguments += ["--seeds", seed] }
                 let child = try ChildProcess(try WeftBinaries.path("weft"), arguments, environment: cluster.environment)
                 children.append((id, child))
-                let gossip = try await child.waitForLine(prefix: "gossip on ", timeout: .seconds(60))
+                let address = try await child.waitForLine(prefix: "gossip on ", timeout: .seconds(60))
                 _ = try await child.waitForListening(timeout: .seconds(60))
-                if seed == nil { seed = gossip }
+                gossip[id] = address
+                if seed == nil { seed = address }
                 return child
             }
 
@@ -273,6 +276,45 @@ extension ProcessTests {
                 // A drain of a node that is not there is a clear error.
                 let unknown = try await Self.weftctl(["drain", "nobody"], cluster: cluster)
                 #expect(unknown.status == 1 && unknown.stderr.contains("NOT_FOUND"), "\(unknown.stderr)")
+                await client.close()
+            }
+        }
+
+        @Test("gossip cut between two schedulers under load: each declares the other dead and takes its partitions, the fences let only one write at a time; healed, the ring is restored; nothing lost, nothing recorded twice")
+        func gossipCut_noSplitBrainWrites() async throws {
+            try await Self.withCluster { cluster, schedulers in
+                let cuts = ["s1", "s2"].map { FileManager.default.temporaryDirectory.appendingPathComponent("weft-cut-\($0)-\(UInt32.random(in: 0 ... .max))").path }
+                for path in cuts { FileManager.default.createFile(atPath: path, contents: Data()) }
+                defer { for path in cuts { try? FileManager.default.removeItem(atPath: path) } }
+                try await schedulers.start("s1", extraArguments: ["--debug-gossip-cut-file", cuts[0]])
+                try await schedulers.start("s2", extraArguments: ["--debug-gossip-cut-file", cuts[1]])
+                let expected = HashRing(nodes: ["s1", "s2"]).owners(partitionCount: 16)
+                let settled = try await eventually(within: .seconds(30)) { try await Self.ownerMap(cluster) == expected }
+                try #require(settled, "the partitions never settled on the ring's owners")
+                try await cluster.startCoordinator()
+                for i in 0..<2 { try cluster.startWorker(id: "worker-\(i)") }
+                let client = try cluster.client(timeout: .seconds(120))
+                try await client.register(definitionJSON: Array(Self.pair.utf8))
+                var runs = try await Self.startRuns(100, client: client)
+
+                // Cut: neither hears the other. Each declares the other dead and takes its partitions
+                // over; every partition's fence moves, so at most one of them can write to it.
+                let before = try await Self.fences(cluster)
+                try Data((schedulers.gossip["s2"]! + "\n").utf8).write(to: URL(fileURLWithPath: cuts[0]))
+                try Data((schedulers.gossip["s1"]! + "\n").utf8).write(to: URL(fileURLWithPath: cuts[1]))
+                let swapped = try await eventually(within: .seconds(30)) {
+                    zip(try await Self.fences(cluster), before).allSatisfy { $0 > $1 }
+                }
+                #expect(swapped, "not every partition was taken over during the cut")
+                runs += try await Self.startRuns(100, client: client)
+
+                // Heal: they merge back and the partitions return to the ring's owners.
+                for path in cuts { try Data().write(to: URL(fileURLWithPath: path)) }
+                let healed = try await eventually(within: .seconds(30)) { try await Self.ownerMap(cluster) == expected }
+                let map = try await Self.ownerMap(cluster)
+                #expect(healed, "owners: \(map), the ring says \(expected)")
+                runs += try await Self.startRuns(100, client: client)
+                try await Self.verify(runs, client: client, cluster: cluster)
                 await client.close()
             }
         }

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Metrics
 import WeftCore
@@ -34,10 +35,15 @@ public final class MembershipShell: @unchecked Sendable {
         public var seeds: [String]
         public var settings: MembershipSettings
         public var virtualNodes: Int
+        /// A fault hook for tests (hidden flag `--debug-gossip-cut-file`): gossip to and from the
+        /// addresses listed in this file (one `HOST:PORT` a line, read every 200 ms) is dropped,
+        /// as a network partition would.
+        public var cutFile: String?
 
         public init(
             cluster: String, authToken: [UInt8], nodeID: String, role: NodeRole, bind: Endpoint, advertiseHost: String? = nil,
-            rpcAddress: String, seeds: [String], settings: MembershipSettings = .lan, virtualNodes: Int = HashRing.defaultVirtualNodes
+            rpcAddress: String, seeds: [String], settings: MembershipSettings = .lan, cutFile: String? = nil,
+            virtualNodes: Int = HashRing.defaultVirtualNodes
         ) {
             self.cluster = cluster
             self.authToken = authToken
@@ -48,6 +54,7 @@ public final class MembershipShell: @unchecked Sendable {
             self.rpcAddress = rpcAddress
             self.seeds = seeds
             self.settings = settings
+            self.cutFile = cutFile
             self.virtualNodes = virtualNodes
         }
     }
@@ -71,6 +78,8 @@ public final class MembershipShell: @unchecked Sendable {
     private let logger: Logger
     private let view = Locked(View())
     private let origin = ContinuousClock.now
+    private var cut: Set<String> = []
+    private var cutReadAt: ContinuousClock.Instant?
 
     // Loop-confined.
     private var machine: SWIMStateMachine?
@@ -221,7 +230,20 @@ public final class MembershipShell: @unchecked Sendable {
         timer = (id, due)
     }
 
+    /// Whether the fault hook cuts `address` off (tests only).
+    private func isCut(_ address: String) -> Bool {
+        guard let path = configuration.cutFile else { return false }
+        let now = ContinuousClock.now
+        if cutReadAt.map({ now - $0 > .milliseconds(200) }) ?? true {
+            cutReadAt = now
+            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+            cut = Set(text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty })
+        }
+        return cut.contains(address)
+    }
+
     private func receivedDatagram(_ bytes: UnsafeRawBufferPointer, from: SocketAddress) {
+        if isCut(from.endpoint.description) { return }
         let packet: GossipPacket
         do {
             packet = try GossipPacket(serializedBytes: bytes)
@@ -261,6 +283,7 @@ public final class MembershipShell: @unchecked Sendable {
     }
 
     private func send(_ message: SWIMMessage, to address: String) {
+        if isCut(address) { return }
         let packets = GossipPacket.packets(message, cluster: configuration.cluster, authToken: configuration.authToken)
         withAddress(address) { [weak self] target in
             guard let self, let socket = self.socket else { return }

@@ -54,6 +54,8 @@ public final class SchedulerService: Service, @unchecked Sendable {
             public var redisURL: String
             public var membership: MembershipSettings = .lan
             public var ownership: PartitionOwnershipStateMachine.Settings = .lan
+            /// Tests: gossip with the addresses listed in this file is dropped (`MembershipShell`).
+            public var cutFile: String?
 
             public init(gossip: Endpoint, seeds: [String], redisURL: String) {
                 self.gossip = gossip
@@ -179,7 +181,7 @@ public final class SchedulerService: Service, @unchecked Sendable {
                 configuration: .init(
                     cluster: configuration.cluster, authToken: configuration.authToken ?? [], nodeID: configuration.nodeID,
                     role: .scheduler, bind: mode.gossip, advertiseHost: advertiseHost, rpcAddress: advertise, seeds: mode.seeds,
-                    settings: mode.membership),
+                    settings: mode.membership, cutFile: mode.cutFile),
                 loop: loop, logger: logger)
             ownership = ClusterOwnership(
                 configuration: .init(

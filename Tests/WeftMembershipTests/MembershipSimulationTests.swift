@@ -14,13 +14,15 @@ enum SimulationSeeds {
     }
 }
 
-@Suite("Membership simulation")
+/// Serialized: the cases are CPU-bound and synchronous, and hundreds of them side by side would
+/// hold both threads of the cooperative pool, starving every other suite's tasks.
+@Suite("Membership simulation", .serialized)
 struct MembershipSimulationTests {
     @Test("five nodes join through one seed and agree on members and ring within seconds", arguments: SimulationSeeds.ci)
-    func join_converges(seed: UInt64) {
+    func join_converges(seed: UInt64) async {
         var sim = ClusterSimulation(nodes: 5, seed: seed)
         sim.startAll()
-        sim.run(until: .seconds(5))
+        await sim.advance(to: .seconds(5))
         #expect(sim.violations == [], "replay with WEFT_SIM_SEED=\(seed)")
         let agree = sim.viewsAgreeWithReality
         #expect(agree, "replay with WEFT_SIM_SEED=\(seed): \(sim.liveNodes.map { sim.activeView(of: $0).sorted() })")
@@ -30,13 +32,13 @@ struct MembershipSimulationTests {
     }
 
     @Test("a crashed node is suspected, then declared dead by every other node; nobody else is", arguments: SimulationSeeds.ci)
-    func crash_detected(seed: UInt64) throws {
+    func crash_detected(seed: UInt64) async throws {
         var sim = ClusterSimulation(nodes: 6, seed: seed)
         sim.startAll()
-        sim.run(until: .seconds(5))
+        await sim.advance(to: .seconds(5))
         sim.crash(3)
         let crashedAt = sim.now
-        sim.run(until: .seconds(20))
+        await sim.advance(to: .seconds(20))
         #expect(sim.violations == [], "replay with WEFT_SIM_SEED=\(seed)")
         let agree = sim.viewsAgreeWithReality
         #expect(agree, "replay with WEFT_SIM_SEED=\(seed): \(sim.liveNodes.map { sim.activeView(of: $0).sorted() })")
@@ -52,13 +54,13 @@ struct MembershipSimulationTests {
     }
 
     @Test("in a cluster of three, the two survivors confirm each other's suspicion: a crash is declared dead after the shortest suspicion, not the longest", arguments: SimulationSeeds.ci.prefix(100))
-    func crashInThree_suspicionsConfirmEachOther(seed: UInt64) throws {
+    func crashInThree_suspicionsConfirmEachOther(seed: UInt64) async throws {
         var sim = ClusterSimulation(nodes: 3, seed: seed)
         sim.startAll()
-        sim.run(until: .seconds(3))
+        await sim.advance(to: .seconds(3))
         sim.crash(2)
         let crashedAt = sim.now
-        sim.run(until: .seconds(10))
+        await sim.advance(to: .seconds(10))
         // localTesting: probing reaches the node within two periods of each survivor (200 ms), a
         // probe takes one more (100 ms); the shortest suspicion is 4 × 100 ms, the longest 2.4 s.
         for observer in [0, 1] {
@@ -68,12 +70,12 @@ struct MembershipSimulationTests {
     }
 
     @Test("under 5% packet loss and jittery delays below the probe timeout, no live node is declared dead", arguments: SimulationSeeds.ci.prefix(50))
-    func lossyNetwork_noFalseDeaths(seed: UInt64) {
+    func lossyNetwork_noFalseDeaths(seed: UInt64) async {
         var sim = ClusterSimulation(nodes: 7, seed: seed)
         sim.network.loss = 0.05
         sim.network.delay = .milliseconds(1) ... .milliseconds(20)
         sim.startAll()
-        sim.run(until: .seconds(30))
+        await sim.advance(to: .seconds(30))
         #expect(sim.violations == [], "replay with WEFT_SIM_SEED=\(seed)")
         #expect(sim.falseDeaths() == [], "replay with WEFT_SIM_SEED=\(seed)")
         let agree = sim.viewsAgreeWithReality
@@ -81,16 +83,16 @@ struct MembershipSimulationTests {
     }
 
     @Test("a network partition splits the cluster; once healed, it merges back into one", arguments: SimulationSeeds.ci.prefix(100))
-    func partition_heals(seed: UInt64) {
+    func partition_heals(seed: UInt64) async {
         var sim = ClusterSimulation(nodes: 5, seed: seed)
         sim.network.partition([0, 1], from: [2, 3, 4], during: .seconds(3) ..< .seconds(13))
         sim.startAll()
-        sim.run(until: .seconds(12))
+        await sim.advance(to: .seconds(12))
         // Each side has declared the other dead by now.
         let left = sim.activeView(of: 0), right = sim.activeView(of: 4)
         #expect(left == ["s0", "s1"], "replay with WEFT_SIM_SEED=\(seed)")
         #expect(right == ["s2", "s3", "s4"], "replay with WEFT_SIM_SEED=\(seed)")
-        sim.run(until: .seconds(40))
+        await sim.advance(to: .seconds(40))
         #expect(sim.violations == [], "replay with WEFT_SIM_SEED=\(seed)")
         let agree = sim.viewsAgreeWithReality
         #expect(agree, "replay with WEFT_SIM_SEED=\(seed): \(sim.liveNodes.map { sim.activeView(of: $0).sorted() })")
@@ -99,13 +101,13 @@ struct MembershipSimulationTests {
     }
 
     @Test("a node that leaves is gone from every view at once, not after a suspicion", arguments: SimulationSeeds.ci.prefix(40))
-    func leave_isImmediate(seed: UInt64) throws {
+    func leave_isImmediate(seed: UInt64) async throws {
         var sim = ClusterSimulation(nodes: 4, seed: seed)
         sim.startAll()
-        sim.run(until: .seconds(4))
+        await sim.advance(to: .seconds(4))
         sim.leave(2)
         let leftAt = sim.now
-        sim.run(until: .seconds(5))
+        await sim.advance(to: .seconds(5))
         let agree = sim.viewsAgreeWithReality
         #expect(agree, "replay with WEFT_SIM_SEED=\(seed): \(sim.liveNodes.map { sim.activeView(of: $0).sorted() })")
         for observer in sim.liveNodes {
@@ -117,16 +119,16 @@ struct MembershipSimulationTests {
     }
 
     @Test("a node restarted with incarnation 0 after being declared dead refutes the verdict and is alive again", arguments: SimulationSeeds.ci.prefix(40))
-    func restartAfterDeath_rejoins(seed: UInt64) {
+    func restartAfterDeath_rejoins(seed: UInt64) async {
         var sim = ClusterSimulation(nodes: 4, seed: seed)
         sim.startAll()
-        sim.run(until: .seconds(3))
+        await sim.advance(to: .seconds(3))
         sim.crash(1)
-        sim.run(until: .seconds(10))
+        await sim.advance(to: .seconds(10))
         let forgotten = sim.liveNodes.allSatisfy { !sim.activeView(of: $0).contains("s1") }
         #expect(forgotten, "replay with WEFT_SIM_SEED=\(seed)")
         sim.restart(1)
-        sim.run(until: .seconds(20))
+        await sim.advance(to: .seconds(20))
         let agree = sim.viewsAgreeWithReality
         #expect(agree, "replay with WEFT_SIM_SEED=\(seed): \(sim.liveNodes.map { sim.activeView(of: $0).sorted() })")
         #expect(sim.violations == [], "replay with WEFT_SIM_SEED=\(seed)")

@@ -246,7 +246,10 @@ struct PostgresConnectionTests {
         }
         #expect(malformed.code == .connectionFailed)
         #expect(!malformed.description.contains("hunter2-secret"))
-        #expect(clock.now - start < .seconds(5))
+        // "Promptly" as opposed to hanging on a connect timeout: generous, because on a loaded
+        // 2-core machine the resumption of this task may wait behind other suites (it took 33 s
+        // once while the membership simulations filled the cooperative pool).
+        #expect(clock.now - start < .seconds(60))
     }
 
     @Test("a connection whose backend was terminated is reset on the next statement")

@@ -86,7 +86,9 @@ struct RedisConnectionTests {
         }
         #expect(error.code == .connectionFailed)
         #expect(!error.description.contains("hunter2-secret"))
-        #expect(clock.now - start < .seconds(5))
+        // Promptly, as opposed to hanging: generous, since on a loaded 2-core machine this task's
+        // resumption may wait behind other suites.
+        #expect(clock.now - start < .seconds(60))
 
         let invalid = try await #require(throws: RedisError.self) {
             try await RedisConnection.connect(

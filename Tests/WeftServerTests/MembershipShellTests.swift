@@ -54,7 +54,7 @@ struct MembershipShellTests {
         #expect(coordinator.ring.nodes == ["s1", "s2"])
 
         await second.leave()
-        let left = try await eventually(within: .seconds(2)) {
+        let left = try await eventually(within: .seconds(10)) {
             [first, coordinator].allSatisfy { $0.members.first { $0.id == "s2" }?.status == .left }
         }
         #expect(left)

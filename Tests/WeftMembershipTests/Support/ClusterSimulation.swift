@@ -101,6 +101,18 @@ struct ClusterSimulation {
         carryOut(machines[index].leave(now: now), of: index)
     }
 
+    /// `run(until:)` in slices of 200 ms of simulated time, yielding between them: a test of
+    /// thousands of steps must not hold a thread of the cooperative pool (two on our machines)
+    /// for seconds while other suites' tasks wait to run.
+    mutating func advance(to elapsed: Duration) async {
+        var next = self.elapsed
+        while next < elapsed {
+            next = min(elapsed, next + .milliseconds(200))
+            run(until: next)
+            await Task.yield()
+        }
+    }
+
     /// Runs everything due up to `elapsed`, in time order.
     mutating func run(until elapsed: Duration) {
         let end = MembershipInstant.zero + elapsed

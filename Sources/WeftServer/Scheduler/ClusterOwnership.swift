@@ -246,7 +246,7 @@ actor ClusterOwnership {
         let core = self.core
         background.append(Task {
             _ = await core.handOff(partitions)
-            await self.handedOff(partitions)
+            self.handedOff(partitions)
         })
         background.removeAll { $0.isCancelled }
     }

@@ -244,7 +244,10 @@ extension ProcessTests {
                 // 128 calls in flight at most (the per-connection limit), each a 512 KiB reply,
                 // plus the high-water mark: well under what 1,000 replies would take (> 500 MB).
                 #expect(during - before < 250, "the coordinator grew from \(before) MB to \(during) MB")
-                let other = try cluster.client(timeout: .seconds(30))
+                // Served, though not at once: the coordinator reads Postgres on one connection, and
+                // the slow reader's 128 admitted reads of 512 KiB are ahead in its queue (10–20 s on
+                // a loaded 2-core machine; a pool of read connections is the fix still to make).
+                let other = try cluster.client(timeout: .seconds(120))
                 #expect(try await other.describe(run, includeTasks: false).status == .succeeded)
                 close(fd)
                 await other.close()

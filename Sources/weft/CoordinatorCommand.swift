@@ -28,14 +28,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Address others reach this coordinator at, announced in gossip. [env: WEFT_ADVERTISE] (default: the listen address)")
     var advertise: String?
 
-    @Option(help: "Cluster mode: where gossip (UDP) binds, HOST:PORT; the coordinator then knows the members and the ring. [env: WEFT_GOSSIP]")
-    var gossip: String?
-
-    @Option(help: "Cluster mode: gossip addresses to join through, HOST:PORT,... [env: WEFT_SEEDS]")
-    var seeds: String?
-
-    @Option(name: .customLong("membership-profile"), help: .hidden)
-    var membershipProfile: String?
+    @OptionGroup var gossip: GossipOptions
 
     @Option(name: .customLong("shutdown-grace"), help: "How long calls in flight may run after SIGTERM. [env: WEFT_SHUTDOWN_GRACE] (default: 10s)")
     var shutdownGrace: String?
@@ -50,19 +43,9 @@ struct CoordinatorCommand: AsyncParsableCommand {
     }
 
     private func gossipConfiguration() throws -> CoordinatorService.Configuration.Gossip? {
-        guard let gossip = WeftEnvironment.resolve(gossip, flag: "gossip") else {
-            if WeftEnvironment.resolve(seeds, flag: "seeds") != nil { throw ValidationError("--seeds needs --gossip (cluster mode)") }
-            return nil
-        }
-        let seeds = try (WeftEnvironment.resolve(seeds, flag: "seeds") ?? "").split(separator: ",").map {
-            try parseEndpoint(String($0), flag: "seeds").description
-        }
-        var configuration = CoordinatorService.Configuration.Gossip(bind: try parseEndpoint(gossip, flag: "gossip"), seeds: seeds)
-        switch membershipProfile ?? "lan" {
-        case "lan": break
-        case "local-testing": configuration.settings = .localTesting
-        case let other: throw ValidationError("--membership-profile must be lan or local-testing, not '\(other)'")
-        }
+        guard let resolved = try gossip.resolve() else { return nil }
+        var configuration = CoordinatorService.Configuration.Gossip(bind: resolved.bind, seeds: resolved.seeds)
+        configuration.settings = resolved.membership
         return configuration
     }
 

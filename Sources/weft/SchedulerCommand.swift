@@ -28,14 +28,7 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(help: "Redis URL: partition leases in cluster mode. [env: WEFT_REDIS_URL]")
     var redis: String?
 
-    @Option(help: "Cluster mode: where gossip (UDP) binds, HOST:PORT; needs --redis. Without it, this scheduler claims every partition alone. [env: WEFT_GOSSIP]")
-    var gossip: String?
-
-    @Option(help: "Cluster mode: gossip addresses to join through, HOST:PORT,... (DNS names allowed, e.g. the headless Service). [env: WEFT_SEEDS]")
-    var seeds: String?
-
-    @Option(name: .customLong("membership-profile"), help: .hidden)
-    var membershipProfile: String?
+    @OptionGroup var gossip: GossipOptions
 
     @Option(name: .customLong("debug-gossip-cut-file"), help: .hidden)
     var gossipCutFile: String?
@@ -72,25 +65,15 @@ struct SchedulerCommand: AsyncParsableCommand {
         configuration.shutdownGracePeriod = try parseDuration(
             WeftEnvironment.resolve(shutdownGrace, flag: "shutdown-grace") ?? "10s", flag: "shutdown-grace")
         if let recoveryPause { configuration.recoveryPause = try parseDuration(recoveryPause, flag: "debug-recovery-pause") }
-        if let gossip = WeftEnvironment.resolve(gossip, flag: "gossip") {
+        if let resolved = try gossip.resolve() {
             guard let redis = WeftEnvironment.resolve(redis, flag: "redis") else {
                 throw ValidationError("cluster mode (--gossip) needs --redis URL (or WEFT_REDIS_URL) for the partition leases")
             }
-            let seeds = try (WeftEnvironment.resolve(seeds, flag: "seeds") ?? "").split(separator: ",").map {
-                try parseEndpoint(String($0), flag: "seeds").description
-            }
-            var mode = SchedulerService.Configuration.ClusterMode(gossip: try parseEndpoint(gossip, flag: "gossip"), seeds: seeds, redisURL: redis)
-            switch membershipProfile ?? "lan" {
-            case "lan": break
-            case "local-testing":
-                mode.membership = .localTesting
-                mode.ownership = .localTesting
-            case let other: throw ValidationError("--membership-profile must be lan or local-testing, not '\(other)'")
-            }
+            var mode = SchedulerService.Configuration.ClusterMode(gossip: resolved.bind, seeds: resolved.seeds, redisURL: redis)
+            mode.membership = resolved.membership
+            mode.ownership = resolved.ownership
             mode.cutFile = gossipCutFile
             configuration.clusterMode = mode
-        } else if seeds != nil {
-            throw ValidationError("--seeds needs --gossip (cluster mode)")
         }
         return configuration
     }

@@ -348,24 +348,15 @@ extension SWIMMessage {
 
 extension MemberUpdate {
     init(_ wire: GossipMember) {
-        let status: MemberStatus = switch wire.status {
-        case .alive: .alive
-        case .suspect: .suspect
-        case .dead: .dead
-        case .left: .left
-        }
+        // Both enums number the statuses as the schema does (alive 0 … left 3).
+        let status = MemberStatus(rawValue: UInt8(wire.status.rawValue))!
         self.init(
             Member(id: wire.id, gossipAddress: wire.gossipAddress, rpcAddress: wire.rpcAddress, role: wire.role, incarnation: wire.incarnation, status: status),
             suspectedBy: wire.suspectedBy.isEmpty ? nil : wire.suspectedBy)
     }
 
     var wire: GossipMember {
-        let status: GossipMember.Status = switch member.status {
-        case .alive: .alive
-        case .suspect: .suspect
-        case .dead: .dead
-        case .left: .left
-        }
+        let status = GossipMember.Status(rawValue: UInt32(member.status.rawValue))!
         return GossipMember(
             id: member.id, gossipAddress: member.gossipAddress, rpcAddress: member.rpcAddress, role: member.role,
             incarnation: member.incarnation, status: status, suspectedBy: suspectedBy ?? "")

@@ -16,8 +16,11 @@ import WeftCore
 ///
 /// - A lease held by a member SWIM has confirmed dead is taken over at once (`takeOver`), not
 ///   waited out.
-/// - A lease that vanished (Redis restarted or was flushed) while the fence is still ours is simply
-///   acquired again; the engine keeps running, since the fence, not Redis, decides. A renew that
+/// - A lease that vanished (Redis restarted or was flushed) is acquired again and the fence checked
+///   (`.verifyFence`): still ours, the engine keeps running, since the fence, not Redis, decides;
+///   moved on (the lease had expired and another node took the partition meanwhile, then gave it
+///   back), the engine stops and the fence is advanced anew. Without the check an engine with
+///   nothing to write would sit on a stale fence, holding the lease, for ever. A renew that
 ///   fails for want of Redis keeps the engine too (retried sooner): the fence protects the data,
 ///   and another node cannot take the lease from a Redis that is down either.
 /// - A lost fence stops the engine at once and is never retried with that fence.
@@ -53,6 +56,8 @@ public struct PartitionOwnershipStateMachine: Sendable, Hashable {
         case handOff(Fence)
         /// Stop at once (the lease or the fence is gone): nothing more is written.
         case stopEngine(Fence)
+        /// Read the partition's fence; then `fenceVerified(_:)`.
+        case verifyFence(Fence)
         case renewLease
         /// Compare-and-delete; then `released()`.
         case releaseLease
@@ -137,8 +142,7 @@ public struct PartitionOwnershipStateMachine: Sendable, Hashable {
         case .reacquiring(let fence):
             switch result {
             case .acquired:
-                state = .owned(fence)
-                return [.schedule(.renew, after: settings.renewEvery)]
+                return [.verifyFence(fence)]
             case .held:
                 // Another node took the lease: it will advance the fence; stop before it does.
                 return [.stopEngine(fence)] + retryLater()
@@ -192,6 +196,17 @@ public struct PartitionOwnershipStateMachine: Sendable, Hashable {
         default:
             return []
         }
+    }
+
+    /// Whether the partition's fence is still the engine's, after a lease was acquired again.
+    public mutating func fenceVerified(_ holds: Bool) -> [Action] {
+        guard case .reacquiring(let fence) = state else { return [] }
+        if holds {
+            state = .owned(fence)
+            return [.schedule(.renew, after: settings.renewEvery)]
+        }
+        state = .fencing
+        return [.stopEngine(fence), .advanceFence]
     }
 
     /// The engine's writer found the fence moved on: stop at once, never retry that fence.

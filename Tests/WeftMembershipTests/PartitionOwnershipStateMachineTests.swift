@@ -83,8 +83,16 @@ struct PartitionOwnershipStateMachineTests {
         var machine = Self.owned()
         #expect(machine.renewed(.held) == [.acquireLease(takeOver: nil)])
         #expect(machine.engineFence == Fence(7))
-        #expect(machine.leaseResult(.acquired) == [.schedule(.renew, after: Self.settings.renewEvery)])
+        #expect(machine.leaseResult(.acquired) == [.verifyFence(Fence(7))])
+        #expect(machine.fenceVerified(true) == [.schedule(.renew, after: Self.settings.renewEvery)])
         #expect(machine.state == .owned(Fence(7)))
+
+        // The lease had expired and the partition went elsewhere and came back: the fence moved on.
+        var stale = Self.owned()
+        _ = stale.renewed(.held)
+        _ = stale.leaseResult(.acquired)
+        #expect(stale.fenceVerified(false) == [.stopEngine(Fence(7)), .advanceFence])
+        #expect(stale.fenceAdvanced(Fence(9)) == [.startEngine(Fence(9)), .schedule(.renew, after: Self.settings.renewEvery)])
 
         var taken = Self.owned()
         _ = taken.renewed(.held)

@@ -45,7 +45,9 @@ actor ClusterOwnership {
     private var inactive: Set<String> = []
     private var pending: [(PartitionID, Machine.Action)] = []
     private var wakeUp: CheckedContinuation<Void, Never>?
-    private var background: [Task<Void, Never>] = []
+    /// Recoveries and handoffs in flight (each removes itself when done), cancelled when `run` ends.
+    private var background: [Int: Task<Void, Never>] = [:]
+    private var nextBackgroundID = 0
     private var leaving = false
     private let renewFailures = Counter(label: "weft_lease_renew_failures_total")
     private let handoffs = Counter(label: "weft_handoffs_total")
@@ -127,7 +129,7 @@ actor ClusterOwnership {
                 await sleepOrWake(pause)
             }
         }
-        for task in background { task.cancel() }
+        for task in background.values { task.cancel() }
         await redis?.close()
     }
 
@@ -178,7 +180,11 @@ actor ClusterOwnership {
                 case .startEngine(let value): start[partition] = value
                 case .handOff: handOff.append(partition)
                 case .stopEngine:
-                    await core.stopEngine(partition, reason: "its lease was taken by another scheduler", fenceLost: false)
+                    await core.stopEngine(partition, reason: "its lease or fence was taken by another scheduler", fenceLost: false)
+                case .verifyFence(let fence):
+                    let current = try? await owners.owners().first { $0.partition == partition }?.fence
+                    // Unreadable (Postgres away): assume it moved on — a new fence is always safe.
+                    enqueue(partition, machines[partition.rawValue].fenceVerified(current == fence))
                 case .renewLease: renew.append(partition)
                 case .releaseLease: release.append(partition)
                 case .schedule(let timer, let after): due[partition, default: [:]][timer] = .now + after
@@ -221,14 +227,24 @@ actor ClusterOwnership {
     private func startEngines(_ fences: [PartitionID: Fence]) {
         logger.info("taking over partitions", metadata: ["partitions": "\(fences.keys.map(\.rawValue).sorted())"])
         let core = self.core
-        background.append(Task {
+        inBackground {
             await core.claimed(fences)
             do {
                 try await core.recover(fences: fences)
             } catch {
                 await self.recoveryFailed(Array(fences.keys), error)
             }
-        })
+        }
+    }
+
+    /// Runs `work` beside the loop (renewals go on meanwhile), tracked until it ends.
+    private func inBackground(_ work: @escaping @Sendable () async -> Void) {
+        nextBackgroundID += 1
+        let id = nextBackgroundID
+        background[id] = Task {
+            await work()
+            self.background[id] = nil
+        }
     }
 
     private func recoveryFailed(_ partitions: [PartitionID], _ error: any Error) async {
@@ -244,11 +260,10 @@ actor ClusterOwnership {
         handoffs.increment(by: partitions.count)
         logger.info("handing partitions off", metadata: ["partitions": "\(partitions.map(\.rawValue).sorted())"])
         let core = self.core
-        background.append(Task {
+        inBackground {
             _ = await core.handOff(partitions)
-            self.handedOff(partitions)
-        })
-        background.removeAll { $0.isCancelled }
+            await self.handedOff(partitions)
+        }
     }
 
     private func handedOff(_ partitions: [PartitionID]) {

@@ -111,6 +111,8 @@ struct OwnershipSimulation {
                 more = machines[node][p].handedOff()
             case .stopEngine:
                 engines[node][p] = nil
+            case .verifyFence(let fence):
+                more = machines[node][p].fenceVerified(fences[p] == fence)
             case .renewLease:
                 let mine = leases[p].map { $0.holder == leaseValue(node) && $0.until > now } ?? false
                 if mine { leases[p] = (leaseValue(node), now + settings.leaseTTL) }

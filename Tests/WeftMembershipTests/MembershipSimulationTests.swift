@@ -14,8 +14,12 @@ enum SimulationSeeds {
     }
 }
 
-/// Serialized: the cases are CPU-bound and synchronous, and hundreds of them side by side would
-/// hold both threads of the cooperative pool, starving every other suite's tasks.
+/// Every simulation suite, one case at a time: the cases are CPU-bound, and side by side they
+/// would hold both threads of the cooperative pool (two on our machines), starving every other
+/// suite's tasks (the Postgres pool-starvation probe failed while two of them ran at once).
+@Suite(.serialized) enum Simulations {}
+
+extension Simulations {
 @Suite("Membership simulation", .serialized)
 struct MembershipSimulationTests {
     @Test("five nodes join through one seed and agree on members and ring within seconds", arguments: SimulationSeeds.ci)
@@ -135,6 +139,9 @@ struct MembershipSimulationTests {
     }
 }
 
+}
+
+extension Simulations {
 /// Ownership machines over the simulated membership: liveness (the partitions always come to rest
 /// on the ring's owners) and safety (never two engines on a partition's current fence).
 @Suite("Ownership simulation", .serialized)
@@ -154,4 +161,5 @@ struct OwnershipSimulationTests {
         #expect(sim.violations == [], "replay with WEFT_SIM_SEED=\(seed)")
         #expect(sim.cluster.violations == [], "replay with WEFT_SIM_SEED=\(seed)")
     }
+}
 }

@@ -34,6 +34,7 @@ SWIFT_TYPES = {
     "TaskFailed": "TaskFailedMessage",
     "TaskAssignment": "TaskAssignmentMessage",
     "CancelAttempt": "CancelAttemptMessage",
+    "SchedulersChanged": "SchedulersChangedMessage",
     "Priority": "WirePriority",
 }
 

@@ -547,6 +547,51 @@ void   weft__api__v1__cancel_attempt__free_unpacked
   assert(message->base.descriptor == &weft__api__v1__cancel_attempt__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   weft__api__v1__schedulers_changed__init
+                     (Weft__Api__V1__SchedulersChanged         *message)
+{
+  static const Weft__Api__V1__SchedulersChanged init_value = WEFT__API__V1__SCHEDULERS_CHANGED__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__schedulers_changed__get_packed_size
+                     (const Weft__Api__V1__SchedulersChanged *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__schedulers_changed__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__schedulers_changed__pack
+                     (const Weft__Api__V1__SchedulersChanged *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__schedulers_changed__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__schedulers_changed__pack_to_buffer
+                     (const Weft__Api__V1__SchedulersChanged *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__schedulers_changed__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__SchedulersChanged *
+       weft__api__v1__schedulers_changed__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__SchedulersChanged *)
+     protobuf_c_message_unpack (&weft__api__v1__schedulers_changed__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__schedulers_changed__free_unpacked
+                     (Weft__Api__V1__SchedulersChanged *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__schedulers_changed__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   weft__api__v1__scheduler_message__init
                      (Weft__Api__V1__SchedulerMessage         *message)
 {
@@ -1321,7 +1366,45 @@ const ProtobufCMessageDescriptor weft__api__v1__cancel_attempt__descriptor =
   (ProtobufCMessageInit) weft__api__v1__cancel_attempt__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor weft__api__v1__scheduler_message__field_descriptors[2] =
+static const ProtobufCFieldDescriptor weft__api__v1__schedulers_changed__field_descriptors[1] =
+{
+  {
+    "schedulers",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Weft__Api__V1__SchedulersChanged, n_schedulers),
+    offsetof(Weft__Api__V1__SchedulersChanged, schedulers),
+    &weft__api__v1__scheduler_endpoint__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned weft__api__v1__schedulers_changed__field_indices_by_name[] = {
+  0,   /* field[0] = schedulers */
+};
+static const ProtobufCIntRange weft__api__v1__schedulers_changed__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor weft__api__v1__schedulers_changed__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.SchedulersChanged",
+  "SchedulersChanged",
+  "Weft__Api__V1__SchedulersChanged",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__SchedulersChanged),
+  1,
+  weft__api__v1__schedulers_changed__field_descriptors,
+  weft__api__v1__schedulers_changed__field_indices_by_name,
+  1,  weft__api__v1__schedulers_changed__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__schedulers_changed__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor weft__api__v1__scheduler_message__field_descriptors[3] =
 {
   {
     "assignment",
@@ -1347,15 +1430,28 @@ static const ProtobufCFieldDescriptor weft__api__v1__scheduler_message__field_de
     0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "schedulers",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Weft__Api__V1__SchedulerMessage, body_case),
+    offsetof(Weft__Api__V1__SchedulerMessage, schedulers),
+    &weft__api__v1__schedulers_changed__descriptor,
+    NULL,
+    0 | PROTOBUF_C_FIELD_FLAG_ONEOF,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned weft__api__v1__scheduler_message__field_indices_by_name[] = {
   0,   /* field[0] = assignment */
   1,   /* field[1] = cancel */
+  2,   /* field[2] = schedulers */
 };
 static const ProtobufCIntRange weft__api__v1__scheduler_message__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor weft__api__v1__scheduler_message__descriptor =
 {
@@ -1365,7 +1461,7 @@ const ProtobufCMessageDescriptor weft__api__v1__scheduler_message__descriptor =
   "Weft__Api__V1__SchedulerMessage",
   "weft.api.v1",
   sizeof(Weft__Api__V1__SchedulerMessage),
-  2,
+  3,
   weft__api__v1__scheduler_message__field_descriptors,
   weft__api__v1__scheduler_message__field_indices_by_name,
   1,  weft__api__v1__scheduler_message__number_ranges,

@@ -31,6 +31,11 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("shutdown-grace"), help: "How long attempts in flight may run after SIGTERM. [env: WEFT_SHUTDOWN_GRACE] (default: 10s)")
     var shutdownGrace: String?
 
+    @Option(
+        name: .customLong("rediscover-interval"),
+        help: "How often to ask the coordinator for the schedulers; in cluster mode a scheduler also tells its workers at once when one joins or leaves. [env: WEFT_REDISCOVER_INTERVAL] (default: 5s)")
+    var rediscoverInterval: String?
+
     @OptionGroup var metrics: MetricsOptions
     @OptionGroup var common: CommonOptions
 
@@ -55,6 +60,11 @@ struct WorkerCommand: AsyncParsableCommand {
         configuration.concurrency = value
         configuration.shutdownGracePeriod = try parseDuration(
             WeftEnvironment.resolve(shutdownGrace, flag: "shutdown-grace") ?? "10s", flag: "shutdown-grace")
+        configuration.rediscoverInterval = try parseDuration(
+            WeftEnvironment.resolve(rediscoverInterval, flag: "rediscover-interval") ?? "5s", flag: "rediscover-interval")
+        guard configuration.rediscoverInterval >= .milliseconds(100) else {
+            throw ValidationError("--rediscover-interval: at least 100ms")
+        }
         return configuration
     }
 

@@ -286,6 +286,34 @@ extension ProcessTests {
             }
         }
 
+        @Test("a coordinator in gossip routes by the ring, not by partition_owners; a worker that never rediscovers opens a stream to a scheduler that joins, because the schedulers tell it")
+        func ringRouting_andWorkersFollowMembership() async throws {
+            try await Self.withCluster { cluster, schedulers in
+                try await schedulers.start("s1")
+                try await cluster.startCoordinator(
+                    extraArguments: ["--gossip", "127.0.0.1:0", "--seeds", schedulers.seed!, "--membership-profile", "local-testing"])
+                // Discover once, at start (s1 only), then not for an hour.
+                try cluster.startWorker(id: "worker-0", extraArguments: ["--rediscover-interval", "1h"])
+                let client = try cluster.client(timeout: .seconds(60))
+                try await client.register(definitionJSON: Array(Self.pair.utf8))
+                var runs = try await Self.startRuns(20, client: client)
+
+                try await schedulers.start("s2")
+                let expected = HashRing(nodes: ["s1", "s2"]).owners(partitionCount: 16)
+                let split = try await eventually(within: .seconds(30)) { try await Self.ownerMap(cluster) == expected }
+                try #require(split, "the partitions never settled on the ring's owners")
+                // Every recorded address now points nowhere: only the ring can find the owners.
+                _ = try await cluster.query("UPDATE partition_owners SET owner_address = '127.0.0.1:9'")
+                runs += try await Self.startRuns(100, client: client)
+                // Half of these live on s2; the worker only learnt of s2 from s1's push.
+                try await Self.verify(runs, client: client, cluster: cluster)
+                let onS2 = try await cluster.query(
+                    "SELECT count(*) AS n FROM runs r JOIN partition_owners o ON o.partition_id = r.partition WHERE o.owner_node = 's2'")
+                #expect(try onS2.first?.int("n") ?? 0 > 0, "no run landed on s2")
+                await client.close()
+            }
+        }
+
         @Test("gossip cut between two schedulers under load: each declares the other dead and takes its partitions, the fences let only one write at a time; healed, the ring is restored; nothing lost, nothing recorded twice")
         func gossipCut_noSplitBrainWrites() async throws {
             try await Self.withCluster { cluster, schedulers in

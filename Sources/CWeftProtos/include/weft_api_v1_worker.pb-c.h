@@ -27,6 +27,7 @@ typedef struct Weft__Api__V1__TaskFailed Weft__Api__V1__TaskFailed;
 typedef struct Weft__Api__V1__WorkerMessage Weft__Api__V1__WorkerMessage;
 typedef struct Weft__Api__V1__TaskAssignment Weft__Api__V1__TaskAssignment;
 typedef struct Weft__Api__V1__CancelAttempt Weft__Api__V1__CancelAttempt;
+typedef struct Weft__Api__V1__SchedulersChanged Weft__Api__V1__SchedulersChanged;
 typedef struct Weft__Api__V1__SchedulerMessage Weft__Api__V1__SchedulerMessage;
 
 
@@ -219,10 +220,27 @@ struct  Weft__Api__V1__CancelAttempt
     , NULL, (char *)protobuf_c_empty_string }
 
 
+/*
+ * The schedulers the sender's gossip knows alive, sent when that set changes (and once when a
+ * worker connects), so that a worker opens a stream to a new scheduler at once instead of at its
+ * next Discover.
+ */
+struct  Weft__Api__V1__SchedulersChanged
+{
+  ProtobufCMessage base;
+  size_t n_schedulers;
+  Weft__Api__V1__SchedulerEndpoint **schedulers;
+};
+#define WEFT__API__V1__SCHEDULERS_CHANGED__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__schedulers_changed__descriptor) \
+    , 0,NULL }
+
+
 typedef enum {
   WEFT__API__V1__SCHEDULER_MESSAGE__BODY__NOT_SET = 0,
   WEFT__API__V1__SCHEDULER_MESSAGE__BODY_ASSIGNMENT = 1,
-  WEFT__API__V1__SCHEDULER_MESSAGE__BODY_CANCEL = 2
+  WEFT__API__V1__SCHEDULER_MESSAGE__BODY_CANCEL = 2,
+  WEFT__API__V1__SCHEDULER_MESSAGE__BODY_SCHEDULERS = 3
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(WEFT__API__V1__SCHEDULER_MESSAGE__BODY__CASE)
 } Weft__Api__V1__SchedulerMessage__BodyCase;
 
@@ -233,6 +251,7 @@ struct  Weft__Api__V1__SchedulerMessage
   union {
     Weft__Api__V1__TaskAssignment *assignment;
     Weft__Api__V1__CancelAttempt *cancel;
+    Weft__Api__V1__SchedulersChanged *schedulers;
   };
 };
 #define WEFT__API__V1__SCHEDULER_MESSAGE__INIT \
@@ -468,6 +487,25 @@ Weft__Api__V1__CancelAttempt *
 void   weft__api__v1__cancel_attempt__free_unpacked
                      (Weft__Api__V1__CancelAttempt *message,
                       ProtobufCAllocator *allocator);
+/* Weft__Api__V1__SchedulersChanged methods */
+void   weft__api__v1__schedulers_changed__init
+                     (Weft__Api__V1__SchedulersChanged         *message);
+size_t weft__api__v1__schedulers_changed__get_packed_size
+                     (const Weft__Api__V1__SchedulersChanged   *message);
+size_t weft__api__v1__schedulers_changed__pack
+                     (const Weft__Api__V1__SchedulersChanged   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__schedulers_changed__pack_to_buffer
+                     (const Weft__Api__V1__SchedulersChanged   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__SchedulersChanged *
+       weft__api__v1__schedulers_changed__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__schedulers_changed__free_unpacked
+                     (Weft__Api__V1__SchedulersChanged *message,
+                      ProtobufCAllocator *allocator);
 /* Weft__Api__V1__SchedulerMessage methods */
 void   weft__api__v1__scheduler_message__init
                      (Weft__Api__V1__SchedulerMessage         *message);
@@ -525,6 +563,9 @@ typedef void (*Weft__Api__V1__TaskAssignment_Closure)
 typedef void (*Weft__Api__V1__CancelAttempt_Closure)
                  (const Weft__Api__V1__CancelAttempt *message,
                   void *closure_data);
+typedef void (*Weft__Api__V1__SchedulersChanged_Closure)
+                 (const Weft__Api__V1__SchedulersChanged *message,
+                  void *closure_data);
 typedef void (*Weft__Api__V1__SchedulerMessage_Closure)
                  (const Weft__Api__V1__SchedulerMessage *message,
                   void *closure_data);
@@ -546,6 +587,7 @@ extern const ProtobufCMessageDescriptor weft__api__v1__task_failed__descriptor;
 extern const ProtobufCMessageDescriptor weft__api__v1__worker_message__descriptor;
 extern const ProtobufCMessageDescriptor weft__api__v1__task_assignment__descriptor;
 extern const ProtobufCMessageDescriptor weft__api__v1__cancel_attempt__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__schedulers_changed__descriptor;
 extern const ProtobufCMessageDescriptor weft__api__v1__scheduler_message__descriptor;
 
 PROTOBUF_C__END_DECLS

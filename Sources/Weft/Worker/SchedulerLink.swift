@@ -54,6 +54,7 @@ final class SchedulerLink: Sendable {
                     switch try SchedulerMessage(serializedBytes: bytes) {
                     case .assignment(let assignment): start(assignment)
                     case .cancel(let cancel): self.cancel(cancel.ref, reason: cancel.reason)
+                    case .schedulers(let schedulers): worker.schedulersChanged(schedulers)
                     }
                 }
                 group.cancelAll()

@@ -57,41 +57,71 @@ public final class WeftWorker: Sendable {
     public var inFlight: Int { state.withLock { $0.running.count } }
 
     /// Runs until the task is cancelled, then shuts down gracefully (see the type's documentation).
+    ///
+    /// The set of schedulers is read from the coordinator (`Worker.Discover`) every
+    /// `rediscoverInterval`, and at once when a scheduler says the cluster changed (cluster mode:
+    /// each scheduler pushes its gossip view of the alive schedulers), so a scheduler that joins
+    /// gets this worker's stream within moments.
     public func run() async {
         let coordinator = RPCClient(target: configuration.coordinator, configuration: rpcConfiguration, logger: logger)
+        let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        state.withLock { $0.wake = wake }
         await withTaskGroup(of: Void.self) { group in
+            group.addTask { [interval = configuration.rediscoverInterval] in
+                while !Task.isCancelled {
+                    wake.yield()
+                    try? await Task.sleep(for: interval)
+                }
+            }
             var links: [String: Task<Void, Never>] = [:]
-            while !Task.isCancelled {
+            for await _ in wakeups {  // ends when this task is cancelled (shutdown)
+                var addresses = state.withLock { $0.pushedSchedulers }
+                var complete = false  // whether `addresses` is the whole cluster (else links are only added)
                 do {
                     let response = try await coordinator.unary(
                         WorkerMethods.discover, request: DiscoverRequest(queues: configuration.queues),
                         response: DiscoverResponse.self, options: CallOptions(timeout: .seconds(5)))
-                    let addresses = Set(response.schedulers.map(\.address))
-                    for address in addresses where links[address] == nil {
-                        guard let endpoint = try? Endpoint(parsing: address) else {  // logged below, skipped
-                            logger.warning("ignoring an invalid scheduler address", metadata: ["address": "\(address)"])
-                            continue
-                        }
-                        logger.info("connecting to scheduler", metadata: ["scheduler.address": "\(address)"])
-                        let link = SchedulerLink(worker: self, endpoint: endpoint)
-                        links[address] = Task { await link.run() }
-                    }
-                    for (address, task) in links where !addresses.contains(address) {
-                        logger.info("scheduler left", metadata: ["scheduler.address": "\(address)"])
-                        task.cancel()
-                        links[address] = nil
-                    }
-                    state.withLock { $0.linkCount = max(1, links.count) }
+                    addresses.formUnion(response.schedulers.prefix(Self.maxSchedulers).map(\.address))
+                    complete = true
                 } catch {
                     logger.warning("scheduler discovery failed", metadata: ["error": "\(error)"])
                 }
-                // Cancellation (shutdown) ends the sleep early; that is the normal way out.
-                try? await Task.sleep(for: configuration.rediscoverInterval)
+                for address in addresses where links[address] == nil {
+                    guard address.utf8.count <= 300, let endpoint = try? Endpoint(parsing: address) else {
+                        logger.warning("ignoring an invalid scheduler address", metadata: ["address": "\(MessageText.escaped(address, limit: 300))"])
+                        continue
+                    }
+                    logger.info("connecting to scheduler", metadata: ["scheduler.address": "\(address)"])
+                    let link = SchedulerLink(worker: self, endpoint: endpoint)
+                    links[address] = Task { await link.run() }
+                }
+                for (address, task) in links where complete && !addresses.contains(address) {
+                    logger.info("scheduler left", metadata: ["scheduler.address": "\(address)"])
+                    task.cancel()
+                    links[address] = nil
+                }
+                state.withLock { $0.linkCount = max(1, links.count) }
             }
+            wake.finish()
             await shutdown(links: Array(links.values))
             group.cancelAll()
         }
         await coordinator.close()
+    }
+
+    /// The most schedulers a Discover answer or a push may name (a hostile or broken peer cannot
+    /// make this worker open connections without bound).
+    static let maxSchedulers = 256
+
+    /// A scheduler pushed its view of the alive schedulers: keep it, and look again at once.
+    func schedulersChanged(_ message: SchedulersChangedMessage) {
+        let addresses = Set(message.schedulers.prefix(Self.maxSchedulers).map(\.address))
+        let wake = state.withLock { state -> AsyncStream<Void>.Continuation? in
+            guard state.pushedSchedulers != addresses else { return nil }
+            state.pushedSchedulers = addresses
+            return state.wake
+        }
+        wake?.yield()
     }
 
     private func shutdown(links: [Task<Void, Never>]) async {
@@ -137,6 +167,10 @@ struct WorkerState {
     var finishedEarly: Set<AttemptReference> = []
     var linkCount = 1
     var shuttingDown = false
+    /// The latest set of alive schedulers a scheduler pushed (cluster mode).
+    var pushedSchedulers: Set<String> = []
+    /// Wakes the discovery loop.
+    var wake: AsyncStream<Void>.Continuation?
 }
 
 /// Sleeps for `duration` even when the current task is cancelled (used during shutdown, which

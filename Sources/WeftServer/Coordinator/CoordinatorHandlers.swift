@@ -116,14 +116,14 @@ enum CoordinatorHandlers {
     ) async throws -> R {
         let deadline = context.deadline ?? ContinuousClock.now + .seconds(60)
         var delay: Duration = .milliseconds(25)
-        var target = try await directory.client(for: partition)
+        var target = try await directory.route(for: partition)
         var redirects = 0
         while true {
             let error: RPCError
             var pause = delay
             let attemptDeadline = min(deadline, ContinuousClock.now + attemptTimeout)
             do {
-                return try await call(target, CallOptions(deadline: attemptDeadline, waitForReady: false))
+                return try await call(target.client, CallOptions(deadline: attemptDeadline, waitForReady: false))
             } catch let failure as RPCError where failure.isNotOwner || failure.code == .unavailable {
                 error = failure
             } catch let failure as RPCError where failure.code == .deadlineExceeded && attemptDeadline < deadline {
@@ -133,15 +133,17 @@ enum CoordinatorHandlers {
             guard ContinuousClock.now + pause < deadline else { throw error }
             redirects += 1
             if redirects <= 2, let owner = error.ownerAddress, let named = try? await directory.client(at: owner) {
-                target = named  // the owner it named: no wait (twice at most: two rings that disagree
-                continue        // for a moment must not bounce a call between them without a pause)
+                target = .init(client: named, address: owner)  // the owner it named: no wait (twice at most: two rings that
+                continue                                        // disagree for a moment must not bounce a call without a pause)
             }
             redirects = 0
             if pause > .zero {
                 try await Task.sleep(for: pause)
                 delay = min(delay * 2, .seconds(1))
             }
-            target = try await directory.client(for: partition, forceRefresh: true)
+            // Not the owner, and it names nobody: the recorded owner is the one to ask.
+            let avoiding = error.isNotOwner ? target.address : nil
+            target = try await directory.route(for: partition, avoiding: avoiding, forceRefresh: true)
         }
     }
 }

@@ -82,7 +82,15 @@ public final class CoordinatorService: Service, Sendable {
             clientConfiguration.connectTimeout = .seconds(5)
             let directory = OwnerDirectory(
                 owners: PartitionOwnerStore(connection: connection, logger: logger), clientConfiguration: clientConfiguration,
-                logger: logger)
+                logger: logger,
+                ringOwner: { [membership] partition in
+                    guard let view = membership.withLock({ $0 })?.current, let owner = view.ring.owner(of: partition) else { return nil }
+                    return view.members.first { $0.id == owner && $0.status.isActive }?.rpcAddress
+                },
+                ringMembers: { [membership] in
+                    guard let view = membership.withLock({ $0 })?.current else { return [] }
+                    return view.members.filter { $0.role == .scheduler && $0.status.isActive }.map(\.rpcAddress)
+                })
             CoordinatorHandlers.register(
                 store: store, directory: directory, maxInputBytes: configuration.maxInputBytes, runIDPolicy: configuration.runIDPolicy,
                 clock: SystemWallClock(), into: &router)

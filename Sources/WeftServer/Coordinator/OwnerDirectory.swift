@@ -4,11 +4,28 @@ import WeftPostgres
 import WeftTransport
 import WeftWire
 
-/// Where each partition's owner is (ARCHITECTURE.md §2 "Finding the owner"): `partition_owners`
-/// read from Postgres, cached for a few seconds and re-read after a forwarding failure; and one
-/// multiplexed RPC client per scheduler address.
+/// Where each partition's owner is (ARCHITECTURE.md §2 "Finding the owner"), and one multiplexed
+/// RPC client per scheduler address.
+///
+/// - In cluster mode (the coordinator is a gossip member) the **ring** names the owner: it is
+///   computed locally from the alive schedulers, so it follows a join, a leave or a death as soon
+///   as gossip tells this coordinator — no Postgres read on the call path.
+/// - `partition_owners`, read from Postgres and cached for a few seconds, is the fallback: without
+///   gossip, when the ring is empty, and when the ring's owner says it is not the owner and names
+///   nobody else (it has not taken the partition yet, or is handing it off) — the recorded fence
+///   holder is then the one to ask.
 actor OwnerDirectory {
+    /// A scheduler to call for a partition, and where it is.
+    struct Route {
+        var client: RPCClient
+        var address: String
+    }
+
     private let owners: PartitionOwnerStore
+    /// The RPC address of the ring's owner of a partition (cluster mode), nil when unknown.
+    private let ringOwner: @Sendable (PartitionID) -> String?
+    /// Every alive scheduler's RPC address from gossip (cluster mode).
+    private let ringMembers: @Sendable () -> [String]
     private let clientConfiguration: RPCClientConfiguration
     private let logger: Logger
     private var addresses: [Int: String] = [:]
@@ -18,8 +35,13 @@ actor OwnerDirectory {
     private let maxAge: Duration = .seconds(2)
     private var refreshing: Task<Void, any Error>?
 
-    init(owners: PartitionOwnerStore, clientConfiguration: RPCClientConfiguration, logger: Logger) {
+    init(
+        owners: PartitionOwnerStore, clientConfiguration: RPCClientConfiguration, logger: Logger,
+        ringOwner: @escaping @Sendable (PartitionID) -> String? = { _ in nil }, ringMembers: @escaping @Sendable () -> [String] = { [] }
+    ) {
         self.owners = owners
+        self.ringOwner = ringOwner
+        self.ringMembers = ringMembers
         self.clientConfiguration = clientConfiguration
         self.logger = logger
     }
@@ -30,20 +52,26 @@ actor OwnerDirectory {
         return partitionCount
     }
 
-    /// The client for the owner of `partition`. Throws `UNAVAILABLE` when nobody owns it.
-    func client(for partition: PartitionID, forceRefresh: Bool = false) async throws -> RPCClient {
+    /// The owner of `partition`: the ring's, unless it is `avoiding` (it just said it is not the
+    /// owner) or unknown; then the one `partition_owners` records, read again when
+    /// `forceRefresh`. Throws `UNAVAILABLE` when nobody owns it.
+    func route(for partition: PartitionID, avoiding: String? = nil, forceRefresh: Bool = false) async throws -> Route {
+        if let address = ringOwner(partition), address != avoiding {
+            return Route(client: try client(at: address), address: address)
+        }
         if forceRefresh { loadedAt = nil }
         try await refreshIfStale()
         guard let address = addresses[partition.rawValue] else {
             throw RPCError(.unavailable, "no scheduler owns partition \(partition) (is a scheduler running?)")
         }
-        return try client(at: address)
+        return Route(client: try client(at: address), address: address)
     }
 
-    /// Every scheduler address (for `Worker.Discover`).
+    /// Every scheduler address (for `Worker.Discover`): the alive schedulers gossip knows (one
+    /// that has just joined owns nothing yet, but will), and those recorded as owners.
     func schedulerAddresses() async throws -> [String] {
         try await refreshIfStale()
-        return Array(Set(addresses.values)).sorted()
+        return Array(Set(addresses.values).union(ringMembers())).sorted()
     }
 
     /// The client for the scheduler at `address` (`HOST:PORT`).
@@ -53,7 +81,7 @@ actor OwnerDirectory {
         do {
             endpoint = try Endpoint(parsing: address)
         } catch {
-            throw RPCError(.internal, "partition_owners holds an invalid address '\(address)'")
+            throw RPCError(.internal, "a scheduler advertises an invalid address \(MessageText.quoted(address))")
         }
         let client = RPCClient(target: endpoint, configuration: clientConfiguration, logger: logger)
         clients[address] = client

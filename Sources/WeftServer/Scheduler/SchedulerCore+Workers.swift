@@ -21,7 +21,24 @@ extension SchedulerCore {
             "task.types": "\(MessageText.escaped(taskTypes.joined(separator: ","), limit: 400))",
         ])
         schedulePump()  // tasks may have waited for a worker of their type
+        if !knownSchedulers.isEmpty {
+            let message = SchedulerMessage.schedulers(SchedulersChangedMessage(schedulers: knownSchedulers))
+            Task { try? await writer.send(message) }  // a broken stream is handled by its reader
+        }
         return id
+    }
+
+    /// Gossip's set of alive schedulers changed (cluster mode): every connected worker is told, so
+    /// that it opens a stream to a scheduler that joined at once (ARCHITECTURE §2: workers keep a
+    /// stream to every scheduler and follow membership changes).
+    func schedulersChanged(_ schedulers: [SchedulerEndpoint]) {
+        guard schedulers != knownSchedulers else { return }
+        knownSchedulers = schedulers
+        let message = SchedulerMessage.schedulers(SchedulersChangedMessage(schedulers: schedulers))
+        for session in sessions.values {
+            let writer = session.writer
+            Task { try? await writer.send(message) }
+        }
     }
 
     /// Applies one message of a worker's stream. The state machines change at once, in stream

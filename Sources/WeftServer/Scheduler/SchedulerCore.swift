@@ -114,6 +114,8 @@ actor SchedulerCore {
     var dispatcher = Dispatcher<QueuedTask>()
     var sessions: [Dispatcher<QueuedTask>.WorkerID: WorkerSession] = [:]
     var nextWorkerID: UInt64 = 1
+    /// The alive schedulers gossip knows (cluster mode), told to every worker when it changes.
+    var knownSchedulers: [SchedulerEndpoint] = []
     var nextWaiterID: UInt64 = 1
     /// `WaitRun` calls waiting for a run to close.
     private(set) var waiting = 0

@@ -203,7 +203,14 @@ public final class SchedulerService: Service, @unchecked Sendable {
                     return view.members.first { $0.id == owner }?.rpcAddress
                 }
                 try await membership.start()
-                membership.observe { _ in Task { await ownership.membershipChanged(membership.members) } }
+                membership.observe { _ in
+                    Task {  // the latest view, not the one of this call: tasks may run out of order
+                        let members = membership.members
+                        await ownership.membershipChanged(members)
+                        await core.schedulersChanged(members.filter { $0.role == .scheduler && $0.status.isActive }
+                            .map { SchedulerEndpoint(nodeID: $0.id, address: $0.rpcAddress) }.sorted { $0.nodeID < $1.nodeID })
+                    }
+                }
                 onGossip(membership.gossipAddress ?? "")
                 logger.notice("scheduler joined the cluster", metadata: [
                     "gossip": "\(membership.gossipAddress ?? "?")", "seeds": "\(configuration.clusterMode?.seeds ?? [])",

@@ -133,4 +133,12 @@ public struct CancelAttemptMessage: Hashable, Sendable {
 public enum SchedulerMessage: Hashable, Sendable {
     case assignment(TaskAssignmentMessage)
     case cancel(CancelAttemptMessage)
+    /// The schedulers the sender knows alive (cluster mode): connect to the new ones now.
+    case schedulers(SchedulersChangedMessage)
+}
+
+/// The schedulers a scheduler's gossip knows alive, pushed to its workers when the set changes.
+public struct SchedulersChangedMessage: Hashable, Sendable {
+    public var schedulers: [SchedulerEndpoint]
+    public init(schedulers: [SchedulerEndpoint]) { self.schedulers = schedulers }
 }

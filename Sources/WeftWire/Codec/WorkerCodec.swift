@@ -419,6 +419,38 @@ extension CancelAttemptMessage: WireMessage {
     }
 }
 
+extension SchedulersChangedMessage {
+    func cMessage(_ a: CArena) -> Weft__Api__V1__SchedulersChanged {
+        var m = Weft__Api__V1__SchedulersChanged()
+        weft__api__v1__schedulers_changed__init(&m)
+        (m.n_schedulers, m.schedulers) = a.repeated(schedulers) { $0.cMessage(a) }
+        return m
+    }
+
+    init(c m: Weft__Api__V1__SchedulersChanged) throws(WireError) {
+        self.init(
+                schedulers: try swiftArray(m.n_schedulers, m.schedulers) { (c) throws(WireError) in try SchedulerEndpoint(c: c) })
+    }
+}
+
+extension SchedulersChangedMessage: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = cMessage(a)
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__schedulers_changed__get_packed_size, pack: weft__api__v1__schedulers_changed__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "SchedulersChangedMessage", unpack: weft__api__v1__schedulers_changed__unpack, free: weft__api__v1__schedulers_changed__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__SchedulersChanged) throws(WireError) -> SchedulersChangedMessage in
+            try SchedulersChangedMessage(c: m)
+        }
+    }
+}
+
 extension SchedulerMessage: WireMessage {
     public func serializedBytes() -> [UInt8] {
         let a = CArena()
@@ -431,6 +463,9 @@ extension SchedulerMessage: WireMessage {
         case .cancel(let body):
             m.body_case = WEFT__API__V1__SCHEDULER_MESSAGE__BODY_CANCEL
             m.cancel = a.message { body.cMessage(a) }
+        case .schedulers(let body):
+            m.body_case = WEFT__API__V1__SCHEDULER_MESSAGE__BODY_SCHEDULERS
+            m.schedulers = a.message { body.cMessage(a) }
         }
         return withExtendedLifetime(a) {
             packMessage(&m, size: weft__api__v1__scheduler_message__get_packed_size, pack: weft__api__v1__scheduler_message__pack)
@@ -447,6 +482,8 @@ extension SchedulerMessage: WireMessage {
                 .assignment(try requiredMessage(m.assignment, field: "SchedulerMessage.assignment") { (c) throws(WireError) in try TaskAssignmentMessage(c: c) })
             case WEFT__API__V1__SCHEDULER_MESSAGE__BODY_CANCEL:
                 .cancel(try requiredMessage(m.cancel, field: "SchedulerMessage.cancel") { (c) throws(WireError) in try CancelAttemptMessage(c: c) })
+            case WEFT__API__V1__SCHEDULER_MESSAGE__BODY_SCHEDULERS:
+                .schedulers(try requiredMessage(m.schedulers, field: "SchedulerMessage.schedulers") { (c) throws(WireError) in try SchedulersChangedMessage(c: c) })
             default:
                 throw WireError(.invalidField, "SchedulerMessage has no body")
             }

@@ -694,18 +694,6 @@ static const ProtobufCFieldDescriptor weft__gossip__v1__packet__field_descriptor
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
   {
-    "auth_token",
-    3,
-    PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_BYTES,
-    0,   /* quantifier_offset */
-    offsetof(Weft__Gossip__V1__Packet, auth_token),
-    NULL,
-    NULL,
-    0,             /* flags */
-    0,NULL,NULL    /* reserved1,reserved2, etc */
-  },
-  {
     "from",
     4,
     PROTOBUF_C_LABEL_NONE,
@@ -801,23 +789,36 @@ static const ProtobufCFieldDescriptor weft__gossip__v1__packet__field_descriptor
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "sent_at_ms",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Gossip__V1__Packet, sent_at_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned weft__gossip__v1__packet__field_indices_by_name[] = {
-  7,   /* field[7] = ack */
-  2,   /* field[2] = auth_token */
+  6,   /* field[6] = ack */
   1,   /* field[1] = cluster */
-  3,   /* field[3] = from */
-  4,   /* field[4] = incarnation */
-  8,   /* field[8] = nack */
-  5,   /* field[5] = ping */
-  6,   /* field[6] = ping_request */
+  2,   /* field[2] = from */
+  3,   /* field[3] = incarnation */
+  7,   /* field[7] = nack */
+  4,   /* field[4] = ping */
+  5,   /* field[5] = ping_request */
   0,   /* field[0] = protocol_version */
-  9,   /* field[9] = sync */
-  10,   /* field[10] = updates */
+  10,   /* field[10] = sent_at_ms */
+  8,   /* field[8] = sync */
+  9,   /* field[9] = updates */
 };
-static const ProtobufCIntRange weft__gossip__v1__packet__number_ranges[1 + 1] =
+static const ProtobufCIntRange weft__gossip__v1__packet__number_ranges[2 + 1] =
 {
   { 1, 0 },
+  { 4, 2 },
   { 0, 11 }
 };
 const ProtobufCMessageDescriptor weft__gossip__v1__packet__descriptor =
@@ -831,7 +832,7 @@ const ProtobufCMessageDescriptor weft__gossip__v1__packet__descriptor =
   11,
   weft__gossip__v1__packet__field_descriptors,
   weft__gossip__v1__packet__field_indices_by_name,
-  1,  weft__gossip__v1__packet__number_ranges,
+  2,  weft__gossip__v1__packet__number_ranges,
   (ProtobufCMessageInit) weft__gossip__v1__packet__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

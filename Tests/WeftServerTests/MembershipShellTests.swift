@@ -63,7 +63,7 @@ struct MembershipShellTests {
         await coordinator.leave()
     }
 
-    @Test("packets of another cluster, with a wrong token, of another version or malformed are dropped and counted; the member view does not change")
+    @Test("packets of another cluster, with a MAC of another token, sent long ago (replayed), of another version or malformed are dropped and counted; the member view does not change")
     func foreignPackets_dropped() async throws {
         let log = LogCapture()
         let node = Self.shell("s1", seeds: [], log: log)
@@ -71,11 +71,14 @@ struct MembershipShellTests {
         let address = try #require(node.gossipAddress)
         let endpoint = try Endpoint(parsing: address)
         let intruder = Member(id: "intruder", gossipAddress: "127.0.0.1:9", rpcAddress: "127.0.0.1:9", role: .scheduler)
-        func packet(cluster: String = "test", token: [UInt8] = Self.token, version: UInt32 = GossipPacket.protocolVersion) -> [UInt8] {
-            GossipPacket(
-                protocolVersion: version, cluster: cluster, authToken: token, from: "intruder", incarnation: 0,
+        let now = UInt64(SystemWallClock().nowMilliseconds())
+        func packet(
+            cluster: String = "test", token: [UInt8] = Self.token, version: UInt32 = GossipPacket.protocolVersion, sentAt: UInt64 = now
+        ) -> [UInt8] {
+            GossipSeal(authToken: token).seal(GossipPacket(
+                protocolVersion: version, cluster: cluster, sentAtMilliseconds: sentAt, from: "intruder", incarnation: 0,
                 kind: .sync(members: [MemberUpdate(intruder).wire], wantsReply: true)
-            ).serializedBytes()
+            ).serializedBytes())
         }
         let sender = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         defer { close(sender) }
@@ -92,17 +95,19 @@ struct MembershipShellTests {
         }
         send(packet(cluster: "other"))
         send(packet(token: Array("wrong".utf8)))
+        send(packet(sentAt: now - 5 * 60_000))
+        send(packet(sentAt: now + 5 * 60_000))
         send(packet(version: 9))
         send([0xFF, 0xFF, 0xFF, 0x01, 0x02])
         send(packet(cluster: String(repeating: "x", count: 200)))
         let counted = try await eventually(within: .seconds(5)) {
             let dropped = node.current.dropped
-            return dropped[.foreignCluster] == 1 && dropped[.badToken] == 1 && dropped[.unknownVersion] == 1 && dropped[.malformed] == 2
+            return dropped[.foreignCluster] == 1 && dropped[.badMAC] == 1 && dropped[.stale] == 2 && dropped[.unknownVersion] == 1 && dropped[.malformed] == 2
         }
         #expect(counted, "dropped: \(node.current.dropped)")
         #expect(Self.activeIDs(node) == ["s1"])
         #expect(node.current.packetsReceived == 0)
-        // The same packet with the right cluster and token is heard.
+        // The same packet with the right cluster, MAC and time is heard.
         send(packet())
         let heard = try await eventually(within: .seconds(5)) { Self.activeIDs(node).contains("intruder") }
         #expect(heard)
@@ -115,12 +120,12 @@ struct MembershipShellTests {
             MemberUpdate(Member(id: "node-\($0)-" + String(repeating: "n", count: 100), gossipAddress: "10.0.\($0 / 250).\($0 % 250):7946", rpcAddress: "10.0.0.1:7400", role: .scheduler))
         }
         let message = SWIMMessage(from: "a", kind: .sync(members: members, wantsReply: true))
-        let packets = GossipPacket.packets(message, cluster: "test", authToken: Self.token)
+        let packets = GossipPacket.packets(message, cluster: "test", sentAtMilliseconds: 1)
         #expect(packets.count > 1)
         var seen: [String] = []
         var replies = 0
         for bytes in packets {
-            #expect(bytes.count <= GossipPacket.Limits.maxPacketBytes)
+            #expect(bytes.count + GossipSeal.macBytes <= GossipPacket.Limits.maxPacketBytes)
             let decoded = try bytes.withUnsafeBytes { try GossipPacket(serializedBytes: $0) }
             guard case .sync(let part, let wantsReply) = decoded.kind else { Issue.record("not a sync"); return }
             seen += part.map(\.id)

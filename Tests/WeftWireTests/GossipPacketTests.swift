@@ -10,7 +10,7 @@ struct GossipPacketTests {
     }
 
     static func packet(_ kind: GossipPacket.Kind, updates: [GossipMember] = []) -> GossipPacket {
-        GossipPacket(cluster: "weft", authToken: Array("token".utf8), from: "s1", incarnation: 2, kind: kind, updates: updates)
+        GossipPacket(cluster: "weft", sentAtMilliseconds: 1_700_000_000_000, from: "s1", incarnation: 2, kind: kind, updates: updates)
     }
 
     static func decode(_ bytes: [UInt8]) throws -> GossipPacket {
@@ -24,6 +24,30 @@ struct GossipPacketTests {
     func roundTrip(kind: GossipPacket.Kind) throws {
         let packet = Self.packet(kind, updates: [Self.member("s2", status: .suspect)])
         #expect(try Self.decode(packet.serializedBytes()) == packet)
+    }
+
+    @Test("a sealed datagram opens with the same token only; a flipped bit, another token or a runt is refused")
+    func seal_authenticates() throws {
+        let bytes = Self.packet(.ping(sequence: 1)).serializedBytes()
+        let seal = GossipSeal(authToken: Array("token".utf8))
+        let datagram = seal.seal(bytes)
+        #expect(datagram.count == bytes.count + GossipSeal.macBytes)
+        #expect(!datagram.starts(with: Array("token".utf8)) && !datagram.contains(Array("token".utf8)))
+        datagram.withUnsafeBytes { raw in
+            #expect(seal.isAuthentic(raw))
+            #expect(GossipSeal.packetBytes(of: raw).map(Array.init) == bytes)
+            #expect(!GossipSeal(authToken: Array("tokeN".utf8)).isAuthentic(raw))
+            #expect(!GossipSeal(authToken: []).isAuthentic(raw))
+        }
+        for index in [0, bytes.count / 2, datagram.count - 1] {
+            var tampered = datagram
+            tampered[index] ^= 0x01
+            tampered.withUnsafeBytes { #expect(!seal.isAuthentic($0), "a flip at \(index) went unnoticed") }
+        }
+        [UInt8](repeating: 0, count: GossipSeal.macBytes - 1).withUnsafeBytes { raw in
+            #expect(GossipSeal.packetBytes(of: raw) == nil)
+            #expect(!seal.isAuthentic(raw))
+        }
     }
 
     @Test("the corpus seeds written by hand decode as the packets they describe")

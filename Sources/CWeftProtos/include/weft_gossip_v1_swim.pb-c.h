@@ -139,11 +139,10 @@ struct  Weft__Gossip__V1__Packet
 {
   ProtobufCMessage base;
   /*
-   * 1
+   * 2 (1 carried the token in clear)
    */
   uint32_t protocol_version;
   char *cluster;
-  ProtobufCBinaryData auth_token;
   /*
    * the sender's node id
    */
@@ -157,6 +156,10 @@ struct  Weft__Gossip__V1__Packet
    */
   size_t n_updates;
   Weft__Gossip__V1__Member **updates;
+  /*
+   * the sender's wall clock, Unix milliseconds
+   */
+  uint64_t sent_at_ms;
   Weft__Gossip__V1__Packet__KindCase kind_case;
   union {
     Weft__Gossip__V1__Ping *ping;
@@ -168,7 +171,7 @@ struct  Weft__Gossip__V1__Packet
 };
 #define WEFT__GOSSIP__V1__PACKET__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&weft__gossip__v1__packet__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string, 0, 0,NULL, WEFT__GOSSIP__V1__PACKET__KIND__NOT_SET, {0} }
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0,NULL, 0, WEFT__GOSSIP__V1__PACKET__KIND__NOT_SET, {0} }
 
 
 /* Weft__Gossip__V1__Member methods */

@@ -61,7 +61,7 @@ public final class MembershipShell: @unchecked Sendable {
 
     /// Why a received packet was dropped before the state machine saw it.
     public enum DropReason: String, Sendable, CaseIterable {
-        case malformed, foreignCluster = "foreign_cluster", badToken = "bad_token", unknownVersion = "unknown_version"
+        case malformed, foreignCluster = "foreign_cluster", badMAC = "bad_mac", stale, unknownVersion = "unknown_version"
     }
 
     /// What the shell publishes after every change.
@@ -77,6 +77,8 @@ public final class MembershipShell: @unchecked Sendable {
     public let loop: EventLoop
     private let logger: Logger
     private let view = Locked(View())
+    private let seal: GossipSeal
+    private let wallClock: any WallClock
     private let origin = ContinuousClock.now
     private var cut: Set<String> = []
     private var cutReadAt: ContinuousClock.Instant?
@@ -97,10 +99,12 @@ public final class MembershipShell: @unchecked Sendable {
         ($0, Gauge(label: "weft_members", dimensions: [("status", $0.description)]))
     })
 
-    public init(configuration: Configuration, loop: EventLoop = .shared, logger: Logger) {
+    public init(configuration: Configuration, loop: EventLoop = .shared, wallClock: any WallClock = SystemWallClock(), logger: Logger) {
         self.configuration = configuration
         self.loop = loop
         self.logger = logger
+        self.wallClock = wallClock
+        seal = GossipSeal(authToken: configuration.authToken)
     }
 
     // MARK: Reading (any thread)
@@ -246,7 +250,8 @@ public final class MembershipShell: @unchecked Sendable {
         if isCut(from.endpoint.description) { return }
         let packet: GossipPacket
         do {
-            packet = try GossipPacket(serializedBytes: bytes)
+            guard let body = GossipSeal.packetBytes(of: bytes) else { throw WireError(.invalidField, "shorter than its MAC") }
+            packet = try GossipPacket(serializedBytes: body)
         } catch {
             drop(.malformed, from: from, "\(error)")
             return
@@ -259,8 +264,13 @@ public final class MembershipShell: @unchecked Sendable {
             drop(.foreignCluster, from: from, "cluster \(MessageText.quoted(packet.cluster))")
             return
         }
-        guard ConstantTime.equals(packet.authToken, configuration.authToken) else {
-            drop(.badToken, from: from, "wrong auth token")
+        guard seal.isAuthentic(bytes) else {
+            drop(.badMAC, from: from, "the MAC does not match this cluster's auth token")
+            return
+        }
+        let now = UInt64(max(0, wallClock.nowMilliseconds()))
+        guard max(now, packet.sentAtMilliseconds) - min(now, packet.sentAtMilliseconds) <= GossipSeal.maxAge else {
+            drop(.stale, from: from, "sent \(Int64(bitPattern: now &- packet.sentAtMilliseconds)) ms before this node's clock (replayed, or clocks more than \(GossipSeal.maxAge / 1000) s apart)")
             return
         }
         view.withLock { $0.packetsReceived += 1 }
@@ -284,7 +294,8 @@ public final class MembershipShell: @unchecked Sendable {
 
     private func send(_ message: SWIMMessage, to address: String) {
         if isCut(address) { return }
-        let packets = GossipPacket.packets(message, cluster: configuration.cluster, authToken: configuration.authToken)
+        let sentAt = UInt64(max(0, wallClock.nowMilliseconds()))
+        let packets = GossipPacket.packets(message, cluster: configuration.cluster, sentAtMilliseconds: sentAt).map(seal.seal)
         withAddress(address) { [weak self] target in
             guard let self, let socket = self.socket else { return }
             for packet in packets where socket.send(packet, to: target) {
@@ -366,9 +377,10 @@ extension MemberUpdate {
 extension GossipPacket {
     /// `message` as datagrams: one, or a sync split over several so that each fits in a UDP
     /// payload (only the first asks for a reply).
-    static func packets(_ message: SWIMMessage, cluster: String, authToken: [UInt8]) -> [[UInt8]] {
+    /// (Each is sealed with its MAC before it is sent: `GossipSeal`.)
+    static func packets(_ message: SWIMMessage, cluster: String, sentAtMilliseconds: UInt64) -> [[UInt8]] {
         func packet(_ kind: Kind, updates: [MemberUpdate]) -> GossipPacket {
-            GossipPacket(cluster: cluster, authToken: authToken, from: message.from, incarnation: message.incarnation, kind: kind, updates: updates.map(\.wire))
+            GossipPacket(cluster: cluster, sentAtMilliseconds: sentAtMilliseconds, from: message.from, incarnation: message.incarnation, kind: kind, updates: updates.map(\.wire))
         }
         switch message.kind {
         case .ping(let sequence): return [packet(.ping(sequence: sequence), updates: message.updates).serializedBytes()]

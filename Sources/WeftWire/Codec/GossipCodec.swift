@@ -13,7 +13,7 @@ extension GossipPacket: WireMessage {
         weft__gossip__v1__packet__init(&m)
         m.protocol_version = protocolVersion
         m.cluster = a.string(cluster)
-        m.auth_token = a.bytes(authToken)
+        m.sent_at_ms = sentAtMilliseconds
         m.from = a.string(from)
         m.incarnation = incarnation
         switch kind {
@@ -103,13 +103,10 @@ extension GossipPacket: WireMessage {
             default:
                 throw WireError(.invalidField, "GossipPacket has no kind")
             }
-            guard m.auth_token.len <= Limits.maxTokenBytes else {
-                throw WireError(.invalidField, "GossipPacket.auth_token is longer than \(Limits.maxTokenBytes) bytes")
-            }
             return GossipPacket(
                 protocolVersion: m.protocol_version,
                 cluster: try gossipText(m.cluster, "GossipPacket.cluster", max: Limits.maxClusterBytes, allowEmpty: true),
-                authToken: swiftBytes(m.auth_token),
+                sentAtMilliseconds: m.sent_at_ms,
                 from: try gossipText(m.from, "GossipPacket.from", max: Limits.maxIDBytes),
                 incarnation: m.incarnation,
                 kind: kind,

@@ -812,7 +812,7 @@ const ProtobufCMessageDescriptor weft__api__v1__partitions_request__descriptor =
   (ProtobufCMessageInit) weft__api__v1__partitions_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor weft__api__v1__partition_info__field_descriptors[6] =
+static const ProtobufCFieldDescriptor weft__api__v1__partition_info__field_descriptors[8] =
 {
   {
     "partition",
@@ -886,6 +886,30 @@ static const ProtobufCFieldDescriptor weft__api__v1__partition_info__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "ready_tasks",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__PartitionInfo, ready_tasks),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "state",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__PartitionInfo, state),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned weft__api__v1__partition_info__field_indices_by_name[] = {
   3,   /* field[3] = fence */
@@ -893,12 +917,14 @@ static const unsigned weft__api__v1__partition_info__field_indices_by_name[] = {
   2,   /* field[2] = owner_address */
   1,   /* field[1] = owner_node */
   0,   /* field[0] = partition */
+  6,   /* field[6] = ready_tasks */
   5,   /* field[5] = ring_owner */
+  7,   /* field[7] = state */
 };
 static const ProtobufCIntRange weft__api__v1__partition_info__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor weft__api__v1__partition_info__descriptor =
 {
@@ -908,7 +934,7 @@ const ProtobufCMessageDescriptor weft__api__v1__partition_info__descriptor =
   "Weft__Api__V1__PartitionInfo",
   "weft.api.v1",
   sizeof(Weft__Api__V1__PartitionInfo),
-  6,
+  8,
   weft__api__v1__partition_info__field_descriptors,
   weft__api__v1__partition_info__field_indices_by_name,
   1,  weft__api__v1__partition_info__number_ranges,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Weft
 import WeftCLISupport
 import WeftCore
@@ -53,7 +54,7 @@ struct RingCommand: AsyncParsableCommand {
 
 struct PartitionsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "partitions", abstract: "List every partition: recorded owner and fence, open runs, and the ring's owner.")
+        commandName: "partitions", abstract: "List every partition: recorded owner and fence, the owner's engine state, open runs, ready tasks, and the ring's owner.")
     @OptionGroup var options: ClientOptions
 
     func run() async throws {
@@ -61,13 +62,17 @@ struct PartitionsCommand: AsyncParsableCommand {
         if options.json {
             printJSON(partitions.map {
                 ["partition": Int($0.partition), "owner": $0.ownerNode, "address": $0.ownerAddress, "fence": Int($0.fence),
-                 "open_runs": Int($0.openRuns), "ring_owner": $0.ringOwner] as [String: Any]
+                 "open_runs": Int($0.openRuns), "ring_owner": $0.ringOwner,
+                 "state": $0.state.isEmpty ? NSNull() : $0.state as Any,
+                 "ready_tasks": $0.state.isEmpty ? NSNull() : Int($0.readyTasks) as Any] as [String: Any]
             })
         } else {
             print(Table(
-                headers: ["PARTITION", "OWNER", "ADDRESS", "FENCE", "OPEN RUNS", "RING OWNER"],
+                headers: ["PARTITION", "OWNER", "ADDRESS", "FENCE", "STATE", "OPEN RUNS", "READY", "RING OWNER"],
                 rows: partitions.map {
-                    ["\($0.partition)", $0.ownerNode, $0.ownerAddress, "\($0.fence)", "\($0.openRuns)", $0.ringOwner.isEmpty ? "-" : $0.ringOwner]
+                    let answered = !$0.state.isEmpty
+                    return ["\($0.partition)", $0.ownerNode, $0.ownerAddress, "\($0.fence)", answered ? $0.state : "?", "\($0.openRuns)",
+                            answered ? "\($0.readyTasks)" : "?", $0.ringOwner.isEmpty ? "-" : $0.ringOwner]
                 }
             ).render())
         }

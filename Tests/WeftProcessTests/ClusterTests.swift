@@ -61,9 +61,9 @@ extension ProcessTests {
 
         /// Runs `body` on a fresh database with scheduler shards it starts; records an error with
         /// every process's output, and stops everything afterwards.
-        static func withCluster(_ body: (ProcessCluster, Schedulers) async throws -> Void) async throws {
+        static func withCluster(postgresURL: String? = nil, _ body: (ProcessCluster, Schedulers) async throws -> Void) async throws {
             let redis = try #require(try IntegrationEnvironment.redisURL(), "WEFT_REDIS_URL is needed for the cluster tests")
-            let cluster = try await ProcessCluster()
+            let cluster = try await ProcessCluster(postgresURL: postgresURL)
             let schedulers = Schedulers(cluster: cluster, redis: redis)
             do {
                 try await body(cluster, schedulers)
@@ -243,10 +243,13 @@ extension ProcessTests {
                 for id in ["s1", "s2", "s3"] { try await schedulers.start(id) }
                 try await cluster.startCoordinator(
                     extraArguments: ["--gossip", "127.0.0.1:0", "--seeds", schedulers.seed!, "--membership-profile", "local-testing"])
-                for i in 0..<2 { try cluster.startWorker(id: "worker-\(i)") }
                 let expected = HashRing(nodes: ["s1", "s2", "s3"]).owners(partitionCount: 16)
                 let settled = try await eventually(within: .seconds(30)) { try await Self.ownerMap(cluster) == expected }
                 try #require(settled, "the partitions never settled on the ring's owners")
+                // 20 runs and no worker yet: each has its first task ready, waiting.
+                let client = try cluster.client(timeout: .seconds(120))
+                try await client.register(definitionJSON: Array(Self.pair.utf8))
+                var runs = try await Self.startRuns(20, client: client)
 
                 // The admin views.
                 let seen = try await eventually(within: .seconds(10)) {
@@ -263,11 +266,18 @@ extension ProcessTests {
                 let partitions = try Self.json(try await Self.weftctl(["partitions"], cluster: cluster)) as? [[String: Any]] ?? []
                 #expect(partitions.count == 16)
                 #expect(partitions.allSatisfy { $0["owner"] as? String == $0["ring_owner"] as? String }, "\(partitions)")
+                // Each owner's memory: every engine serving, the ready depth and open runs add up.
+                #expect(partitions.allSatisfy { $0["state"] as? String == "serving" }, "\(partitions)")
+                #expect(partitions.reduce(0) { $0 + ($1["ready_tasks"] as? Int ?? 0) } == 20, "\(partitions)")
+                #expect(partitions.reduce(0) { $0 + ($1["open_runs"] as? Int ?? 0) } == 20, "\(partitions)")
+                let table = try await runProcess(
+                    try WeftBinaries.path("weftctl"), ["partitions", "--address", cluster.coordinatorAddress],
+                    environment: cluster.environment, timeout: .seconds(30))
+                #expect(table.stdout.contains("READY") && table.stdout.contains("serving"), "\(table.stdout)")
 
                 // Drain s3 while runs go on.
-                let client = try cluster.client(timeout: .seconds(120))
-                try await client.register(definitionJSON: Array(Self.pair.utf8))
-                var runs = try await Self.startRuns(150, client: client)
+                for i in 0..<2 { try cluster.startWorker(id: "worker-\(i)") }
+                runs += try await Self.startRuns(150, client: client)
                 let drain = try await Self.weftctl(["drain", "s3"], cluster: cluster)
                 #expect(drain.status == 0, "\(drain.stderr)")
                 runs += try await Self.startRuns(150, client: client)
@@ -312,6 +322,40 @@ extension ProcessTests {
                 #expect(try onS2.first?.int("n") ?? 0 > 0, "no run landed on s2")
                 await client.close()
             }
+        }
+
+        @Test("Postgres stopped under load in cluster mode, and a scheduler killed while it is down: the other takes its partitions once Postgres is back; every acknowledged run completes, none twice")
+        func postgresRestart_withFailoverDuringTheOutage() async throws {
+            let postgres = try await PrivatePostgres()
+            try await Self.withCluster(postgresURL: postgres.url) { cluster, schedulers in
+                try await schedulers.start("s1")
+                let second = try await schedulers.start("s2")
+                let expected = HashRing(nodes: ["s1", "s2"]).owners(partitionCount: 16)
+                let split = try await eventually(within: .seconds(30)) { try await Self.ownerMap(cluster) == expected }
+                try #require(split, "the partitions never settled on the ring's owners")
+                try await cluster.startCoordinator(
+                    extraArguments: ["--gossip", "127.0.0.1:0", "--seeds", schedulers.seed!, "--membership-profile", "local-testing"])
+                for i in 0..<2 { try cluster.startWorker(id: "worker-\(i)") }
+                let client = try cluster.client(timeout: .seconds(120))
+                try await client.register(definitionJSON: Array(Self.pair.utf8))
+                var runs = try await Self.startRuns(150, client: client)
+
+                // Postgres goes away; s2 dies while it is away. s1 sees s2 dead at once (gossip needs no
+                // Postgres) but can advance the fences only when Postgres is back.
+                try await postgres.stop()
+                try await Task.sleep(for: .seconds(2))
+                kill(second.process.processIdentifier, SIGKILL)
+                try await Task.sleep(for: .seconds(4))
+                #expect(schedulers["s1"].process.isRunning, "s1 stopped during the outage")
+                try await postgres.start()
+                let takenOver = try await eventually(within: .seconds(60)) { try await Self.owners(cluster) == ["s1": 16] }
+                let owners = try await Self.owners(cluster)
+                #expect(takenOver, "s1 never took s2's partitions over: \(owners)")
+                runs += try await Self.startRuns(100, client: client)
+                try await Self.verify(runs, client: client, cluster: cluster)
+                await client.close()
+            }
+            await postgres.destroy()
         }
 
         @Test("gossip cut between two schedulers under load: each declares the other dead and takes its partitions, the fences let only one write at a time; healed, the ring is restored; nothing lost, nothing recorded twice")

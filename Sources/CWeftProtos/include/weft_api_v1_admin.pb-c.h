@@ -138,10 +138,18 @@ struct  Weft__Api__V1__PartitionInfo
    * who the ring names (empty: this coordinator has no gossip)
    */
   char *ring_owner;
+  /*
+   * tasks ready and waiting for a worker, from the owner's memory
+   */
+  uint64_t ready_tasks;
+  /*
+   * the owner's engine: "serving", "recovering", "draining"; empty: it did not answer
+   */
+  char *state;
 };
 #define WEFT__API__V1__PARTITION_INFO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__partition_info__descriptor) \
-    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string }
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Weft__Api__V1__PartitionsResponse

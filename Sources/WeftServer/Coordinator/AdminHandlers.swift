@@ -6,7 +6,8 @@ import WeftWire
 
 /// The admin service on a coordinator (ARCHITECTURE §3, §10): `members` and `ring` from its gossip
 /// view (cluster mode), `partitions` from Postgres (recorded owner, fence, open runs) beside the
-/// ring's word, and `drain NODE` forwarded to that scheduler.
+/// ring's word and each owner's memory (ready depth, engine state), and `drain NODE` forwarded to
+/// that scheduler.
 enum AdminHandlers {
     static func register(
         membership: @escaping @Sendable () -> MembershipShell?, owners: PartitionOwnerStore, directory: OwnerDirectory,
@@ -27,14 +28,37 @@ enum AdminHandlers {
                 nodes: ring.nodes, virtualNodes: UInt32(ring.virtualNodes),
                 owners: (0..<count).map { RingOwner(partition: UInt32($0), nodeID: ring.owner(of: PartitionID($0)) ?? "") })
         }
-        router.unary(AdminMethods.partitions, request: PartitionsRequest.self, response: PartitionsResponse.self) { _, _ in
+        router.unary(AdminMethods.partitions, request: PartitionsRequest.self, response: PartitionsResponse.self) { _, context in
             let ring = membership()?.ring
             let open = try await owners.openRunsByPartition()
-            return PartitionsResponse(partitions: try await owners.owners().map { owner in
-                PartitionInfo(
+            let recorded = try await owners.owners()
+            // Each recorded owner is asked for what only its memory holds (ready depth, engine
+            // state), all at once, within 2 s: one that does not answer leaves those fields empty.
+            let addresses = Set(recorded.compactMap(\.address).filter { !$0.isEmpty })
+            let deadline = min(context.deadline ?? .now + .seconds(2), .now + .seconds(2))
+            let live = await withTaskGroup(of: [PartitionInfo].self) { group in
+                for address in addresses {
+                    group.addTask {
+                        guard let client = try? await directory.client(at: address) else { return [] }
+                        let answer = try? await client.unary(
+                            AdminMethods.partitions, request: PartitionsRequest(), response: PartitionsResponse.self,
+                            options: CallOptions(deadline: deadline, waitForReady: false))
+                        return answer?.partitions ?? []
+                    }
+                }
+                var byKey: [PartitionKey: PartitionInfo] = [:]
+                for await infos in group {
+                    for info in infos { byKey[PartitionKey(partition: info.partition, node: info.ownerNode, fence: info.fence)] = info }
+                }
+                return byKey
+            }
+            return PartitionsResponse(partitions: recorded.map { owner in
+                // The owner's own word counts only for the fence recorded now (not a stale engine).
+                let mine = live[PartitionKey(partition: UInt32(owner.partition.rawValue), node: owner.node ?? "", fence: owner.fence.rawValue)]
+                return PartitionInfo(
                     partition: UInt32(owner.partition.rawValue), ownerNode: owner.node ?? "", ownerAddress: owner.address ?? "",
                     fence: owner.fence.rawValue, openRuns: UInt64(open[owner.partition] ?? 0),
-                    ringOwner: ring?.owner(of: owner.partition) ?? "")
+                    ringOwner: ring?.owner(of: owner.partition) ?? "", readyTasks: mine?.readyTasks ?? 0, state: mine?.state ?? "")
             })
         }
         router.unary(AdminMethods.drain, request: DrainRequest.self, response: DrainResponse.self) { request, context in
@@ -54,6 +78,12 @@ enum AdminHandlers {
                 AdminMethods.drain, request: request, response: DrainResponse.self,
                 options: CallOptions(deadline: context.deadline ?? .now + .seconds(30), waitForReady: false))
         }
+    }
+
+    private struct PartitionKey: Hashable {
+        var partition: UInt32
+        var node: String
+        var fence: Int64
     }
 
     private static func clusterMode(_ membership: () -> MembershipShell?) throws -> MembershipShell {

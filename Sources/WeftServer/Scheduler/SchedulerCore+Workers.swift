@@ -155,6 +155,30 @@ extension SchedulerCore {
         }
     }
 
+    // MARK: Admin
+
+    /// The partitions this scheduler has an engine for, from memory (`Admin/Partitions` on a
+    /// scheduler): fence, state, open runs and the tasks ready and waiting for a worker. A scan of
+    /// the open runs: an admin call, not a hot path.
+    func partitionsServed(node: String, address: String) -> [PartitionInfo] {
+        engines.filter { $0.value.state != .stopped }.sorted { $0.key.rawValue < $1.key.rawValue }.map { partition, engine in
+            var ready: UInt64 = 0
+            for id in engine.runs {
+                guard let run = runs[id] else { continue }
+                for case .queued in run.attempts.values { ready += 1 }
+            }
+            let state = switch engine.state {
+            case .recovering: "recovering"
+            case .serving: "serving"
+            case .draining: "draining"
+            case .stopped: "stopped"
+            }
+            return PartitionInfo(
+                partition: UInt32(partition.rawValue), ownerNode: node, ownerAddress: address, fence: engine.fence.rawValue,
+                openRuns: UInt64(engine.runs.count), ringOwner: "", readyTasks: ready, state: state)
+        }
+    }
+
     // MARK: Helpers
 
     /// A string a worker sent, made storable as Postgres text (which cannot hold NUL) here, at the

@@ -167,12 +167,17 @@ public final class SchedulerService: Service, @unchecked Sendable {
             drain.trigger()
             return DrainResponse(nodeID: configuration.nodeID, message: "handing every partition off, then leaving the cluster and exiting")
         }
+        let advertised = Locked("")
+        router.unary(AdminMethods.partitions, request: PartitionsRequest.self, response: PartitionsResponse.self) { [configuration] _, _ in
+            PartitionsResponse(partitions: await core.partitionsServed(node: configuration.nodeID, address: advertised.withLock { $0 }))
+        }
         var serverConfiguration = RPCServerConfiguration(
             cluster: configuration.cluster, role: .scheduler, nodeID: configuration.nodeID, authToken: configuration.authToken)
         serverConfiguration.observer = RPCMetrics.ifEnabled
         let server = RPCServer(router: router, configuration: serverConfiguration, loop: loop, logger: logger)
         let bound = try await server.start(listen: configuration.listen)
         let advertise = configuration.advertise ?? Self.advertised(bound, logger: logger)
+        advertised.withLock { $0 = advertise }
         var membership: MembershipShell?
         var ownership: ClusterOwnership?
         if let mode = configuration.clusterMode {

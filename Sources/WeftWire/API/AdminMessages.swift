@@ -76,13 +76,22 @@ public struct PartitionInfo: Hashable, Sendable {
     public var fence: Int64
     public var openRuns: UInt64
     public var ringOwner: String
-    public init(partition: UInt32, ownerNode: String, ownerAddress: String, fence: Int64, openRuns: UInt64, ringOwner: String) {
+    /// Tasks ready and waiting for a worker, from the owner's memory.
+    public var readyTasks: UInt64
+    /// The owner's engine: "serving", "recovering", "draining"; empty when it did not answer.
+    public var state: String
+    public init(
+        partition: UInt32, ownerNode: String, ownerAddress: String, fence: Int64, openRuns: UInt64, ringOwner: String,
+        readyTasks: UInt64 = 0, state: String = ""
+    ) {
         self.partition = partition
         self.ownerNode = ownerNode
         self.ownerAddress = ownerAddress
         self.fence = fence
         self.openRuns = openRuns
         self.ringOwner = ringOwner
+        self.readyTasks = readyTasks
+        self.state = state
     }
 }
 

@@ -194,6 +194,8 @@ extension PartitionInfo {
         m.fence = fence
         m.open_runs = openRuns
         m.ring_owner = a.string(ringOwner)
+        m.ready_tasks = readyTasks
+        m.state = a.string(state)
         return m
     }
 
@@ -204,7 +206,9 @@ extension PartitionInfo {
                 ownerAddress: swiftString(m.owner_address),
                 fence: m.fence,
                 openRuns: m.open_runs,
-                ringOwner: swiftString(m.ring_owner))
+                ringOwner: swiftString(m.ring_owner),
+                readyTasks: m.ready_tasks,
+                state: swiftString(m.state))
     }
 }
 

@@ -61,8 +61,11 @@ extension ProcessTests {
 
         /// Runs `body` on a fresh database with scheduler shards it starts; records an error with
         /// every process's output, and stops everything afterwards.
-        static func withCluster(postgresURL: String? = nil, _ body: (ProcessCluster, Schedulers) async throws -> Void) async throws {
-            let redis = try #require(try IntegrationEnvironment.redisURL(), "WEFT_REDIS_URL is needed for the cluster tests")
+        static func withCluster(
+            postgresURL: String? = nil, redisURL: String? = nil, _ body: (ProcessCluster, Schedulers) async throws -> Void
+        ) async throws {
+            let shared = try #require(try IntegrationEnvironment.redisURL(), "WEFT_REDIS_URL is needed for the cluster tests")
+            let redis = redisURL ?? shared
             let cluster = try await ProcessCluster(postgresURL: postgresURL)
             let schedulers = Schedulers(cluster: cluster, redis: redis)
             do {
@@ -160,9 +163,9 @@ extension ProcessTests {
         /// Two schedulers (s1, s2) sharing the partitions as the ring says, a coordinator, two
         /// workers; `body` gets the client and both scheduler processes.
         static func withTwoSchedulers(
-            _ body: (ProcessCluster, WeftClient, ChildProcess, String) async throws -> Void
+            redisURL: String? = nil, _ body: (ProcessCluster, WeftClient, ChildProcess, String) async throws -> Void
         ) async throws {
-            try await withCluster { cluster, schedulers in
+            try await withCluster(redisURL: redisURL) { cluster, schedulers in
                 try await schedulers.start("s1")
                 let second = try await schedulers.start("s2")
                 let expected = HashRing(nodes: ["s1", "s2"]).owners(partitionCount: 16)
@@ -206,21 +209,35 @@ extension ProcessTests {
             }
         }
 
-        @Test("Redis flushed under load: leases are taken again, no fence moves, no engine stops, nothing is lost")
-        func redisFlushed_leasesReestablished() async throws {
-            try await Self.withTwoSchedulers { cluster, client, _, redisURL in
+        @Test("Redis killed and restarted empty under load, then flushed: leases are taken again, no fence moves, no engine stops, nothing is lost")
+        func redisRestartedAndFlushed_leasesReestablished() async throws {
+            let redisServer = try await PrivateRedis()
+            defer { redisServer.destroy() }
+            try await Self.withTwoSchedulers(redisURL: redisServer.url) { cluster, client, _, redisURL in
                 var runs = try await Self.startRuns(100, client: client)
                 let before = try await Self.fences(cluster)
+                func leasesBack(_ what: String) async throws {
+                    // Every partition's lease is back (16 keys), held by the same owners.
+                    let back = try await eventually(within: .seconds(20)) {
+                        let redis = try await RedisConnection.connect(url: redisURL, logger: ProcessCluster.logger)
+                        defer { Task { await redis.close() } }
+                        return try await redis.command(["KEYS", "weft:*:lease:*"]).array?.count == 16
+                    }
+                    #expect(back, "the leases did not come back after \(what)")
+                }
+                // Killed: connections cut, renewals fail for a while; back empty.
+                redisServer.kill()
+                runs += try await Self.startRuns(50, client: client)
+                try await Task.sleep(for: .seconds(3))
+                try await redisServer.start()
+                try await leasesBack("a restart")
+                runs += try await Self.startRuns(50, client: client)
+                // Flushed while it runs.
                 let redis = try await RedisConnection.connect(url: redisURL, logger: ProcessCluster.logger)
                 try await redis.command(["FLUSHALL"])
-                runs += try await Self.startRuns(100, client: client)
-                // Every partition's lease is back (16 keys), held by the same owners.
-                let back = try await eventually(within: .seconds(15)) {
-                    let keys = try await redis.command(["KEYS", "weft:*:lease:*"])
-                    return keys.array?.count == 16
-                }
-                #expect(back)
                 await redis.close()
+                runs += try await Self.startRuns(100, client: client)
+                try await leasesBack("a flush")
                 try await Self.verify(runs, client: client, cluster: cluster)
                 let after = try await Self.fences(cluster)
                 #expect(after == before, "the fences moved: Redis losing its leases must not change ownership")
@@ -397,10 +414,17 @@ extension ProcessTests {
             }
         }
 
-        @Test("chaos under steady load through two coordinators: kill -9 of a scheduler, a fourth joins, one is drained, one is paused past its lease, Redis is flushed — every acknowledged run completes, none twice")
+        @Test("chaos under steady load through two coordinators in gossip: kill -9 of a scheduler, a fourth joins, one is drained, one is paused past its lease, Redis is killed and restarted empty, gossip is cut between the last two — every acknowledged run completes, none twice")
         func chaos_faultsInSequenceUnderLoad() async throws {
-            try await Self.withCluster { cluster, schedulers in
-                for id in ["s1", "s2", "s3"] { try await schedulers.start(id) }
+            let redisServer = try await PrivateRedis()
+            defer { redisServer.destroy() }
+            let cuts = Dictionary(uniqueKeysWithValues: ["s1", "s2", "s3", "s4"].map {
+                ($0, FileManager.default.temporaryDirectory.appendingPathComponent("weft-chaos-cut-\($0)-\(UInt32.random(in: 0 ... .max))").path)
+            })
+            for path in cuts.values { _ = FileManager.default.createFile(atPath: path, contents: Data()) }
+            defer { for path in cuts.values { try? FileManager.default.removeItem(atPath: path) } }
+            try await Self.withCluster(redisURL: redisServer.url) { cluster, schedulers in
+                for id in ["s1", "s2", "s3"] { try await schedulers.start(id, extraArguments: ["--debug-gossip-cut-file", cuts[id]!]) }
                 func settled(on nodes: [String]) async throws -> Bool {
                     let expected = HashRing(nodes: nodes).owners(partitionCount: 16)
                     return try await eventually(within: .seconds(45)) { try await Self.ownerMap(cluster) == expected }
@@ -448,7 +472,7 @@ extension ProcessTests {
                 kill(schedulers["s3"].process.processIdentifier, SIGKILL)
                 #expect(try await settled(on: ["s1", "s2"]), "after kill -9 of s3")
                 try await progressed("after kill -9 of s3")
-                try await schedulers.start("s4")
+                try await schedulers.start("s4", extraArguments: ["--debug-gossip-cut-file", cuts["s4"]!])
                 #expect(try await settled(on: ["s1", "s2", "s4"]), "after s4 joined")
                 try await progressed("after s4 joined")
                 let drain = try await Self.weftctl(["drain", "s1"], cluster: cluster)
@@ -462,10 +486,19 @@ extension ProcessTests {
                 kill(paused, SIGCONT)
                 #expect(try await settled(on: ["s2", "s4"]), "after s2 resumed")
                 try await progressed("after s2 resumed")
-                let redis = try await RedisConnection.connect(url: schedulers.redis, logger: ProcessCluster.logger)
-                try await redis.command(["FLUSHALL"])
-                await redis.close()
-                try await progressed("after Redis was flushed")
+                redisServer.kill()
+                try await progressed("while Redis was down")
+                try await redisServer.start()
+                try await progressed("after Redis restarted empty")
+                // s2 and s4 stop hearing each other (the coordinators still hear both): each takes the
+                // other's partitions over, the fences decide who writes; healed, the ring is restored.
+                try Data((schedulers.gossip["s4"]! + "\n").utf8).write(to: URL(fileURLWithPath: cuts["s2"]!))
+                try Data((schedulers.gossip["s2"]! + "\n").utf8).write(to: URL(fileURLWithPath: cuts["s4"]!))
+                try await Task.sleep(for: .seconds(2))
+                try await progressed("during the gossip cut")
+                for id in ["s2", "s4"] { try Data().write(to: URL(fileURLWithPath: cuts[id]!)) }
+                #expect(try await settled(on: ["s2", "s4"]), "after the gossip cut healed")
+                try await progressed("after the gossip cut healed")
 
                 stop.withLock { $0 = true }
                 await load.value

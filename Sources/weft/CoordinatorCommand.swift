@@ -33,6 +33,11 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(name: .customLong("shutdown-grace"), help: "How long calls in flight may run after SIGTERM. [env: WEFT_SHUTDOWN_GRACE] (default: 10s)")
     var shutdownGrace: String?
 
+    @Option(
+        name: .customLong("read-connections"),
+        help: "Postgres sessions for client reads, shared fairly between callers (1-64). [env: WEFT_READ_CONNECTIONS] (default: 4)")
+    var readConnections: String?
+
     @OptionGroup var metrics: MetricsOptions
     @OptionGroup var common: CommonOptions
 
@@ -40,6 +45,15 @@ struct CoordinatorCommand: AsyncParsableCommand {
         _ = try listenEndpoint()
         _ = try grace()
         _ = try gossipConfiguration()
+        _ = try readSessions()
+    }
+
+    private func readSessions() throws -> Int {
+        let text = WeftEnvironment.resolve(readConnections, flag: "read-connections") ?? "4"
+        guard let value = Int(text), (1...64).contains(value) else {
+            throw ValidationError("--read-connections: expected a number from 1 to 64, got \(MessageText.quoted(text))")
+        }
+        return value
     }
 
     private func gossipConfiguration() throws -> CoordinatorService.Configuration.Gossip? {
@@ -71,6 +85,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
         configuration.shutdownGracePeriod = try grace()
         configuration.postgresURL = WeftEnvironment.resolve(postgres, flag: "postgres")
         configuration.gossip = try gossipConfiguration()
+        configuration.readConnections = try readSessions()
         if let advertise = WeftEnvironment.resolve(advertise, flag: "advertise") {
             configuration.advertise = try parseEndpoint(advertise, flag: "advertise").description
         }

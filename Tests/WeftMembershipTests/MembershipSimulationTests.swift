@@ -73,10 +73,11 @@ struct MembershipSimulationTests {
         }
     }
 
-    @Test("under 5% packet loss and jittery delays below the probe timeout, no live node is declared dead", arguments: SimulationSeeds.ci.prefix(50))
+    @Test("under 5% packet loss, 5% duplicated datagrams and jittery delays below the probe timeout, no live node is declared dead", arguments: SimulationSeeds.ci.prefix(50))
     func lossyNetwork_noFalseDeaths(seed: UInt64) async {
         var sim = ClusterSimulation(nodes: 7, seed: seed)
         sim.network.loss = 0.05
+        sim.network.duplication = 0.05
         sim.network.delay = .milliseconds(1) ... .milliseconds(20)
         sim.startAll()
         await sim.advance(to: .seconds(30))
@@ -146,9 +147,11 @@ extension Simulations {
 /// on the ring's owners) and safety (never two engines on a partition's current fence).
 @Suite("Ownership simulation", .serialized)
 struct OwnershipSimulationTests {
-    @Test("partitions settle on the ring's owners through a join, a crash and a network partition; never two writers on one fence", arguments: SimulationSeeds.ci.prefix(60))
+    @Test("partitions settle on the ring's owners through a join, a crash and a network partition, with 3% loss and 3% duplicated datagrams; never two writers on one fence", arguments: SimulationSeeds.ci)
     func ownership_settlesAndNeverSplits(seed: UInt64) async {
         var sim = OwnershipSimulation(nodes: 4, partitions: 32, seed: seed)
+        sim.cluster.network.loss = 0.03
+        sim.cluster.network.duplication = 0.03
         sim.startAll()
         await sim.advance(to: .seconds(6))
         #expect(sim.settledOnRing, "replay with WEFT_SIM_SEED=\(seed): after the join")

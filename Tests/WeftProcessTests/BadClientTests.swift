@@ -218,6 +218,7 @@ extension ProcessTests {
                 #expect(try await client.wait(for: run).status == .succeeded)
                 let pid = cluster.coordinator!.process.processIdentifier
                 let before = try Self.residentMegabytes(pid)
+
                 // 1,000 GetRun requests (about 30 KB), each answered with 512 KiB, and not one reply read.
                 let parts = cluster.coordinatorAddress.split(separator: ":")
                 let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -244,11 +245,14 @@ extension ProcessTests {
                 // 128 calls in flight at most (the per-connection limit), each a 512 KiB reply,
                 // plus the high-water mark: well under what 1,000 replies would take (> 500 MB).
                 #expect(during - before < 250, "the coordinator grew from \(before) MB to \(during) MB")
-                // Served, though not at once: the coordinator reads Postgres on one connection, and
-                // the slow reader's 128 admitted reads of 512 KiB are ahead in its queue (10–20 s on
-                // a loaded 2-core machine; a pool of read connections is the fix still to make).
-                let other = try cluster.client(timeout: .seconds(120))
+                // Served in its turn: the coordinator's read sessions are shared round-robin between
+                // callers (`FairPool`), so the slow reader's 128 admitted reads of 512 KiB delay this
+                // one by a turn, not by all 128 (which took 10–25 s on one shared session). The
+                // timeout only bounds the test; the time taken is printed.
+                let other = try cluster.client(timeout: .seconds(30))
+                let asked = ContinuousClock.now
                 #expect(try await other.describe(run, includeTasks: false).status == .succeeded)
+                print("bad-client test: another client's read took \(ContinuousClock.now - asked) beside a slow reader's 128 reads")
                 close(fd)
                 await other.close()
                 await client.close()

@@ -10,17 +10,18 @@ import WeftWire
 /// caller's own writes.
 enum CoordinatorHandlers {
     static func register(
-        store: RunStore, directory: OwnerDirectory, maxInputBytes: Int, runIDPolicy: RunIDPolicy, clock: any WallClock,
+        reads: ReadPool, directory: OwnerDirectory, maxInputBytes: Int, runIDPolicy: RunIDPolicy, clock: any WallClock,
         into router: inout RPCRouter
     ) {
-        router.unary(ClientMethods.registerWorkflow, request: RegisterWorkflowRequest.self, response: RegisterWorkflowResponse.self) { request, _ in
+        router.unary(ClientMethods.registerWorkflow, request: RegisterWorkflowRequest.self, response: RegisterWorkflowResponse.self) { request, context in
             let workflow = try WorkflowCatalog.decode(request.definitionJSON, registering: true)
-            let created = try await store.saveDefinition(
-                name: workflow.name, version: workflow.version.description, body: workflow.canonicalJSON)
+            let created = try await reads.withStore(for: context.peer.address) { store in
+                try await store.saveDefinition(name: workflow.name, version: workflow.version.description, body: workflow.canonicalJSON)
+            }
             return RegisterWorkflowResponse(name: workflow.name, version: workflow.version.description, created: created)
         }
-        router.unary(ClientMethods.listWorkflows, request: ListWorkflowsRequest.self, response: ListWorkflowsResponse.self) { _, _ in
-            let definitions = try await store.latestDefinitions()
+        router.unary(ClientMethods.listWorkflows, request: ListWorkflowsRequest.self, response: ListWorkflowsResponse.self) { _, context in
+            let definitions = try await reads.withStore(for: context.peer.address) { try await $0.latestDefinitions() }
             return ListWorkflowsResponse(workflows: definitions.map { definition in
                 let tasks = (try? WorkflowCatalog.decode(definition.body))?.tasks.count ?? 0  // stored bodies were validated on the way in
                 return WorkflowSummary(
@@ -45,15 +46,16 @@ enum CoordinatorHandlers {
                 try await client.unary(ClientMethods.startRun, request: start, options: options)
             }
         }
-        router.unary(ClientMethods.getRun, request: GetRunRequest.self, response: RunInfo.self) { request, _ in
-            guard let info = try await store.run(request.runID, includeTasks: request.includeTasks) else {
+        router.unary(ClientMethods.getRun, request: GetRunRequest.self, response: RunInfo.self) { request, context in
+            let found = try await reads.withStore(for: context.peer.address) { try await $0.run(request.runID, includeTasks: request.includeTasks) }
+            guard let info = found else {
                 throw RPCError(.notFound, "no run \(request.runID)")
             }
             return info
         }
-        router.unary(ClientMethods.listRuns, request: ListRunsRequest.self, response: ListRunsResponse.self) { request, _ in
+        router.unary(ClientMethods.listRuns, request: ListRunsRequest.self, response: ListRunsResponse.self) { request, context in
             try RequestChecks.check(request)
-            return try await store.listRuns(request)
+            return try await reads.withStore(for: context.peer.address) { try await $0.listRuns(request) }
         }
         router.unary(ClientMethods.waitRun) { payload, context in
             // The owner answers: from memory when it saw the run close, else from Postgres. Looking
@@ -74,7 +76,8 @@ enum CoordinatorHandlers {
             }
         }
         router.unary(ClientMethods.retryRun, request: RetryRunRequest.self, response: StartRunResponse.self) { request, context in
-            guard let previous = try await store.run(request.runID, includeTasks: false) else {
+            let found = try await reads.withStore(for: context.peer.address) { try await $0.run(request.runID, includeTasks: false) }
+            guard let previous = found else {
                 throw RPCError(.notFound, "no run \(request.runID)")
             }
             var random = SystemRandomNumberGenerator()

@@ -20,6 +20,9 @@ public final class CoordinatorService: Service, Sendable {
         /// health only.
         public var postgresURL: String?
         public var maxInputBytes = 1 << 20
+        /// Postgres sessions for client reads, shared fairly between callers (`ReadPool`); the
+        /// owner map has a session of its own besides.
+        public var readConnections = 4
         /// Which client-chosen run ids are accepted (ARCHITECTURE.md §3).
         public var runIDPolicy = RunIDPolicy()
         /// How long in-flight calls may take to finish after SIGTERM.
@@ -74,8 +77,14 @@ public final class CoordinatorService: Service, Sendable {
         health.register(into: &router)
         if let url = configuration.postgresURL {
             readiness.set(.notReady("connecting to Postgres"))
+            // The owner map's session: its small reads (every 2 s, and after a failed forward) never
+            // wait behind client reads.
             let connection = try await PostgresWaiting.connect(url: url, logger: logger)
-            let store = RunStore(connection: connection, logger: logger)
+            var stores: [RunStore] = []
+            for _ in 0..<max(1, configuration.readConnections) {
+                stores.append(RunStore(connection: try await PostgresWaiting.connect(url: url, logger: logger), logger: logger))
+            }
+            let reads = ReadPool(stores: stores)
             var clientConfiguration = RPCClientConfiguration(
                 cluster: configuration.cluster, role: .coordinator, nodeID: configuration.nodeID,
                 authToken: configuration.authToken ?? [])
@@ -92,7 +101,7 @@ public final class CoordinatorService: Service, Sendable {
                     return view.members.filter { $0.role == .scheduler && $0.status.isActive }.map(\.rpcAddress)
                 })
             CoordinatorHandlers.register(
-                store: store, directory: directory, maxInputBytes: configuration.maxInputBytes, runIDPolicy: configuration.runIDPolicy,
+                reads: reads, directory: directory, maxInputBytes: configuration.maxInputBytes, runIDPolicy: configuration.runIDPolicy,
                 clock: SystemWallClock(), into: &router)
             AdminHandlers.register(
                 membership: { [membership] in membership.withLock { $0 } }, owners: PartitionOwnerStore(connection: connection, logger: logger),

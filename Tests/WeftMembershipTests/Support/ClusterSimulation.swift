@@ -11,6 +11,8 @@ struct ClusterSimulation {
         var delay: ClosedRange<Duration> = .milliseconds(1) ... .milliseconds(5)
         /// Probability that a packet is lost.
         var loss: Double = 0
+        /// Probability that a delivered datagram arrives twice.
+        var duplication: Double = 0
         /// Pairs of node indexes that cannot reach each other, from a time to a time.
         var cuts: [(a: Set<Int>, b: Set<Int>, during: Range<Duration>)] = []
 
@@ -150,12 +152,16 @@ struct ClusterSimulation {
                     continue
                 }
                 if network.isCut(index, to, at: elapsed) || random.nextUnit() < network.loss { continue }
-                let span = network.delay.upperBound - network.delay.lowerBound
-                let delay = network.delay.lowerBound + span.scaled(by: random.nextUnit())
-                order += 1
-                let delivery = Delivery(at: now + delay, order: order, message: message, from: index, to: to)
-                let position = pending.firstIndex { ($0.at, $0.order) > (delivery.at, delivery.order) } ?? pending.count
-                pending.insert(delivery, at: position)
+                // A duplicate (UDP may deliver a datagram twice) travels with a delay of its own.
+                let copies = random.nextUnit() < network.duplication ? 2 : 1
+                for _ in 0..<copies {
+                    let span = network.delay.upperBound - network.delay.lowerBound
+                    let delay = network.delay.lowerBound + span.scaled(by: random.nextUnit())
+                    order += 1
+                    let delivery = Delivery(at: now + delay, order: order, message: message, from: index, to: to)
+                    let position = pending.firstIndex { ($0.at, $0.order) > (delivery.at, delivery.order) } ?? pending.count
+                    pending.insert(delivery, at: position)
+                }
             case .changed(let change):
                 changes.append((now, index, change))
             }

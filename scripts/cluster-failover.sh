@@ -6,7 +6,7 @@
 # `weftctl partitions` shows), then the bench's report, then a check in Postgres that every
 # acknowledged run closed and no task succeeded twice.
 #
-#   scripts/cluster-failover.sh [--runs 60000] [--profile lan|local-testing] [--kill-after 5]
+#   scripts/cluster-failover.sh [--runs 60000] [--profile lan|local-testing] [--kill-after 5] [--keep-logs DIR]
 #
 # What bounds the time with the default (lan) profile: SWIM must first declare the node dead —
 # a missed probe (1 s period, 500 ms timeout), then a suspicion of 4·log10(N) periods, shortened
@@ -16,13 +16,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/common.sh
 
-runs=60000; profile=lan; kill_after=5
+runs=60000; profile=lan; kill_after=5; keep=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --runs) runs=$2; shift 2 ;;
     --profile) profile=$2; shift 2 ;;
     --kill-after) kill_after=$2; shift 2 ;;
-    *) echo "usage: $0 [--runs N] [--profile lan|local-testing] [--kill-after SECONDS]" >&2; exit 2 ;;
+    --keep-logs) keep=$2; shift 2 ;;
+    *) echo "usage: $0 [--runs N] [--profile lan|local-testing] [--kill-after SECONDS] [--keep-logs DIR]" >&2; exit 2 ;;
   esac
 done
 case "$profile" in lan|local-testing) ;; *) echo "--profile: lan or local-testing" >&2; exit 2 ;; esac
@@ -38,6 +39,7 @@ pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
+  if [ -n "$keep" ]; then mkdir -p "$keep" && cp "$base"/*.log "$base"/bench.txt "$keep"/ 2>/dev/null || true; fi
   stop_servers
   rm -rf "$base"
 }
@@ -94,6 +96,7 @@ log "bench: $runs runs through $coordinator; kill -9 of s3 after ${kill_after}s 
 bench=$!; pids+=($bench)
 sleep "$kill_after"
 killed_at=$(date +%s.%N)
+echo "killed s3 at $(date -u +%H:%M:%S.%N)" >"$base/kill.log"
 kill -9 "${scheduler_pid[s3]}"
 served_at=""
 for _ in $(seq 1 1200); do

@@ -206,6 +206,9 @@ extension ProcessTests {
                 await firstRunning.value
                 // Their retries wait: the built-in worker of the same queue is never sent a 'custom' task.
                 #expect(try await eventually { try gauge("weft_ready_tasks_unserved") == 8 })
+                // The autoscaling signal, per queue: 8 ready, and the built-in worker's 16 slots.
+                #expect(try await eventually { try gauge(#"weft_ready_tasks{queue="default"}"#) == 8 })
+                #expect(try await eventually { try gauge(#"weft_worker_slots{queue="default"}"#) == 16 })
                 let second = try customWorker("custom-2", delay: .milliseconds(1))
                 let secondRunning = Task { await second.run() }
                 for run in runs {

@@ -148,6 +148,16 @@ actor SchedulerCore {
     var openRuns: Int { runs.count }
     var connectedWorkers: Int { sessions.count }
     var queueDepths: [String: Int] { dispatcher.queueDepths }
+    /// Task slots of the connected workers, by queue: each worker's credits plus the attempts it
+    /// runs for this scheduler (a worker that takes several queues counts in each).
+    var workerSlotsByQueue: [String: Int] {
+        var slots: [String: Int] = [:]
+        for (id, session) in sessions {
+            let mine = dispatcher.credits(of: id) + session.attempts.count
+            for queue in session.queues { slots[queue, default: 0] += mine }
+        }
+        return slots
+    }
     var unservedTasks: Int { dispatcher.unservedDepth }
     var servingPartitions: Int { engines.values.count { $0.state == .serving } }
 

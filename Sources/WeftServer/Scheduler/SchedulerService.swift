@@ -278,7 +278,7 @@ public final class SchedulerService: Service, @unchecked Sendable {
         let openRuns = Gauge(label: "weft_runs_open")
         let waiters = Gauge(label: "weft_run_waiters")
         let workers = Gauge(label: "weft_workers_connected")
-        let ready = Gauge(label: "weft_ready_tasks")
+        var byQueue = QueueGauges()
         let unserved = Gauge(label: "weft_ready_tasks_unserved")
         let queued = Gauge(label: "weft_writer_queued_records")
         let partitions = Gauge(label: "weft_partitions_owned")
@@ -287,12 +287,45 @@ public final class SchedulerService: Service, @unchecked Sendable {
             openRuns.record(await core.openRuns)
             waiters.record(await core.waiting)
             workers.record(await core.connectedWorkers)
-            ready.record(await core.queueDepths.values.reduce(0, +))
+            byQueue.record(ready: await core.queueDepths, slots: await core.workerSlotsByQueue)
             unserved.record(await core.unservedTasks)
             queued.record(await writer.queuedRecords)
             partitions.record(await core.servingPartitions)
             available.record(storage.isAvailable ? 1 : 0)
             try? await Task.sleep(for: .seconds(1))  // cancellation ends the loop
+        }
+    }
+
+    /// `weft_ready_tasks{queue}` and `weft_worker_slots{queue}`, the autoscaling signal (ready tasks
+    /// per worker slot, per queue). Queue names come from definitions and workers, so the label set
+    /// is bounded: the first `maxQueues` queues seen get a label of their own, the rest are summed
+    /// under `queue="_other"`. A queue that empties reads 0 (its series stays).
+    struct QueueGauges {
+        static let maxQueues = 64
+        static let other = "_other"
+        private var gauges: [String: (ready: Gauge, slots: Gauge)] = [:]
+
+        /// The label `queue` is reported under.
+        mutating func label(_ queue: String) -> String {
+            if gauges[queue] != nil { return queue }
+            guard gauges.count < Self.maxQueues else { return Self.other }
+            gauges[queue] = (Gauge(label: "weft_ready_tasks", dimensions: [("queue", queue)]),
+                             Gauge(label: "weft_worker_slots", dimensions: [("queue", queue)]))
+            return queue
+        }
+
+        mutating func record(ready: [String: Int], slots: [String: Int]) {
+            var sums: [String: (ready: Int, slots: Int)] = [:]
+            for (queue, count) in ready { sums[label(queue), default: (0, 0)].ready += count }
+            for (queue, count) in slots { sums[label(queue), default: (0, 0)].slots += count }
+            if sums[Self.other] != nil, gauges[Self.other] == nil {
+                gauges[Self.other] = (Gauge(label: "weft_ready_tasks", dimensions: [("queue", Self.other)]),
+                                      Gauge(label: "weft_worker_slots", dimensions: [("queue", Self.other)]))
+            }
+            for (queue, pair) in gauges {
+                pair.ready.record(sums[queue]?.ready ?? 0)
+                pair.slots.record(sums[queue]?.slots ?? 0)
+            }
         }
     }
 

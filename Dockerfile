@@ -27,7 +27,7 @@ RUN scripts/build-release.sh /out
 FROM ${RUNTIME_IMAGE}
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libpq5 libhiredis0.14 libprotobuf-c1 ca-certificates tzdata \
+      libpq5 libhiredis0.14 libprotobuf-c1 libstdc++6 ca-certificates tzdata \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10001 weft \
  && useradd --system --uid 10001 --gid weft --home-dir /nonexistent --shell /usr/sbin/nologin weft

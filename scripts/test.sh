@@ -5,6 +5,9 @@
 #
 #   scripts/test.sh                 # everything
 #   scripts/test.sh --filter Wire   # a subset (passed to swift test)
+#
+# Also checks the Helm chart (scripts/check-chart.sh) and, for the whole suite, builds and checks
+# the release binaries the container image ships (scripts/build-release.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/common.sh
@@ -43,6 +46,9 @@ if grep "warning:" "$build_log" | grep -v "prohibited flag" | grep -q .; then
     exit 1
 fi
 
+log "checking the Helm chart (scripts/check-chart.sh)"
+scripts/check-chart.sh .build/debug/weft
+
 log "replaying the fuzz corpora"
 .build/debug/weft-fuzz-frames Tests/FuzzCorpus/frames
 .build/debug/weft-fuzz-requests replay-all Tests/FuzzCorpus/requests
@@ -64,3 +70,10 @@ if [ "$status" -ne 0 ] || [ -z "$total" ] || [ "$total" -eq 0 ]; then
     exit 1
 fi
 echo "tests: $(( total - failed )) passed, $failed failed"
+
+# What the container image runs (the Dockerfile's build stage calls the same script). Only for the
+# whole suite; WEFT_SKIP_RELEASE=1 skips it on a developer machine.
+if [ $# -eq 0 ] && [ "${WEFT_SKIP_RELEASE:-}" != 1 ]; then
+    log "building and checking the release binaries (scripts/build-release.sh)"
+    scripts/build-release.sh "$base/dist"
+fi

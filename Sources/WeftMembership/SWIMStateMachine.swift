@@ -133,6 +133,9 @@ public struct SWIMStateMachine: Sendable {
     /// When a dead or left member is forgotten.
     private var tombstones: [String: MembershipInstant] = [:]
     private var suspicions: [String: Suspicion] = [:]
+    /// Members whose latest incarnation was inferred from a packet header (proof of life), not
+    /// announced by the member itself: their addresses may be those of a previous life.
+    private var provisional: Set<String> = []
     private var dissemination = Dissemination()
     private var probe: Probe?
     private var probeOrder: [String] = []
@@ -219,6 +222,9 @@ public struct SWIMStateMachine: Sendable {
             sender.incarnation = message.incarnation
             sender.status = .alive
             apply(MemberUpdate(sender), now: now, into: &actions)
+            // A header carries no addresses: a member that restarted elsewhere is recorded at its
+            // new incarnation with its old addresses until its own update (same incarnation) comes.
+            provisional.insert(sender.id)
         }
         for update in message.updates.prefix(settings.maxUpdatesPerPacket * 4) {
             apply(update, now: now, into: &actions)
@@ -292,7 +298,13 @@ public struct SWIMStateMachine: Sendable {
     private func scaled(_ duration: Duration) -> Duration { duration * (localHealth + 1) }
 
     private mutating func startProbe(now: MembershipInstant, into actions: inout [Action]) {
-        guard let target = nextProbeTarget() else { return }
+        guard let target = nextProbeTarget() else {
+            // Nobody known yet: the join did not get through (a lost datagram, a seed not up yet).
+            // Ask the seeds again every period rather than at the next sync round.
+            let targets = seeds.filter { $0 != myself.gossipAddress }
+            actions.append(contentsOf: targets.map { .send(syncMessage(wantsReply: true), to: $0) })
+            return
+        }
         nextSequence += 1
         probe = Probe(target: target.id, sequence: nextSequence, directDeadline: now + scaled(settings.probeTimeout))
         var ping = outgoing(.ping(sequence: nextSequence))
@@ -355,6 +367,7 @@ public struct SWIMStateMachine: Sendable {
         for (id, until) in tombstones where until <= now {
             tombstones[id] = nil
             others[id] = nil
+            provisional.remove(id)
         }
         let active = others.values.filter(\.status.isActive).sorted { $0.id < $1.id }
         let dead = others.values.filter { $0.status == .dead }.sorted { $0.id < $1.id }
@@ -402,7 +415,11 @@ public struct SWIMStateMachine: Sendable {
             confirmSuspicion(news.id, by: update.suspectedBy, now: now)
             return
         }
-        guard news.supersedes(known) else { return }
+        // Its own announcement replaces what a packet header let us infer at the same incarnation.
+        let corrects = provisional.contains(news.id) && news.incarnation == known.incarnation && news.status == known.status
+            && (news.gossipAddress != known.gossipAddress || news.rpcAddress != known.rpcAddress || news.role != known.role)
+        guard news.supersedes(known) || corrects else { return }
+        provisional.remove(news.id)
         if news.status == .suspect {
             startSuspicion(news, by: update.suspectedBy, now: now)
         } else {
@@ -456,8 +473,11 @@ public struct SWIMStateMachine: Sendable {
     /// with `alive` at a higher incarnation.
     private mutating func refuteIfNeeded(_ news: Member) {
         guard phase == .running else { return }
+        // Alive at this incarnation but at other addresses: news of a previous life of this node
+        // (a restart on new ports) — announce the new ones at a higher incarnation.
+        let elsewhere = news.gossipAddress != myself.gossipAddress || news.rpcAddress != myself.rpcAddress
         let refute: Bool = switch news.status {
-        case .alive: news.incarnation > myself.incarnation
+        case .alive: news.incarnation > myself.incarnation || (news.incarnation == myself.incarnation && elsewhere)
         case .suspect, .dead, .left: news.incarnation >= myself.incarnation
         }
         guard refute else { return }

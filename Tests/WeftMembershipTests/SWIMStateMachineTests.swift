@@ -252,4 +252,34 @@ struct SWIMStateMachineTests {
         #expect(settings.suspicionTimeout(members: 3, confirmations: 0, expected: 0) == .seconds(4))
         #expect(settings.suspicionTimeout(members: 100, confirmations: 3, expected: 3) == .seconds(8))
     }
+
+    @Test("a member restarted on new ports: a packet header proves it alive at its new incarnation, and its own update, at the same incarnation, brings the new addresses")
+    func restartOnNewPorts_newAddressesWin() {
+        var machine = Self.machine(knowing: ["b"])
+        // b left (SIGTERM), then came back on other ports and refuted at incarnation 3.
+        _ = machine.received(SWIMMessage(from: "c", kind: .ack(sequence: 0), updates: [MemberUpdate(Self.member("b", incarnation: 2, status: .left))]), from: "c:7946", now: Self.at(10))
+        let reborn = Member(id: "b", gossipAddress: "b:9000", rpcAddress: "b:9001", role: .scheduler, incarnation: 3, status: .alive)
+        // Its first packet arrives before its announcement: alive at 3, addresses unknown yet.
+        _ = machine.received(SWIMMessage(from: "b", incarnation: 3, kind: .ping(sequence: 1)), from: "b:9000", now: Self.at(20))
+        #expect(machine.members.first { $0.id == "b" }?.incarnation == 3)
+        // Its announcement (same incarnation) replaces the old addresses.
+        let changes = Self.changes(machine.received(
+            SWIMMessage(from: "b", incarnation: 3, kind: .ping(sequence: 2), updates: [MemberUpdate(reborn)]), from: "b:9000", now: Self.at(30)))
+        let b = machine.members.first { $0.id == "b" }
+        #expect(b?.gossipAddress == "b:9000" && b?.rpcAddress == "b:9001" && b?.status == .alive, "\(String(describing: b))")
+        #expect(changes.contains { $0.member.id == "b" && $0.member.rpcAddress == "b:9001" })
+        // Later news at the same incarnation with the old addresses (someone's stale table) changes nothing.
+        _ = machine.received(SWIMMessage(from: "c", kind: .ack(sequence: 0), updates: [MemberUpdate(Self.member("b", incarnation: 3))]), from: "c:7946", now: Self.at(40))
+        #expect(machine.members.first { $0.id == "b" }?.rpcAddress == "b:9001")
+    }
+
+    @Test("a node that hears of itself alive at its own incarnation but at other addresses (its previous life) announces its own at a higher one")
+    func newsOfPreviousLife_refuted() {
+        var machine = Self.machine(knowing: ["b"])
+        let previous = Member(id: "a", gossipAddress: "old:7946", rpcAddress: "old:7400", role: .scheduler, incarnation: 0, status: .alive)
+        _ = machine.received(SWIMMessage(from: "b", kind: .ack(sequence: 0), updates: [MemberUpdate(previous)]), from: "b:7946", now: Self.at(10))
+        let outgoing = Self.sends(Self.run(&machine, until: Self.at(400)))
+        let announced = outgoing.flatMap { $0.0.updates }.filter { $0.member.id == "a" }
+        #expect(announced.contains { $0.member.incarnation == 1 && $0.member.gossipAddress == "a:7946" }, "\(announced)")
+    }
 }

@@ -29,6 +29,8 @@ extension ProcessTests {
             private(set) var seed: String?
             /// Each scheduler's gossip address.
             private(set) var gossip: [String: String] = [:]
+            /// Each scheduler's RPC address.
+            private(set) var rpc: [String: String] = [:]
 
             init(cluster: ProcessCluster, redis: String) {
                 self.cluster = cluster
@@ -37,16 +39,21 @@ extension ProcessTests {
 
             /// Starts scheduler `id` in cluster mode and waits until it serves.
             @discardableResult
-            func start(_ id: String, extraArguments: [String] = []) async throws -> ChildProcess {
+            func start(_ id: String, extraArguments: [String] = [], seeds: [String]? = nil) async throws -> ChildProcess {
                 var arguments = [
                     "scheduler", "--listen", "127.0.0.1:0", "--node-id", id, "--gossip", "127.0.0.1:0", "--redis", redis,
                     "--membership-profile", "local-testing",
                 ] + extraArguments
-                if let seed { arguments += ["--seeds", seed] }
+                if let seeds, !seeds.isEmpty {
+                    arguments += ["--seeds", seeds.joined(separator: ",")]
+                } else if let seed {
+                    arguments += ["--seeds", seed]
+                }
                 let child = try ChildProcess(try WeftBinaries.path("weft"), arguments, environment: cluster.environment)
+                children.removeAll { $0.id == id }  // a restart replaces the stopped one
                 children.append((id, child))
                 let address = try await child.waitForLine(prefix: "gossip on ", timeout: .seconds(60))
-                _ = try await child.waitForListening(timeout: .seconds(60))
+                rpc[id] = try await child.waitForListening(timeout: .seconds(60))
                 gossip[id] = address
                 if seed == nil { seed = address }
                 return child
@@ -373,6 +380,107 @@ extension ProcessTests {
                 await client.close()
             }
             await postgres.destroy()
+        }
+
+        /// `/readyz` of `address`, sampled every few milliseconds until `stop` says so; consecutive
+        /// repeats are dropped, and "down" stands for no answer (not listening yet, or gone).
+        static func watchReadiness(_ address: String, until stop: @escaping @Sendable (String) -> Bool) -> Task<[String], Never> {
+            Task.detached {
+                var seen: [String] = []
+                let deadline = ContinuousClock.now + .seconds(60)
+                while ContinuousClock.now < deadline {
+                    let state = (try? httpGet(address, "/readyz")).map { "\($0.status)" } ?? "down"
+                    if seen.last != state { seen.append(state) }
+                    if stop(state) { break }
+                    try? await Task.sleep(for: .milliseconds(2))
+                }
+                return seen
+            }
+        }
+
+        @Test("rolling restart of every scheduler, one at a time, under steady load: /readyz is 503 until a scheduler serves its share and 503 from SIGTERM on; each exits 0; runs keep being acknowledged; every one completes, none twice")
+        func rollingRestart_underLoad() async throws {
+            try await Self.withCluster { cluster, schedulers in
+                var metrics: [String: String] = [:]
+                func start(_ id: String) async throws {
+                    let address = "127.0.0.1:\(PrivatePostgres.freePort())"
+                    metrics[id] = address
+                    let others = schedulers.gossip.filter { $0.key != id && schedulers[$0.key].process.isRunning }.map(\.value)
+                    let startup = Self.watchReadiness(address) { $0 == "200" }
+                    try await schedulers.start(id, extraArguments: ["--metrics", address], seeds: others)
+                    let seen = await startup.value
+                    // Not ready until it serves the partitions the ring gives it (503), then ready.
+                    #expect(seen.last == "200" && seen.contains("503"), "\(id) readiness at startup: \(seen)")
+                }
+                for id in ["s1", "s2", "s3"] { try await start(id) }
+                let expected = HashRing(nodes: ["s1", "s2", "s3"]).owners(partitionCount: 16)
+                try #require(try await eventually(within: .seconds(30)) { try await Self.ownerMap(cluster) == expected })
+                try await cluster.startCoordinator(
+                    extraArguments: ["--gossip", "127.0.0.1:0", "--seeds", schedulers.gossip.values.sorted().joined(separator: ","),
+                                     "--membership-profile", "local-testing"])
+                for i in 0..<2 { try cluster.startWorker(id: "worker-\(i)") }
+                let client = try cluster.client(timeout: .seconds(120))
+                try await client.register(definitionJSON: Array(Self.pair.utf8))
+                let acknowledged = Locked<[RunID]>([])
+                let stop = Locked(false)
+                let load = Task {
+                    await withTaskGroup(of: Void.self) { group in
+                        for _ in 0..<4 {
+                            group.addTask {
+                                while !stop.withLock({ $0 }) {
+                                    if let run = try? await client.start(workflow: "pair", inputJSON: Array(#"{"ms": 20}"#.utf8)) {
+                                        acknowledged.withLock { $0.append(run) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                func progressed(_ phase: String) async throws {
+                    let before = acknowledged.withLock { $0.count }
+                    let moved = try await eventually(within: .seconds(60)) { acknowledged.withLock { $0.count } >= before + 20 }
+                    if !moved {
+                        let members = try await Self.weftctl(["members"], cluster: cluster).stdout
+                        Issue.record("no run was acknowledged \(phase)\nmembers: \(members)\n\(cluster.logs.suffix(8000))\n\(schedulers.output)")
+                    }
+                }
+                try await progressed("before the restarts")
+                for id in ["s1", "s2", "s3"] {
+                    // SIGTERM: readiness off at once, partitions handed off, gossip left, exit 0.
+                    let child = schedulers[id]
+                    let shutdown = Self.watchReadiness(metrics[id]!) { $0 == "down" }
+                    try await Task.sleep(for: .milliseconds(20))  // the watcher has seen it ready
+                    kill(child.process.processIdentifier, SIGTERM)
+                    let exited = try await eventually(within: .seconds(30)) { !child.process.isRunning }
+                    #expect(exited, "\(id) did not exit after SIGTERM")
+                    if exited { #expect(child.process.terminationStatus == 0, "\(id) exit status") }
+                    let seen = await shutdown.value
+                    #expect(seen.first == "200" && seen.dropFirst().first == "503" && !seen.dropFirst().contains("200"),
+                            "\(id) readiness across SIGTERM: \(seen)")
+                    #expect(try await eventually(within: .seconds(30)) {
+                        try await Self.ownerMap(cluster) == HashRing(nodes: Set(["s1", "s2", "s3"]).subtracting([id])).owners(partitionCount: 16)
+                    }, "\(id)'s partitions did not move to the others")
+                    try await progressed("while \(id) was down")
+                    try await start(id)
+                    #expect(try await eventually(within: .seconds(30)) { try await Self.ownerMap(cluster) == expected }, "after \(id) came back")
+                    try await progressed("after \(id) came back")
+                }
+                // The coordinator knows every restarted scheduler alive at its new addresses.
+                let current = try await eventually(within: .seconds(10)) {
+                    let list = try Self.json(try await Self.weftctl(["members"], cluster: cluster)) as? [[String: Any]] ?? []
+                    return ["s1", "s2", "s3"].allSatisfy { id in
+                        list.contains { $0["id"] as? String == id && $0["rpc_address"] as? String == schedulers.rpc[id] && $0["status"] as? String == "alive" }
+                    }
+                }
+                let members = try await Self.weftctl(["members"], cluster: cluster).stdout
+                #expect(current, "the coordinator's members: \(members), the schedulers: \(schedulers.rpc)")
+                stop.withLock { $0 = true }
+                await load.value
+                let runs = acknowledged.withLock { $0 }
+                print("rolling-restart test: \(runs.count) runs acknowledged")
+                try await Self.verify(runs, client: client, cluster: cluster)
+                await client.close()
+            }
         }
 
         @Test("gossip cut between two schedulers under load: each declares the other dead and takes its partitions, the fences let only one write at a time; healed, the ring is restored; nothing lost, nothing recorded twice")

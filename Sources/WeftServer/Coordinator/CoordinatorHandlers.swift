@@ -144,9 +144,9 @@ enum CoordinatorHandlers {
                 try await Task.sleep(for: pause)
                 delay = min(delay * 2, .seconds(1))
             }
-            // Not the owner, and it names nobody: the recorded owner is the one to ask.
-            let avoiding = error.isNotOwner ? target.address : nil
-            target = try await directory.route(for: partition, avoiding: avoiding, forceRefresh: true)
+            // The ring's owner failed (not the owner yet, unreachable, silent): ask the recorded
+            // owner next, and the ring again after that — neither view is trusted twice in a row.
+            target = try await directory.route(for: partition, avoiding: target.address, forceRefresh: true)
         }
     }
 }

@@ -11,9 +11,9 @@ import WeftWire
 ///   computed locally from the alive schedulers, so it follows a join, a leave or a death as soon
 ///   as gossip tells this coordinator — no Postgres read on the call path.
 /// - `partition_owners`, read from Postgres and cached for a few seconds, is the fallback: without
-///   gossip, when the ring is empty, and when the ring's owner says it is not the owner and names
-///   nobody else (it has not taken the partition yet, or is handing it off) — the recorded fence
-///   holder is then the one to ask.
+///   gossip, when the ring is empty, and after the ring's owner failed a call (it has not taken
+///   the partition yet, is handing it off, or this coordinator's view of it is out of date) — the
+///   recorded fence holder is then the one to ask.
 actor OwnerDirectory {
     /// A scheduler to call for a partition, and where it is.
     struct Route {
@@ -52,9 +52,9 @@ actor OwnerDirectory {
         return partitionCount
     }
 
-    /// The owner of `partition`: the ring's, unless it is `avoiding` (it just said it is not the
-    /// owner) or unknown; then the one `partition_owners` records, read again when
-    /// `forceRefresh`. Throws `UNAVAILABLE` when nobody owns it.
+    /// The owner of `partition`: the ring's, unless it is `avoiding` (the address that just failed)
+    /// or unknown; then the one `partition_owners` records, read again when `forceRefresh`.
+    /// Throws `UNAVAILABLE` when nobody owns it.
     func route(for partition: PartitionID, avoiding: String? = nil, forceRefresh: Bool = false) async throws -> Route {
         if let address = ringOwner(partition), address != avoiding {
             return Route(client: try client(at: address), address: address)

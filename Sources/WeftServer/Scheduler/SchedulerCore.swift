@@ -160,6 +160,7 @@ actor SchedulerCore {
     }
     var unservedTasks: Int { dispatcher.unservedDepth }
     var servingPartitions: Int { engines.values.count { $0.state == .serving } }
+    var servingPartitionSet: Set<PartitionID> { Set(engines.filter { $0.value.state == .serving }.keys) }
 
     func now() -> EngineInstant { EngineInstant(unixMilliseconds: clock.nowMilliseconds()) }
 

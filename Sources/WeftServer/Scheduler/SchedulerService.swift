@@ -232,8 +232,27 @@ public final class SchedulerService: Service, @unchecked Sendable {
                 try await core.recover(fences: claimed)
             }
             logger.notice("scheduler listening", metadata: ["listen.address": "\(bound)", "node.id": "\(configuration.nodeID)"])
-            recovered.withLock { $0 = true }
-            readiness.set(storage.isAvailable ? .ready : .notReady("Postgres is unavailable: \(storage.unavailableReason)"))
+            if let membership {
+                // Ready (for a rolling update: the next pod may go) once this scheduler serves every
+                // partition the ring gives it — before, its share is still being handed over.
+                readiness.set(.notReady("taking over the partitions the ring gives this scheduler"))
+                group.addTask { [readiness, nodeID = configuration.nodeID, count = cluster.partitionCount] in
+                    while !Task.isCancelled {
+                        let ring = membership.ring
+                        let mine = Set(ring.partitions(of: nodeID, partitionCount: count))
+                        if !ring.isEmpty, mine.isSubset(of: await core.servingPartitionSet) {
+                            recovered.withLock { $0 = true }
+                            readiness.set(storage.isAvailable ? .ready : .notReady("Postgres is unavailable: \(storage.unavailableReason)"))
+                            logger.notice("scheduler ready", metadata: ["partitions": "\(mine.count)"])
+                            return
+                        }
+                        try? await Task.sleep(for: .milliseconds(100))
+                    }
+                }
+            } else {
+                recovered.withLock { $0 = true }
+                readiness.set(storage.isAvailable ? .ready : .notReady("Postgres is unavailable: \(storage.unavailableReason)"))
+            }
             onListening(bound)
             group.addTask { await Self.sampleGauges(core: core, writer: writer, storage: storage) }
             let retention = configuration.historyRetention

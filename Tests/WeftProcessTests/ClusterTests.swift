@@ -66,6 +66,44 @@ extension ProcessTests {
             }
         }
 
+        /// Steady load: four loops start runs of `pair` one after another, spread over `clients`,
+        /// until stopped; only acknowledged starts are counted.
+        final class SteadyLoad: Sendable {
+            private let acknowledged = Locked<[RunID]>([])
+            private let stopping = Locked(false)
+            private let loops: Task<Void, Never>
+
+            init(clients: [WeftClient]) {
+                let acknowledged = acknowledged, stopping = stopping
+                loops = Task {
+                    await withTaskGroup(of: Void.self) { group in
+                        for loop in 0..<4 {
+                            group.addTask {
+                                while !stopping.withLock({ $0 }) {
+                                    if let run = try? await clients[loop % clients.count].start(workflow: "pair", inputJSON: Array(#"{"ms": 20}"#.utf8)) {
+                                        acknowledged.withLock { $0.append(run) }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+
+            /// Whether 20 more runs are acknowledged within 60 s.
+            func progressed() async throws -> Bool {
+                let before = acknowledged.withLock { $0.count }
+                return try await eventually(within: .seconds(60)) { acknowledged.withLock { $0.count } >= before + 20 }
+            }
+
+            /// Stops the loops; the runs acknowledged.
+            func stop() async -> [RunID] {
+                stopping.withLock { $0 = true }
+                await loops.value
+                return acknowledged.withLock { $0 }
+            }
+        }
+
         /// Runs `body` on a fresh database with scheduler shards it starts; records an error with
         /// every process's output, and stops everything afterwards.
         static func withCluster(
@@ -84,10 +122,10 @@ extension ProcessTests {
             await cluster.stop()
         }
 
-        /// Starts `count` runs of `pair` (50 ms, then a noop).
-        static func startRuns(_ count: Int, client: WeftClient) async throws -> [RunID] {
+        /// Starts `count` runs of `pair` (a sleep of `ms`, then a noop).
+        static func startRuns(_ count: Int, ms: Int = 50, client: WeftClient) async throws -> [RunID] {
             var runs: [RunID] = []
-            for _ in 0..<count { runs.append(try await client.start(workflow: "pair", inputJSON: Array(#"{"ms": 50}"#.utf8))) }
+            for _ in 0..<count { runs.append(try await client.start(workflow: "pair", inputJSON: Array(#"{"ms": \#(ms)}"#.utf8))) }
             return runs
         }
 
@@ -126,6 +164,8 @@ extension ProcessTests {
                 let map = try await Self.ownerMap(cluster)
                 #expect(split, "owners: \(map), the ring says \(expected)")
                 runs += try await Self.startRuns(200, client: client)
+                // Runs that are surely still open when s2 dies (2 s each; about 5 of 16 partitions on s2).
+                runs += try await Self.startRuns(60, ms: 2000, client: client)
 
                 // kill -9 of s2 with runs in flight: SWIM confirms it dead, s1 takes its leases over
                 // at once, advances the fences and recovers its open runs.
@@ -421,25 +461,9 @@ extension ProcessTests {
                 for i in 0..<2 { try cluster.startWorker(id: "worker-\(i)") }
                 let client = try cluster.client(timeout: .seconds(120))
                 try await client.register(definitionJSON: Array(Self.pair.utf8))
-                let acknowledged = Locked<[RunID]>([])
-                let stop = Locked(false)
-                let load = Task {
-                    await withTaskGroup(of: Void.self) { group in
-                        for _ in 0..<4 {
-                            group.addTask {
-                                while !stop.withLock({ $0 }) {
-                                    if let run = try? await client.start(workflow: "pair", inputJSON: Array(#"{"ms": 20}"#.utf8)) {
-                                        acknowledged.withLock { $0.append(run) }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
+                let load = SteadyLoad(clients: [client])
                 func progressed(_ phase: String) async throws {
-                    let before = acknowledged.withLock { $0.count }
-                    let moved = try await eventually(within: .seconds(60)) { acknowledged.withLock { $0.count } >= before + 20 }
-                    if !moved {
+                    if !(try await load.progressed()) {
                         let members = try await Self.weftctl(["members"], cluster: cluster).stdout
                         Issue.record("no run was acknowledged \(phase)\nmembers: \(members)\n\(cluster.logs.suffix(8000))\n\(schedulers.output)")
                     }
@@ -474,9 +498,7 @@ extension ProcessTests {
                 }
                 let members = try await Self.weftctl(["members"], cluster: cluster).stdout
                 #expect(current, "the coordinator's members: \(members), the schedulers: \(schedulers.rpc)")
-                stop.withLock { $0 = true }
-                await load.value
-                let runs = acknowledged.withLock { $0 }
+                let runs = await load.stop()
                 print("rolling-restart test: \(runs.count) runs acknowledged")
                 try await Self.verify(runs, client: client, cluster: cluster)
                 await client.close()
@@ -551,30 +573,11 @@ extension ProcessTests {
                 for i in 0..<2 { try cluster.startWorker(id: "worker-\(i)") }
                 try await clients[0].register(definitionJSON: Array(Self.pair.utf8))
 
-                // Steady load: runs started one after another through both coordinators until told
-                // to stop; only acknowledged starts are counted.
-                let acknowledged = Locked<[RunID]>([])
-                let stop = Locked(false)
-                let load = Task {
-                    await withTaskGroup(of: Void.self) { group in
-                        for loader in 0..<4 {
-                            group.addTask {
-                                while !stop.withLock({ $0 }) {
-                                    if let run = try? await clients[loader % 2].start(workflow: "pair", inputJSON: Array(#"{"ms": 20}"#.utf8)) {
-                                        acknowledged.withLock { $0.append(run) }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-
-                // After each fault the cluster must settle and runs must keep being acknowledged
-                // (nothing stalls), before the next fault.
+                // Steady load through both coordinators. After each fault the cluster must settle and
+                // runs must keep being acknowledged (nothing stalls), before the next fault.
+                let load = SteadyLoad(clients: clients)
                 func progressed(_ phase: String) async throws {
-                    let before = acknowledged.withLock { $0.count }
-                    let moved = try await eventually(within: .seconds(60)) { acknowledged.withLock { $0.count } >= before + 20 }
-                    #expect(moved, "no run was acknowledged \(phase)")
+                    #expect(try await load.progressed(), "no run was acknowledged \(phase)")
                 }
                 try await progressed("before the faults")
                 kill(schedulers["s3"].process.processIdentifier, SIGKILL)
@@ -608,9 +611,7 @@ extension ProcessTests {
                 #expect(try await settled(on: ["s2", "s4"]), "after the gossip cut healed")
                 try await progressed("after the gossip cut healed")
 
-                stop.withLock { $0 = true }
-                await load.value
-                let runs = acknowledged.withLock { $0 }
+                let runs = await load.stop()
                 print("chaos test: \(runs.count) runs acknowledged")
                 try await Self.verify(runs, exact: false, client: clients[0], cluster: cluster)
                 for client in clients { await client.close() }

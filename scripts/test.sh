@@ -49,6 +49,9 @@ fi
 log "checking the Helm chart (scripts/check-chart.sh)"
 scripts/check-chart.sh .build/debug/weft
 
+log "checking that misleading code does not compile (scripts/check-compile-errors.sh)"
+scripts/check-compile-errors.sh
+
 log "replaying the fuzz corpora"
 .build/debug/weft-fuzz-frames Tests/FuzzCorpus/frames
 .build/debug/weft-fuzz-requests replay-all Tests/FuzzCorpus/requests

@@ -10,7 +10,7 @@ struct WorkflowBuilderTests {
         return Dictionary(uniqueKeysWithValues: tasks.map { ($0["name"] as! String, $0) })
     }
 
-    @Test("extract >> (clean | enrich) >> load makes a diamond")
+    @Test("extract >>> (clean | enrich) >>> load makes a diamond")
     func diamond_dependencies() throws {
         let extract = Step("extract", type: "echo").retry(maxAttempts: 5, initialBackoff: "200ms", nonRetryable: ["BadInput"]).priority(.high)
         let clean = Step("clean", type: "noop")
@@ -18,7 +18,9 @@ struct WorkflowBuilderTests {
         let load = Step("load", type: "noop")
         let workflow = Workflow("ingest", extract, clean | enrich, load)
         let tasks = try decode(workflow)
-        #expect(workflow.definitionJSON() == Workflow("ingest", (extract >> (clean | enrich)) >> load).definitionJSON())
+        #expect(workflow.definitionJSON() == Workflow("ingest", extract >>> (clean | enrich) >>> load).definitionJSON())
+        #expect(workflow.definitionJSON() == Workflow("ingest", (extract >>> (clean | enrich)) >>> load).definitionJSON())
+        #expect(workflow.definitionJSON() == Workflow("ingest", extract >>> ((clean | enrich) >>> load)).definitionJSON())
         #expect(Set(tasks.keys) == ["extract", "clean", "enrich", "load"])
         #expect(tasks["extract"]?["depends_on"] == nil)
         #expect(tasks["clean"]?["depends_on"] as? [String] == ["extract"])
@@ -44,9 +46,20 @@ struct WorkflowBuilderTests {
 
     @Test("the JSON is deterministic (sorted keys)")
     func json_deterministic() {
-        let a = Workflow("w", Step("a", type: "noop").queue("q").priority(.low) >> Step("b", type: "noop"))
-        let b = Workflow("w", Step("a", type: "noop").priority(.low).queue("q") >> Step("b", type: "noop"))
+        let a = Workflow("w", Step("a", type: "noop").queue("q").priority(.low) >>> Step("b", type: "noop"))
+        let b = Workflow("w", Step("a", type: "noop").priority(.low).queue("q") >>> Step("b", type: "noop"))
         #expect(a.definitionJSON() == b.definitionJSON())
         #expect(String(decoding: a.definitionJSON(), as: UTF8.self).hasPrefix(#"{"name":"w","tasks":[{"name":"a","priority":"low","queue":"q","type":"noop"}"#))
+    }
+
+    @Test("chains read left to right: a >>> b >>> c is a line, a | b | c three roots")
+    func chains() throws {
+        let (a, b, c) = (Step("a", type: "noop"), Step("b", type: "noop"), Step("c", type: "noop"))
+        let line = try decode(Workflow("w", a >>> b >>> c))
+        #expect(line["b"]?["depends_on"] as? [String] == ["a"])
+        #expect(line["c"]?["depends_on"] as? [String] == ["b"])
+        #expect(Workflow("w", a >>> b >>> c).definitionJSON() == Workflow("w", a, b, c).definitionJSON())
+        let side = try decode(Workflow("w", a | b | c))
+        #expect(side.values.allSatisfy { $0["depends_on"] == nil })
     }
 }

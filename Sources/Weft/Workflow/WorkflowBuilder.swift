@@ -8,15 +8,17 @@ import WeftCore
 /// let clean = Step("clean", type: "noop")
 /// let enrich = Step("enrich", type: "noop")
 /// let load = Step("load", type: "noop")
-/// let ingest = Workflow("ingest", extract, clean | enrich, load)     // stages in order
-/// let same = Workflow("ingest", (extract >> (clean | enrich)) >> load)
+/// let ingest = Workflow("ingest", extract >>> (clean | enrich) >>> load)
+/// let same = Workflow("ingest", extract, clean | enrich, load)     // stages in order
 /// ```
 ///
-/// `a >> b` makes every first step of `b` depend on every last step of `a`; `a | b` runs both
-/// side by side. Swift's `>>` belongs to the standard library's non-associative shift precedence
-/// (and an operator cannot be redeclared), so `a >> b >> c` does not parse: chain with
-/// parentheses, or list the stages in `Workflow(_:_:...)`, which sequences them. A step's options mirror the definition file's fields; the server validates the
-/// result (cycles, unknown types, limits) when the workflow is registered.
+/// `a >>> b` makes every first step of `b` depend on every last step of `a`; `a | b` runs both
+/// side by side. Both chain (`a >>> b >>> c`, `a | b | c`). Mixing them needs parentheses:
+/// `a >>> b | c` does not compile, because it reads either way — `>>>` has a precedence group of
+/// its own, unordered with `|`'s. (Swift's `>>` could not be used: it binds tighter than `|`, so
+/// `a >> b | c` would silently mean `(a >> b) | c`, and `a >> b >> c` does not parse.)
+/// A step's options mirror the definition file's fields; the server validates the result
+/// (cycles, unknown types, limits) when the workflow is registered.
 public struct Step: Sendable, Hashable {
     public enum Priority: String, Sendable, Hashable, Codable {
         case critical, high, normal, low
@@ -96,7 +98,7 @@ public struct StepGraph: Sendable {
     }
 }
 
-/// Something that can stand on either side of `>>` and `|`.
+/// Something that can stand on either side of `>>>` and `|`.
 public protocol StepGraphConvertible: Sendable {
     var graph: StepGraph { get }
 }
@@ -109,8 +111,24 @@ extension StepGraph: StepGraphConvertible {
     public var graph: StepGraph { self }
 }
 
-/// Sequence: everything `rhs` starts with depends on everything `lhs` ends with.
+/// The precedence of `>>>`: left-associative, and deliberately unordered with `|` (Swift's
+/// `AdditionPrecedence`), so that a mix without parentheses is a compile error, not a guess.
+precedencegroup WeftSequencePrecedence {
+    associativity: left
+    higherThan: AssignmentPrecedence
+}
+
+/// Sequence of workflow steps: `a >>> b`.
+infix operator >>> : WeftSequencePrecedence
+
+/// Swift's `>>` binds tighter than `|`, so `a >> b | c` would mean `(a >> b) | c`: refused.
+@available(*, unavailable, message: "use >>> to sequence steps: Swift's >> binds tighter than |, so a >> b | c would mean (a >> b) | c")
 public func >> (lhs: some StepGraphConvertible, rhs: some StepGraphConvertible) -> StepGraph {
+    lhs >>> rhs
+}
+
+/// Sequence: everything `rhs` starts with depends on everything `lhs` ends with.
+public func >>> (lhs: some StepGraphConvertible, rhs: some StepGraphConvertible) -> StepGraph {
     let a = lhs.graph
     let b = rhs.graph
     var dependencies = a.dependencies.merging(b.dependencies) { $0 + $1 }
@@ -157,7 +175,7 @@ public struct Workflow: Sendable {
     public init(_ name: String, _ first: any StepGraphConvertible, _ rest: any StepGraphConvertible...) {
         self.name = name
         var graph = first.graph
-        for stage in rest { graph = graph >> stage.graph }
+        for stage in rest { graph = graph >>> stage.graph }
         self.graph = graph
     }
 

@@ -213,6 +213,33 @@ extension ProcessTests {
             }
         }
 
+        @Test("the Swift DSL twin of examples/ingest.yaml registers as the same canonical definition: same version, not created again")
+        func dslAndYAML_sameVersion() async throws {
+            try await ProcessCluster.with { cluster in
+                try await cluster.start(workers: 0)
+                let yaml = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../examples/ingest.yaml").path
+                let apply = try await runProcess(
+                    try WeftBinaries.path("weftctl"), ["workflow", "apply", yaml, "--address", cluster.coordinatorAddress, "--json"],
+                    environment: cluster.environment, timeout: .seconds(60))
+                #expect(apply.status == 0, "\(apply.stderr)")
+                let applied = try JSONSerialization.jsonObject(with: Data(apply.stdout.utf8)) as? [String: Any]
+                let extract = Step("extract", type: "echo")
+                    .retry(maxAttempts: 5, initialBackoff: "200ms", maxBackoff: "30s", nonRetryable: ["BadInput"])
+                    .timeouts(scheduleToStart: "1m", startToClose: "5m", heartbeat: "10s")
+                    .priority(.high).queue("default")
+                let clean = Step("clean", type: "echo")
+                let enrich = Step("enrich", type: "echo")
+                let shard = Step("shard", type: "echo").map()
+                let load = Step("load", type: "noop").join(.all)
+                let client = try cluster.client()
+                let registered = try await client.register(Workflow("ingest", extract >>> ((clean >>> shard) | enrich) >>> load))
+                #expect(applied?["created"] as? Bool == true)
+                #expect(registered.version == applied?["version"] as? String, "DSL \(registered.version), YAML \(String(describing: applied))")
+                #expect(!registered.created)
+                await client.close()
+            }
+        }
+
         @Test("weftctl run wait prints the run's progress to stderr while it waits, and the outcome on stdout")
         func weftctlWait_printsProgress() async throws {
             try await ProcessCluster.with { cluster in

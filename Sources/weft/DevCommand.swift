@@ -34,9 +34,7 @@ struct DevCommand: AsyncParsableCommand {
     @OptionGroup var common: CommonOptions
 
     func validate() throws {
-        let endpoint = try parseEndpoint(WeftEnvironment.resolve(listen, flag: "listen") ?? "127.0.0.1:7400", flag: "listen")
-        // The built-in worker dials this address, so it must be a real port.
-        guard endpoint.port != 0 else { throw ValidationError("--listen: weft dev needs a fixed port (its worker connects to it)") }
+        _ = try parseEndpoint(WeftEnvironment.resolve(listen, flag: "listen") ?? "127.0.0.1:7400", flag: "listen")
         guard WeftEnvironment.resolve(postgres, flag: "postgres") != nil else {
             throw ValidationError("--postgres URL (or WEFT_POSTGRES_URL) is required")
         }
@@ -66,9 +64,13 @@ struct DevCommand: AsyncParsableCommand {
             listen: coordinatorEndpoint, cluster: common.resolvedCluster, nodeID: "dev-coordinator", authToken: token,
             version: WeftVersion.current)
         coordinatorConfiguration.postgresURL = url
+        // The built-in worker dials the coordinator where it actually listens (`--listen HOST:0`
+        // picks a free port): it starts once the coordinator has bound.
+        let (bound, reportBound) = AsyncStream<SocketAddress>.makeStream(bufferingPolicy: .bufferingNewest(1))
         let coordinator = CoordinatorService(configuration: coordinatorConfiguration, logger: Logger(label: "weft.coordinator")) { address in
             print("listening on \(address)")
             flushStandardOutput()
+            reportBound.yield(address)
         }
         var registry = TaskRegistry()
         BuiltinTasks.register(into: &registry, allowExec: allowExec)
@@ -77,11 +79,37 @@ struct DevCommand: AsyncParsableCommand {
         workerConfiguration.authToken = token ?? []
         workerConfiguration.concurrency = concurrency
         workerConfiguration.rediscoverInterval = .seconds(1)
-        let worker = WeftWorker(configuration: workerConfiguration, registry: registry, logger: Logger(label: "weft.worker"))
+        let devWorker = DevWorkerService(bound: bound) { [workerConfiguration, registry] address in
+            var configuration = workerConfiguration
+            let wildcard = ["0.0.0.0", "::", ""].contains(address.host)
+            configuration.coordinator = Endpoint(host: wildcard ? "127.0.0.1" : address.host, port: address.port)
+            return WeftWorker(configuration: configuration, registry: registry, logger: Logger(label: "weft.worker"))
+        }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: scheduler), .init(service: coordinator), .init(service: WorkerService(worker: worker))],
+                services: [.init(service: scheduler), .init(service: coordinator), .init(service: devWorker)],
                 gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
+    }
+}
+
+/// `weft dev`'s worker: started once the coordinator reports where it listens.
+private struct DevWorkerService: Service {
+    let bound: AsyncStream<SocketAddress>
+    let makeWorker: @Sendable (Endpoint) -> WeftWorker
+
+    init(bound: AsyncStream<SocketAddress>, makeWorker: @escaping @Sendable (Endpoint) -> WeftWorker) {
+        self.bound = bound
+        self.makeWorker = makeWorker
+    }
+
+    func run() async throws {
+        // Graceful shutdown before the coordinator bound ends the wait: nothing to stop then.
+        let address = await cancelWhenGracefulShutdown { () async -> SocketAddress? in
+            var addresses = bound.makeAsyncIterator()
+            return await addresses.next()
+        }
+        guard let address else { return }
+        try await WorkerService(worker: makeWorker(address.endpoint)).run()
     }
 }

@@ -213,6 +213,24 @@ extension ProcessTests {
             }
         }
 
+        @Test("weft dev --listen 127.0.0.1:0 picks a free port, its own worker finds it, a run completes; SIGTERM exits 0")
+        func devOnPortZero() async throws {
+            try await ProcessCluster.with { cluster in
+                let dev = try ChildProcess(
+                    try WeftBinaries.path("weft"), ["dev", "--listen", "127.0.0.1:0"], environment: cluster.environment)
+                let address = try await dev.waitForListening(timeout: .seconds(60))
+                #expect(!address.hasSuffix(":0"))
+                var configuration = WeftClient.Configuration(address: try Endpoint(parsing: address))
+                configuration.authToken = Array(cluster.token.utf8)
+                let client = WeftClient(configuration: configuration)
+                try await client.register(Workflow("hello", Step("a", type: "echo")))
+                let run = try await client.start(workflow: "hello", inputJSON: Array(#"{"x": 1}"#.utf8))
+                #expect(try await client.wait(for: run, timeout: .seconds(60)).status == .succeeded, "\(dev.outputSoFar.suffix(3000))")
+                await client.close()
+                #expect(await dev.terminate(grace: .seconds(20)) == 0)
+            }
+        }
+
         @Test("the Swift DSL twin of examples/ingest.yaml registers as the same canonical definition: same version, not created again")
         func dslAndYAML_sameVersion() async throws {
             try await ProcessCluster.with { cluster in

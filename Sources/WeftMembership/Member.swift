@@ -142,3 +142,8 @@ public struct MemberChange: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "\(member.id): \(previous.map(\.description) ?? "new") → \(member.status)" }
 }
+
+extension Sequence<Member> {
+    /// The schedulers that stand on the ring: alive or suspect (a suspect may only be slow).
+    public var activeSchedulers: [Member] { filter { $0.role == .scheduler && $0.status.isActive } }
+}

@@ -92,14 +92,8 @@ public final class CoordinatorService: Service, Sendable {
             let directory = OwnerDirectory(
                 owners: PartitionOwnerStore(connection: connection, logger: logger), clientConfiguration: clientConfiguration,
                 logger: logger,
-                ringOwner: { [membership] partition in
-                    guard let view = membership.withLock({ $0 })?.current, let owner = view.ring.owner(of: partition) else { return nil }
-                    return view.members.first { $0.id == owner && $0.status.isActive }?.rpcAddress
-                },
-                ringMembers: { [membership] in
-                    guard let view = membership.withLock({ $0 })?.current else { return [] }
-                    return view.members.filter { $0.role == .scheduler && $0.status.isActive }.map(\.rpcAddress)
-                })
+                ringOwner: { [membership] partition in membership.withLock { $0 }?.current.ownerAddress(of: partition) },
+                ringMembers: { [membership] in membership.withLock { $0 }?.members.activeSchedulers.map(\.rpcAddress) ?? [] })
             CoordinatorHandlers.register(
                 reads: reads, directory: directory, maxInputBytes: configuration.maxInputBytes, runIDPolicy: configuration.runIDPolicy,
                 clock: SystemWallClock(), into: &router)

@@ -71,6 +71,12 @@ public final class MembershipShell: @unchecked Sendable {
         public var packetsSent = 0
         public var packetsReceived = 0
         public var dropped: [DropReason: Int] = [:]
+
+        /// The RPC address of the scheduler the ring names for `partition`, if any.
+        public func ownerAddress(of partition: PartitionID) -> String? {
+            guard let owner = ring.owner(of: partition) else { return nil }
+            return members.first { $0.id == owner }?.rpcAddress
+        }
     }
 
     public let configuration: Configuration
@@ -205,8 +211,7 @@ public final class MembershipShell: @unchecked Sendable {
             let membersChanged = changed || view.members != members
             view.members = members
             if membersChanged {
-                let schedulers = members.filter { $0.role == .scheduler && $0.status.isActive }.map(\.id)
-                view.ring = HashRing(nodes: schedulers, virtualNodes: configuration.virtualNodes)
+                view.ring = HashRing(nodes: members.activeSchedulers.map(\.id), virtualNodes: configuration.virtualNodes)
             }
             return membersChanged ? view : nil
         }

@@ -76,7 +76,7 @@ actor ClusterOwnership {
     /// The member view changed: the ring (alive and suspect schedulers) says who owns what.
     func membershipChanged(_ members: [Member]) {
         guard !leaving else { return }
-        let schedulers = members.filter { $0.role == .scheduler && $0.status.isActive }.map(\.id)
+        let schedulers = members.activeSchedulers.map(\.id)
         let next = HashRing(nodes: schedulers, virtualNodes: ring.virtualNodes)
         let nowInactive = Set(members.filter { !$0.status.isActive }.map(\.id))
         guard next != ring || nowInactive != inactive else { return }

@@ -204,15 +204,14 @@ public final class SchedulerService: Service, @unchecked Sendable {
                 let nodeID = configuration.nodeID
                 await core.setOwnerHint { partition in
                     let view = membership.current
-                    guard let owner = view.ring.owner(of: partition), owner != nodeID else { return nil }
-                    return view.members.first { $0.id == owner }?.rpcAddress
+                    return view.ring.owner(of: partition) == nodeID ? nil : view.ownerAddress(of: partition)
                 }
                 try await membership.start()
                 membership.observe { _ in
                     Task {  // the latest view, not the one of this call: tasks may run out of order
                         let members = membership.members
                         await ownership.membershipChanged(members)
-                        await core.schedulersChanged(members.filter { $0.role == .scheduler && $0.status.isActive }
+                        await core.schedulersChanged(members.activeSchedulers
                             .map { SchedulerEndpoint(nodeID: $0.id, address: $0.rpcAddress) }.sorted { $0.nodeID < $1.nodeID })
                     }
                 }
@@ -324,23 +323,20 @@ public final class SchedulerService: Service, @unchecked Sendable {
         static let other = "_other"
         private var gauges: [String: (ready: Gauge, slots: Gauge)] = [:]
 
-        /// The label `queue` is reported under.
+        /// The label `queue` is reported under; its gauges exist once it returns.
         mutating func label(_ queue: String) -> String {
-            if gauges[queue] != nil { return queue }
-            guard gauges.count < Self.maxQueues else { return Self.other }
-            gauges[queue] = (Gauge(label: "weft_ready_tasks", dimensions: [("queue", queue)]),
-                             Gauge(label: "weft_worker_slots", dimensions: [("queue", queue)]))
-            return queue
+            let label = gauges[queue] != nil || gauges.count < Self.maxQueues ? queue : Self.other
+            if gauges[label] == nil {
+                gauges[label] = (Gauge(label: "weft_ready_tasks", dimensions: [("queue", label)]),
+                                 Gauge(label: "weft_worker_slots", dimensions: [("queue", label)]))
+            }
+            return label
         }
 
         mutating func record(ready: [String: Int], slots: [String: Int]) {
             var sums: [String: (ready: Int, slots: Int)] = [:]
             for (queue, count) in ready { sums[label(queue), default: (0, 0)].ready += count }
             for (queue, count) in slots { sums[label(queue), default: (0, 0)].slots += count }
-            if sums[Self.other] != nil, gauges[Self.other] == nil {
-                gauges[Self.other] = (Gauge(label: "weft_ready_tasks", dimensions: [("queue", Self.other)]),
-                                      Gauge(label: "weft_worker_slots", dimensions: [("queue", Self.other)]))
-            }
             for (queue, pair) in gauges {
                 pair.ready.record(sums[queue]?.ready ?? 0)
                 pair.slots.record(sums[queue]?.slots ?? 0)

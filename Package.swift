@@ -12,23 +12,32 @@ let swiftSettings: [SwiftSetting] = [
 ]
 
 let log = Target.Dependency.product(name: "Logging", package: "swift-log")
-let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser")
+/// The servers' and tools' own dependencies, behind the `Server` trait (on by default): an app that
+/// depends on Weft for the SDK alone says `traits: []` and resolves none of them (README "Use the SDK").
+let server = TargetDependencyCondition.when(traits: ["Server"])
+let argumentParser = Target.Dependency.product(name: "ArgumentParser", package: "swift-argument-parser", condition: server)
+let yams = Target.Dependency.product(name: "Yams", package: "Yams", condition: server)
 let heap = Target.Dependency.product(name: "HeapModule", package: "swift-collections")
 let deque = Target.Dependency.product(name: "DequeModule", package: "swift-collections")
 let serviceLifecycle = Target.Dependency.product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
 let unixSignals = Target.Dependency.product(name: "UnixSignals", package: "swift-service-lifecycle")
 let metrics = Target.Dependency.product(name: "Metrics", package: "swift-metrics")
-let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus")
+let prometheus = Target.Dependency.product(name: "Prometheus", package: "swift-prometheus", condition: server)
 
 let package = Package(
     name: "weft",
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Weft", targets: ["Weft"]),
+        .library(name: "WeftTesting", targets: ["WeftTesting"]),
         .executable(name: "weft", targets: ["weft"]),
         .executable(name: "weftctl", targets: ["weftctl"]),
         .executable(name: "weft-fuzz-frames", targets: ["WeftFuzzFrames"]),
         .executable(name: "weft-fuzz-requests", targets: ["WeftFuzzRequests"]),
+    ],
+    traits: [
+        .trait(name: "Server", description: "The weft and weftctl executables and their dependencies (argument-parser, Yams, swift-prometheus)."),
+        .default(enabledTraits: ["Server"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
@@ -72,7 +81,10 @@ let package = Package(
             dependencies: ["WeftCore", "WeftWire", "WeftEngine", "WeftMembership", "WeftTransport", "WeftPostgres", "WeftRedis", log, serviceLifecycle, deque, metrics, prometheus],
             swiftSettings: swiftSettings
         ),
-        .target(name: "Weft", dependencies: ["WeftCore", "WeftWire", "WeftTransport", log, metrics], swiftSettings: swiftSettings),
+        .target(name: "Weft", dependencies: ["WeftCore", "WeftWire", "WeftTransport", log, metrics, serviceLifecycle], swiftSettings: swiftSettings),
+        // In-process test environment for users' workflows and handlers: the engine's RunStateMachine,
+        // a manual clock, injected failures; no servers.
+        .target(name: "WeftTesting", dependencies: ["Weft", "WeftCore", "WeftEngine", "WeftWire"], swiftSettings: swiftSettings),
 
         // Command-line plumbing shared by `weft` and `weftctl`: common flags, env resolution, logging
         // bootstrap, exit codes.
@@ -86,7 +98,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "weftctl",
-            dependencies: ["Weft", "WeftCLISupport", "WeftCore", argumentParser, log, .product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
+            dependencies: ["Weft", "WeftCLISupport", "WeftCore", "WeftWire", argumentParser, log, yams], swiftSettings: swiftSettings),
         // libFuzzer driver and corpus replay shared by the two fuzz executables.
         .target(name: "WeftFuzzSupport", swiftSettings: swiftSettings),
         // libFuzzer target for the frame decoder + envelope codec (scripts/fuzz.sh).
@@ -122,7 +134,7 @@ let package = Package(
             swiftSettings: swiftSettings),
         .testTarget(
             name: "WeftTests",
-            dependencies: ["Weft", "WeftTransport", "WeftWire", "WeftCore", "_WeftTestKit", log],
+            dependencies: ["Weft", "WeftTesting", "WeftTransport", "WeftWire", "WeftCore", "_WeftTestKit", log],
             swiftSettings: swiftSettings
         ),
         .testTarget(

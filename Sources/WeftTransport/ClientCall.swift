@@ -29,6 +29,8 @@ final class ClientCall: @unchecked Sendable {
     var id: UInt64 = 0
     var phase: Phase = .created
     var deadlineTimer: UInt64?
+    /// `CallOptions.readyWaitLimit` while the call waits for a connection.
+    var readyTimer: UInt64?
     var inboundPaused = false
     /// Messages sent before the connection was ready (client/bidi streaming), and a queued half-close.
     var queuedOutbound: [[UInt8]] = []
@@ -61,6 +63,8 @@ final class ClientCall: @unchecked Sendable {
         phase = .ended(result.failureValue)
         if let deadlineTimer { loop.cancelTimer(deadlineTimer) }
         deadlineTimer = nil
+        if let readyTimer { loop.cancelTimer(readyTimer) }
+        readyTimer = nil
         if inboundPaused {
             inboundPaused = false
             channel?.inboundStreamResumed()

@@ -86,8 +86,23 @@ final class ClientCore: RPCChannelOwner, @unchecked Sendable {
         default:
             call.phase = .pending
             pending.append(call)
+            if let limit = call.options.readyWaitLimit, call.options.waitForReady {
+                call.readyTimer = loop.scheduleTimer(after: limit) { [self, call] in
+                    call.readyTimer = nil
+                    guard case .pending = call.phase else { return }
+                    cancel(call, unreachable(within: limit))
+                }
+            }
             if case .idle = state { beginConnecting() }
         }
+    }
+
+    /// A call that never got a connection: `UNAVAILABLE`, with why when known.
+    private func unreachable(within budget: Duration) -> RPCError {
+        if case .backingOff(_, let lastError) = state {
+            return RPCError(.unavailable, "could not reach \(target) within \(DurationText.format(budget)): \(lastError.message)")
+        }
+        return RPCError(.unavailable, "could not reach \(target) within \(DurationText.format(budget))")
     }
 
     private func send(_ call: ClientCall, on channel: RPCChannel) {
@@ -111,11 +126,10 @@ final class ClientCore: RPCChannelOwner, @unchecked Sendable {
         if call.queuedEnd { channel.send(Envelope(callID: id, kind: .streamEnd)) }
     }
 
-    /// A call that waited for a connection (`waitForReady`) says why it never got one.
+    /// A call that waited for a connection (`waitForReady`) and never got one is `UNAVAILABLE`,
+    /// with why.
     private func deadlineError(for call: ClientCall, budget: Duration) -> RPCError {
-        if case .pending = call.phase, case .backingOff(_, let lastError) = state {
-            return RPCError(.deadlineExceeded, "could not reach \(target) within \(DurationText.format(budget)): \(lastError.message)")
-        }
+        if case .pending = call.phase { return unreachable(within: budget) }
         return RPCError(.deadlineExceeded, "no response from \(target) within \(DurationText.format(budget))")
     }
 

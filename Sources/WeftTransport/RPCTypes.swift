@@ -11,6 +11,9 @@ public struct CallOptions: Sendable {
     /// When the connection is down (backing off after a failure), wait for it to come back (until
     /// the deadline) instead of failing at once with `UNAVAILABLE`.
     public var waitForReady: Bool
+    /// With `waitForReady`: the longest a call waits for a connection that is down before it fails
+    /// with `UNAVAILABLE` (nil: until the deadline). A call cut after it was sent is not affected.
+    public var readyWaitLimit: Duration?
 
     public init(timeout: Duration? = nil, metadata: [String: String] = [:], waitForReady: Bool = false) {
         self.deadline = timeout.map { ContinuousClock.now + $0 }

@@ -92,8 +92,8 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 }
 
-/// Runs a `WeftWorker` as a service: graceful shutdown cancels `run()`, which drains in-flight
-/// attempts within the grace period.
+/// Runs a `WeftWorker` (itself a service: graceful shutdown drains in-flight attempts within the
+/// grace period) and reports its readiness.
 struct WorkerService: Service {
     let worker: WeftWorker
     /// `/readyz`: ready while it runs, not ready once it has drained and stopped.
@@ -101,9 +101,7 @@ struct WorkerService: Service {
 
     func run() async throws {
         readiness.set(.ready)
-        await cancelWhenGracefulShutdown {
-            await worker.run()
-        }
+        await worker.run()  // returns after a graceful shutdown has drained it
         readiness.set(.notReady("stopped"))
     }
 }

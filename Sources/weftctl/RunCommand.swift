@@ -22,7 +22,7 @@ struct RunCommand: AsyncParsableCommand {
             guard (try? JSONSerialization.jsonObject(with: Data(input.utf8), options: [.fragmentsAllowed])) != nil else {
                 throw ValidationError("--input is not valid JSON: \(input)")
             }
-            if let priority, Step.Priority(rawValue: priority) == nil {
+            if let priority, Priority(rawValue: priority) == nil {
                 throw ValidationError("--priority must be critical, high, normal or low")
             }
         }
@@ -31,7 +31,7 @@ struct RunCommand: AsyncParsableCommand {
             let run = try await options.withClient { client in
                 try await client.start(
                     workflow: workflow, inputJSON: Array(input.utf8),
-                    options: StartOptions(idempotencyKey: idempotencyKey, version: version, priority: priority.flatMap(Step.Priority.init)))
+                    options: StartOptions(idempotencyKey: idempotencyKey, version: version, priority: priority.flatMap(Priority.init)))
             }
             if options.json { printJSON(["run_id": run.description]) } else { print(run) }
         }
@@ -111,9 +111,9 @@ struct RunCommand: AsyncParsableCommand {
                 }
                 do {
                     return try await client.wait(for: run, timeout: segment)
-                } catch let error as RPCError where error.code == .deadlineExceeded {
+                } catch let error as WeftError where error.code == .deadlineExceeded {
                     continue
-                } catch let error as RPCError where error.code == .unavailable {
+                } catch let error as WeftError where error.code == .unavailable {
                     try await Task.sleep(for: .seconds(1))  // the coordinator is restarting: try again
                 }
             }

@@ -51,7 +51,7 @@ struct ClientOptions: ParsableArguments {
             let result = try await body(client)
             await client.close()
             return result
-        } catch let error as RPCError {
+        } catch let error as WeftError {
             await client.close()
             throw CommandFailure("\(error)")
         } catch {
@@ -66,7 +66,7 @@ struct ClientOptions: ParsableArguments {
         configuration.authToken = try common.resolvedToken() ?? []
         configuration.defaultTimeout = try timeoutDuration()
         configuration.nodeID = "weftctl"
-        configuration.waitForReady = false  // an operator at a terminal wants "refused" now, not after --timeout
+        configuration.connectionWait = .zero  // an operator at a terminal wants "refused" now, not after a wait
         return WeftClient(configuration: configuration)
     }
 }

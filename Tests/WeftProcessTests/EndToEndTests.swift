@@ -48,7 +48,7 @@ extension ProcessTests {
                 do {
                     _ = try await client.start(workflow: "beam", inputJSON: Array("null".utf8))
                     Issue.record("expected FAILED_PRECONDITION for an unknown task type")
-                } catch let error as RPCError {
+                } catch let error as WeftError {
                     #expect(error.code == .failedPrecondition && error.message.contains("teleport"), "\(error)")
                 }
                 let after = try await cluster.query("SELECT count(*) AS n FROM runs")
@@ -63,9 +63,9 @@ extension ProcessTests {
                 try await cluster.start(workers: 0)
                 let client = try cluster.client()
                 let cyclic = #"{"name":"cyclic","tasks":[{"name":"a","type":"noop","depends_on":["b"]},{"name":"b","type":"noop","depends_on":["a"]}]}"#
-                await #expect(throws: RPCError.self) { try await client.register(definitionJSON: Array(cyclic.utf8)) }
-                await #expect(throws: RPCError.self) { try await client.register(definitionJSON: Array(#"{"name":"x","tasks":[{"name":"a","type":"noop","colour":"red"}]}"#.utf8)) }
-                await #expect(throws: RPCError.self) { try await client.register(definitionJSON: Array("not json".utf8)) }
+                await #expect(throws: WeftError.self) { try await client.register(definitionJSON: Array(cyclic.utf8)) }
+                await #expect(throws: WeftError.self) { try await client.register(definitionJSON: Array(#"{"name":"x","tasks":[{"name":"a","type":"noop","colour":"red"}]}"#.utf8)) }
+                await #expect(throws: WeftError.self) { try await client.register(definitionJSON: Array("not json".utf8)) }
                 // A member named twice (JSON decoders keep one silently); also when spelt with escapes.
                 for duplicated in [
                     #"{"name":"d1","name":"d2","tasks":[{"name":"a","type":"noop"}]}"#,
@@ -74,7 +74,7 @@ extension ProcessTests {
                     do {
                         try await client.register(definitionJSON: Array(duplicated.utf8))
                         Issue.record("a duplicate member was accepted: \(duplicated)")
-                    } catch let error as RPCError {
+                    } catch let error as WeftError {
                         #expect(error.code == .invalidArgument && error.message.contains("appears twice"), "\(error)")
                     }
                 }
@@ -82,7 +82,7 @@ extension ProcessTests {
                 do {
                     try await client.register(definitionJSON: Array(#"{"name":"k","tasks":[{"name":"a","type":"noop","concurrency_key":"c"}]}"#.utf8))
                     Issue.record("concurrency_key was accepted")
-                } catch let error as RPCError {
+                } catch let error as WeftError {
                     #expect(error.code == .invalidArgument && error.message.contains("concurrency_key is not supported yet"), "\(error)")
                 }
                 // A 1 MB name is not echoed whole; a NUL does not cut the message short.
@@ -90,20 +90,20 @@ extension ProcessTests {
                 do {
                     try await client.register(definitionJSON: Array(#"{"name":"\#(huge)","tasks":[{"name":"a","type":"noop"}]}"#.utf8))
                     Issue.record("a 1 MB name was accepted")
-                } catch let error as RPCError {
+                } catch let error as WeftError {
                     #expect(error.code == .invalidArgument && error.message.utf8.count < 2_000, "\(error.message.utf8.count) bytes")
                     #expect(error.message.contains("more characters"))
                 }
                 do {
                     try await client.register(definitionJSON: Array(#"{"name":"bad\u0000name","tasks":[{"name":"a","type":"noop"}]}"#.utf8))
                     Issue.record("a name with a NUL was accepted")
-                } catch let error as RPCError {
+                } catch let error as WeftError {
                     #expect(error.code == .invalidArgument && error.message.contains(#"bad\u{0}name"#) && error.message.hasSuffix("_ . -"), "\(error)")
                 }
                 do {
                     _ = try await client.start(workflow: "missing", inputJSON: Array("null".utf8))
                     Issue.record("expected NOT_FOUND")
-                } catch let error as RPCError {
+                } catch let error as WeftError {
                     #expect(error.code == .notFound)
                 }
                 try await client.register(definitionJSON: Array(diamond.utf8))
@@ -111,7 +111,7 @@ extension ProcessTests {
                 do {
                     _ = try await client.start(workflow: "diamond", inputJSON: big)
                     Issue.record("expected INVALID_ARGUMENT")
-                } catch let error as RPCError {
+                } catch let error as WeftError {
                     #expect(error.code == .invalidArgument)
                 }
                 let definitions = try await cluster.query("SELECT count(*) AS n FROM workflow_definitions")
@@ -242,8 +242,8 @@ extension ProcessTests {
                 #expect(apply.status == 0, "\(apply.stderr)")
                 let applied = try JSONSerialization.jsonObject(with: Data(apply.stdout.utf8)) as? [String: Any]
                 let extract = Step("extract", type: "echo")
-                    .retry(maxAttempts: 5, initialBackoff: "200ms", maxBackoff: "30s", nonRetryable: ["BadInput"])
-                    .timeouts(scheduleToStart: "1m", startToClose: "5m", heartbeat: "10s")
+                    .retry(maxAttempts: 5, initialBackoff: .milliseconds(200), maxBackoff: .seconds(30), nonRetryable: ["BadInput"])
+                    .timeouts(scheduleToStart: .seconds(60), startToClose: .seconds(300), heartbeat: .seconds(10))
                     .priority(.high).queue("default")
                 let clean = Step("clean", type: "echo")
                 let enrich = Step("enrich", type: "echo")
@@ -326,13 +326,14 @@ extension ProcessTests {
                 let client = try cluster.client()
                 try await client.register(definitionJSON: Array(#"{"name": "quick", "tasks": [{"name": "a", "type": "echo"}]}"#.utf8))
                 cluster.killCoordinator()
-                // Nobody listens: a call waits (waitForReady) and, past its timeout, names the cause.
+                // Nobody listens: a call waits for the coordinator and, past its timeout, fails
+                // UNAVAILABLE (retryable), naming the cause.
                 let impatient = try cluster.client(timeout: .seconds(1))
                 do {
                     _ = try await impatient.list(ListRunsRequest())
-                    Issue.record("expected the call to time out")
-                } catch let error as RPCError {
-                    #expect(error.code == .deadlineExceeded && error.message.contains("could not reach"), "\(error)")
+                    Issue.record("expected the call to fail")
+                } catch let error as WeftError {
+                    #expect(error.code == .unavailable && error.isRetryable && error.message.contains("could not reach"), "\(error)")
                 }
                 await impatient.close()
                 let started = Task { try await client.start(workflow: "quick", inputJSON: Array("1".utf8)) }

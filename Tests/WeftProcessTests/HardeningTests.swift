@@ -51,7 +51,7 @@ extension ProcessTests {
                             do {
                                 _ = try await through.start(workflow: "quick", inputJSON: Array("1".utf8), options: StartOptions(runID: id))
                                 Issue.record("run id \(id) was accepted")
-                            } catch let error as RPCError {
+                            } catch let error as WeftError {
                                 #expect(error.code == .invalidArgument && error.message.contains("client-chosen run ids") || error.message.contains("in the future"), "\(error)")
                             }
                         }
@@ -91,7 +91,7 @@ extension ProcessTests {
                 do {
                     _ = try await client.start(workflow: "other", inputJSON: Array("7".utf8), options: StartOptions(runID: id))
                     Issue.record("a start naming another workflow was accepted for an existing run id")
-                } catch let error as RPCError {
+                } catch let error as WeftError {
                     #expect(error.code == .alreadyExists, "\(error)")
                 }
                 // A later run goes through (the scheduler is serving), and the old one is untouched.
@@ -133,8 +133,8 @@ extension ProcessTests {
                 do {
                     _ = try await client.start(workflow: "beam", inputJSON: Array("1".utf8))
                     Issue.record("expected FAILED_PRECONDITION")
-                } catch let error as RPCError {
-                    #expect(error.code == .failedPrecondition && !error.isNotOwner, "\(error)")
+                } catch let error as WeftError {
+                    #expect(error.code == .failedPrecondition && error.metadata[RPCError.ownerMetadataKey] == nil, "\(error)")
                 }
                 #expect(MetricsEndpointTests.sample(series, in: try httpGet(metrics, "/metrics").body) == 1)
                 await client.close()
@@ -264,13 +264,13 @@ extension ProcessTests {
             do {
                 _ = try await impatient.start(workflow: "nap", inputJSON: Array(#"{"duration": "1ms"}"#.utf8))
                 Issue.record("a start succeeded while Postgres was down")
-            } catch let error as RPCError {
+            } catch let error as WeftError {
                 #expect(error.code == .unavailable, "\(error)")
             }
             do {
                 _ = try await impatient.describe(acknowledged[0])
                 Issue.record("a read succeeded while Postgres was down")
-            } catch let error as RPCError {
+            } catch let error as WeftError {
                 #expect(error.code == .unavailable, "\(error)")
             }
             try await Task.sleep(for: .seconds(5))  // an outage longer than the one that used to stop the scheduler

@@ -71,7 +71,7 @@ struct WorkerRuntimeTests {
     private func makeWorker(_ scheduler: FakeScheduler, concurrency: Int = 4) -> WeftWorker {
         var registry = TaskRegistry()
         BuiltinTasks.register(into: &registry, allowExec: true)
-        registry.register("double", input: Doubled.self, output: Doubled.self) { input, _ in Doubled(value: input.value * 2) }
+        registry.register(TaskType<Doubled, Doubled>("double")) { input, _ in Doubled(value: input.value * 2) }
         var configuration = WeftWorker.Configuration(coordinator: scheduler.address, workerID: "w-test")
         configuration.cluster = "t"
         configuration.concurrency = concurrency

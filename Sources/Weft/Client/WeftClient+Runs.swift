@@ -1,33 +1,43 @@
-import Foundation
 import WeftCore
 import WeftTransport
 import WeftWire
 
 // The run API of the SDK: register workflows, start runs, wait for results, inspect, cancel, list.
 // Every call goes to the coordinator, which forwards writes to the owner of the run's partition.
+// Every call throws `WeftError`.
 
-/// A run that did not succeed, as `WeftClient.result(of:as:)` reports it.
-public struct RunFailedError: Error, Sendable, CustomStringConvertible {
-    public var run: RunInfo
-    public var description: String {
-        "run \(run.runID) of \(run.workflow) \(run.status): \(run.error.isEmpty ? "no error message" : run.error)"
+/// A started run of a workflow whose output is `Output`: what ``WeftClient/start(_:input:options:)``
+/// returns and ``WeftClient/result(of:timeout:)`` takes. Keep ``id`` to find the run again later
+/// (`RunHandle<Quote>(id: storedID)`).
+public struct RunHandle<Output: Codable & Sendable>: Sendable, Hashable, CustomStringConvertible {
+    /// The run's id.
+    public let id: RunID
+
+    /// The handle of the run `id` (whose output is `Output`).
+    public init(id: RunID) {
+        self.id = id
     }
+
+    /// The run id.
+    public var description: String { id.description }
 }
 
-/// Options of `WeftClient.start`.
+/// Options of ``WeftClient/start(_:input:options:)``.
 public struct StartOptions: Sendable {
     /// Starting twice with the same key returns the first run (kept for the retention period).
     public var idempotencyKey: String?
     /// A specific registered version; nil runs the latest.
     public var version: String?
-    public var priority: Step.Priority?
+    /// The priority of the run's tasks (a step's own priority wins); nil is `normal`.
+    public var priority: Priority?
     /// The run's id, chosen by the caller so that repeating the start (after a lost answer) is
     /// safe: a start naming an existing run returns that run and never runs it again. Must be a
     /// UUIDv7 dated within an hour before and five minutes after the server's clock; nil lets the
     /// server choose.
     public var runID: RunID?
 
-    public init(idempotencyKey: String? = nil, version: String? = nil, priority: Step.Priority? = nil, runID: RunID? = nil) {
+    /// Options; every one defaults to the server's choice.
+    public init(idempotencyKey: String? = nil, version: String? = nil, priority: Priority? = nil, runID: RunID? = nil) {
         self.idempotencyKey = idempotencyKey
         self.version = version
         self.priority = priority
@@ -36,9 +46,10 @@ public struct StartOptions: Sendable {
 }
 
 extension WeftClient {
-    /// Registers (or re-registers: idempotent per content) a workflow built with the DSL.
+    /// Registers `workflow` (idempotent: the same content is the same version). Throws
+    /// ``WeftError`` `INVALID_ARGUMENT` with every problem the definition has.
     @discardableResult
-    public func register(_ workflow: Workflow) async throws -> RegisterWorkflowResponse {
+    public func register<Input, Output>(_ workflow: Workflow<Input, Output>) async throws -> RegisterWorkflowResponse {
         try await register(definitionJSON: workflow.definitionJSON())
     }
 
@@ -48,14 +59,33 @@ extension WeftClient {
         try await call(ClientMethods.registerWorkflow, RegisterWorkflowRequest(definitionJSON: definitionJSON))
     }
 
+    /// Every registered workflow's latest version.
     public func workflows() async throws -> [WorkflowSummary] {
         let response: ListWorkflowsResponse = try await call(ClientMethods.listWorkflows, ListWorkflowsRequest())
         return response.workflows
     }
 
-    /// Starts a run with a JSON-encoded input; returns once the run is durable.
+    /// Starts a run of `workflow` with `input`; returns once the run is durable (it will run to its
+    /// end whatever process dies afterwards).
+    ///
+    /// - Throws: ``WeftError``: `NOT_FOUND` (workflow not registered), `INVALID_ARGUMENT` (input
+    ///   over the limit, bad run id), `ALREADY_EXISTS` (the run id names another workflow's run),
+    ///   `UNAVAILABLE` (cluster unreachable; retryable: repeat with the same `runID` or
+    ///   `idempotencyKey` to be sure the run starts once).
+    public func start<Input, Output>(_ workflow: Workflow<Input, Output>, input: Input, options: StartOptions = StartOptions()) async throws -> RunHandle<Output> {
+        RunHandle(id: try await start(workflow: workflow.name, input: input, options: options))
+    }
+
+    /// Starts a run of the workflow named `workflow` with a JSON-encoded input; returns once the run
+    /// is durable. Throws as ``start(_:input:options:)``.
     public func start(workflow: String, input: some Encodable, options: StartOptions = StartOptions()) async throws -> RunID {
-        try await start(workflow: workflow, inputJSON: Array(JSONEncoder().encode(input)), options: options)
+        let bytes: [UInt8]
+        do {
+            bytes = try JSONCoding.encode(input)
+        } catch {
+            throw WeftError(.invalidArgument, "the input does not encode as JSON: \(error)")
+        }
+        return try await start(workflow: workflow, inputJSON: bytes, options: options)
     }
 
     /// Starts a run with raw input bytes (JSON by convention); returns once the run is durable.
@@ -71,37 +101,77 @@ extension WeftClient {
             ClientMethods.startRun,
             StartRunRequest(
                 workflow: workflow, version: options.version ?? "", input: inputJSON,
-                idempotencyKey: options.idempotencyKey ?? "", priority: priority, runID: options.runID))
+                idempotencyKey: options.idempotencyKey ?? "", priority: priority, runID: options.runID),
+            runID: options.runID)
         return response.runID
     }
 
-    /// The run's state now, with its tasks.
+    /// The run's state now, with its tasks. Throws `NOT_FOUND` for an unknown run.
     public func describe(_ run: RunID, includeTasks: Bool = true) async throws -> RunInfo {
-        try await call(ClientMethods.getRun, GetRunRequest(runID: run, includeTasks: includeTasks))
+        try await call(ClientMethods.getRun, GetRunRequest(runID: run, includeTasks: includeTasks), runID: run)
     }
 
-    /// Waits until the run is closed (or `timeout` passes: `DEADLINE_EXCEEDED`).
+    /// Waits until the run is closed and returns it, whatever its outcome.
+    ///
+    /// Waiting is safe to repeat, so a wait cut by a coordinator restart or a lost connection is
+    /// made again, until `timeout` passes (then `DEADLINE_EXCEEDED`; the run goes on).
     public func wait(for run: RunID, timeout: Duration = .seconds(60)) async throws -> RunInfo {
-        try await call(ClientMethods.waitRun, WaitRunRequest(runID: run), timeout: timeout)
+        let deadline = ContinuousClock.now + timeout
+        var pause: Duration = .milliseconds(50)
+        while true {
+            let remaining = deadline - .now
+            do {
+                return try await call(ClientMethods.waitRun, WaitRunRequest(runID: run), timeout: max(remaining, .milliseconds(1)), runID: run)
+            } catch let error as WeftError where error.code == .unavailable && deadline - .now > pause {
+                // The coordinator went away mid-wait (restart, rolling update): ask again.
+                do { try await Task.sleep(for: pause) } catch { throw WeftError(.cancelled, "the calling task was cancelled", runID: run) }
+                pause = min(pause * 2, .seconds(1))
+            } catch let error as WeftError where error.code == .unavailable {
+                throw WeftError(.deadlineExceeded, "run \(run) still open when the wait's \(DurationText.format(timeout)) passed; the cluster was unreachable at the end: \(error.message)", runID: run)
+            }
+        }
     }
 
-    /// Waits for the run and decodes its output; a failed or cancelled run throws `RunFailedError`.
+    /// Waits for the run and returns its output. Retried across coordinator restarts like
+    /// ``wait(for:timeout:)``.
+    ///
+    /// - Throws: ``WeftError`` with ``WeftError/Code/runFailed`` or ``WeftError/Code/runCancelled``
+    ///   (``WeftError/run`` holds the run and its tasks), ``WeftError/Code/outputMismatch`` when the
+    ///   output does not decode as `Output`, `DEADLINE_EXCEEDED` when the run is still open after
+    ///   `timeout`.
+    public func result<Output>(of run: RunHandle<Output>, timeout: Duration = .seconds(60)) async throws -> Output {
+        try await result(of: run.id, as: Output.self, timeout: timeout)
+    }
+
+    /// Waits for the run and decodes its output as `type`. Throws as ``result(of:timeout:)``.
     public func result<Output: Decodable>(of run: RunID, as type: Output.Type, timeout: Duration = .seconds(60)) async throws -> Output {
         let info = try await wait(for: run, timeout: timeout)
-        guard info.status == .succeeded else { throw RunFailedError(run: info) }
-        return try JSONDecoder().decode(Output.self, from: Data(info.output.isEmpty ? Array("null".utf8) : info.output))
+        switch info.status {
+        case .succeeded:
+            do {
+                return try JSONCoding.decode(Output.self, from: info.output)
+            } catch {
+                throw WeftError(
+                    .outputMismatch, "run \(run) succeeded, but its output does not decode as \(Output.self): \(error)", run: info)
+            }
+        case .cancelled:
+            throw WeftError(.runCancelled, "run \(run) of \(info.workflow) was cancelled\(info.error.isEmpty ? "" : ": \(info.error)")", run: info)
+        default:
+            throw WeftError(.runFailed, "run \(run) of \(info.workflow) failed: \(info.error.isEmpty ? "no error message" : info.error)", run: info)
+        }
     }
 
-    /// Cancels a run (in-flight attempts are told to stop). Returns the status afterwards.
+    /// Cancels a run (its attempts in flight are told to stop). Returns the status afterwards; a
+    /// closed run keeps its status.
     @discardableResult
     public func cancel(_ run: RunID, reason: String = "") async throws -> RunStatus {
-        let response: CancelRunResponse = try await call(ClientMethods.cancelRun, CancelRunRequest(runID: run, reason: reason))
+        let response: CancelRunResponse = try await call(ClientMethods.cancelRun, CancelRunRequest(runID: run, reason: reason), runID: run)
         return response.status
     }
 
     /// Starts a new run of the same workflow version with the same input.
     public func retry(_ run: RunID) async throws -> RunID {
-        let response: StartRunResponse = try await call(ClientMethods.retryRun, RetryRunRequest(runID: run))
+        let response: StartRunResponse = try await call(ClientMethods.retryRun, RetryRunRequest(runID: run), runID: run)
         return response.runID
     }
 
@@ -110,9 +180,16 @@ extension WeftClient {
         try await call(ClientMethods.listRuns, request)
     }
 
-    func call<Request: WireMessage, Response: WireMessage>(_ method: String, _ request: Request, timeout: Duration? = nil) async throws -> Response {
-        try await rpc.unary(
-            method, request: request, response: Response.self,
-            options: CallOptions(timeout: timeout ?? configuration.defaultTimeout, waitForReady: configuration.waitForReady))
+    func call<Request: WireMessage, Response: WireMessage>(
+        _ method: String, _ request: Request, timeout: Duration? = nil, runID: RunID? = nil
+    ) async throws -> Response {
+        do {
+            let wait = callWait
+            var options = CallOptions(timeout: timeout ?? configuration.defaultTimeout, waitForReady: wait.waitForReady)
+            options.readyWaitLimit = wait.limit
+            return try await rpc.unary(method, request: request, response: Response.self, options: options)
+        } catch {
+            throw WeftError.from(error, runID: runID)
+        }
     }
 }

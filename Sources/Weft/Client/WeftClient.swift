@@ -3,9 +3,24 @@ import WeftCore
 import WeftTransport
 import WeftWire
 
-/// The typed client of a Weft cluster: talks to a coordinator (ARCHITECTURE.md §1). One client holds
-/// one multiplexed connection; share it between tasks.
+/// The client of a Weft cluster: registers workflows, starts runs and waits for their results,
+/// through a coordinator (ARCHITECTURE.md §1). One client holds one multiplexed connection; share
+/// it between tasks. Every call throws ``WeftError``.
+///
+/// Prefer ``withWeftClient(_:logger:_:)``, which closes the client when the body returns:
+///
+/// ```swift
+/// try await withWeftClient(.init(address: try Endpoint(parsing: "127.0.0.1:7400"))) { client in
+///     let run = try await client.start(ingest, input: batch)
+///     print(try await client.result(of: run))
+/// }
+/// ```
+///
+/// While the coordinator cannot be reached (a restart, a rolling update), calls wait up to
+/// ``Configuration/connectionWait`` for it, then fail with `UNAVAILABLE`; ``wait(for:timeout:)``
+/// and ``result(of:timeout:)`` ask again after a connection is cut, until their timeout.
 public final class WeftClient: Sendable {
+    /// Where the cluster is and how to talk to it.
     public struct Configuration: Sendable {
         /// The coordinator's address (`--address`, `WEFT_ADDRESS`).
         public var address: Endpoint
@@ -15,21 +30,25 @@ public final class WeftClient: Sendable {
         public var authToken: [UInt8] = []
         /// Used for calls that do not pass their own timeout.
         public var defaultTimeout: Duration = .seconds(30)
+        /// The name this client gives itself in the handshake (shown in server logs).
         public var nodeID: String = "weft-sdk"
-        /// While the connection to the coordinator is down (a coordinator restarting, a rolling
-        /// update), calls wait for it to come back — until their timeout — instead of failing at
-        /// once with `UNAVAILABLE`. Safe for every call: nothing was sent yet. `health()` always
-        /// fails fast. Default true.
-        public var waitForReady = true
+        /// How long a call waits for a coordinator that cannot be reached before it fails with
+        /// `UNAVAILABLE` (never longer than the call's own timeout). Waiting is safe for every call:
+        /// nothing was sent yet. Zero fails at once. `health()` always fails at once.
+        public var connectionWait: Duration = .seconds(10)
 
+        /// The configuration for the coordinator at `address`, other settings at their defaults.
         public init(address: Endpoint) {
             self.address = address
         }
     }
 
+    /// The client's configuration.
     public let configuration: Configuration
     let rpc: RPCClient
 
+    /// A client of the coordinator `configuration.address`. Connects on the first call. `logger`
+    /// receives connection events (default: none).
     public init(configuration: Configuration, logger: Logger = Logger(label: "weft.client") { _ in SwiftLogNoOpLogHandler() }) {
         self.configuration = configuration
         var rpcConfiguration = RPCClientConfiguration(
@@ -38,17 +57,45 @@ public final class WeftClient: Sendable {
         rpc = RPCClient(target: configuration.address, configuration: rpcConfiguration, logger: logger)
     }
 
-    /// Asks the server whether it serves. Throws `RPCError` when it cannot be reached or refuses us.
+    /// Asks the server whether it serves. Fails at once with `UNAVAILABLE` when it cannot be
+    /// reached, `UNAUTHENTICATED` when it refuses this client's cluster or token.
     public func health(service: String = "", timeout: Duration? = nil) async throws -> HealthReport {
-        let response = try await rpc.unary(
-            "weft.api.v1.Health/Check", request: HealthCheckRequest(service: service), response: HealthCheckResponse.self,
-            options: CallOptions(timeout: timeout ?? configuration.defaultTimeout))
-        return HealthReport(response)
+        do {
+            let response = try await rpc.unary(
+                "weft.api.v1.Health/Check", request: HealthCheckRequest(service: service), response: HealthCheckResponse.self,
+                options: CallOptions(timeout: timeout ?? configuration.defaultTimeout))
+            return HealthReport(response)
+        } catch {
+            throw WeftError.from(error)
+        }
     }
 
-    /// Closes the connection after calls in flight finished.
+    /// Closes the connection after the calls in flight finished. Calls made afterwards fail with
+    /// `UNAVAILABLE`.
     public func close() async {
         await rpc.close()
+    }
+
+    var callWait: (waitForReady: Bool, limit: Duration?) {
+        configuration.connectionWait > .zero ? (true, configuration.connectionWait) : (false, nil)
+    }
+}
+
+/// Runs `body` with a client of the coordinator `configuration.address`, and closes the client
+/// when `body` returns or throws.
+public func withWeftClient<Result>(
+    _ configuration: WeftClient.Configuration,
+    logger: Logger = Logger(label: "weft.client") { _ in SwiftLogNoOpLogHandler() },
+    _ body: (WeftClient) async throws -> Result
+) async throws -> Result {
+    let client = WeftClient(configuration: configuration, logger: logger)
+    do {
+        let result = try await body(client)
+        await client.close()
+        return result
+    } catch {
+        await client.close()
+        throw error
     }
 }
 

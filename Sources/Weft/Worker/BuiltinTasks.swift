@@ -13,19 +13,23 @@ import WeftCore
 /// `exec` runs arbitrary commands as the worker's user, so it is registered only with
 /// `--allow-exec`.
 public enum BuiltinTasks {
+    /// Registers `noop`, `echo`, `sleep`, and `exec` when `allowExec`.
     public static func register(into registry: inout TaskRegistry, allowExec: Bool) {
-        registry.register("noop") { _, _ in Array("null".utf8) }
-        registry.register("echo") { input, _ in input }
-        registry.register("sleep", input: SleepInput.self, output: Nothing.self) { input, _ in
+        registry.register(TaskType<JSONValue, JSONValue>.noop.name) { _, _ in Array("null".utf8) }
+        registry.register(TaskType<JSONValue, JSONValue>.echo.name) { input, _ in input }
+        registry.register(sleep) { input, _ in
             try await Task.sleep(for: try input.resolvedDuration())
             return Nothing()
         }
         if allowExec {
-            registry.register("exec", input: ExecInput.self, output: ExecOutput.self) { input, context in
+            registry.register(exec) { input, context in
                 try await runCommand(input, context: context)
             }
         }
     }
+
+    static let sleep = TaskType<SleepInput, Nothing>("sleep")
+    static let exec = TaskType<ExecInput, ExecOutput>("exec")
 
     struct Nothing: Codable, Sendable {
         func encode(to encoder: any Encoder) throws {

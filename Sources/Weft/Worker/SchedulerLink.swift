@@ -97,9 +97,9 @@ final class SchedulerLink: Sendable {
         }
         if refused { return }
         let context = TaskContext(
-            runID: ref.runID.description, node: ref.node, attempt: Int(ref.attempt), workflow: assignment.workflow,
+            runID: ref.runID, node: ref.node, attempt: Int(ref.attempt), workflow: assignment.workflow,
             taskType: assignment.taskType,
-            heartbeatSink: { [weak self] details in
+            heartbeat: { [weak self] details in
                 guard let sender = self?.sender.withLock({ $0 }) else { return }
                 // A failed heartbeat is not the handler's problem: the link logs and reconnects.
                 try? await sender.send(WorkerMessage.heartbeat(HeartbeatMessage(attempts: [ref], details: details)))

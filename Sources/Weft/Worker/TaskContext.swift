@@ -6,12 +6,30 @@ import WeftWire
 /// Execution is at-least-once: after a worker crash or a lost connection the same task may run
 /// again with a higher `attempt`. Make side effects idempotent, e.g. keyed by `runID` + `node`.
 public struct TaskContext: Sendable {
-    public let runID: String
+    /// The run the attempt belongs to.
+    public let runID: RunID
+    /// The step's name; a map step's element is `name[i]`.
     public let node: String
+    /// The attempt's number, from 1.
     public let attempt: Int
+    /// The run's workflow.
     public let workflow: String
+    /// The task type that runs it.
     public let taskType: String
     let heartbeatSink: @Sendable ([UInt8]) async -> Void
+
+    /// A context for calling a handler directly (a unit test); heartbeats go to `heartbeat`.
+    public init(
+        runID: RunID, node: String, attempt: Int = 1, workflow: String = "test", taskType: String = "test",
+        heartbeat: @escaping @Sendable ([UInt8]) async -> Void = { _ in }
+    ) {
+        self.runID = runID
+        self.node = node
+        self.attempt = attempt
+        self.workflow = workflow
+        self.taskType = taskType
+        self.heartbeatSink = heartbeat
+    }
 
     /// Sends a heartbeat now, with optional progress details. The worker already heartbeats every
     /// attempt it runs while the process is alive; call this to report progress.
@@ -28,20 +46,25 @@ public struct TaskContext: Sendable {
 /// `non_retryable`, or `retryable: false`, fails the task without further attempts.
 /// Any other error a handler throws fails the attempt as retryable, with its type name as the kind.
 public struct TaskError: Error, Sendable, Hashable, CustomStringConvertible {
+    /// The failure's kind, as `non_retryable` lists match it.
     public var kind: String
+    /// What happened.
     public var message: String
+    /// False: fail the task now, whatever its retry policy.
     public var retryable: Bool
 
+    /// A failure of kind `kind`.
     public init(kind: String, message: String, retryable: Bool = true) {
         self.kind = kind
         self.message = message
         self.retryable = retryable
     }
 
+    /// `kind: message`.
     public var description: String { "\(kind): \(message)" }
 
     /// The failure a thrown error is reported as.
-    static func from(_ error: any Error) -> TaskError {
+    package static func from(_ error: any Error) -> TaskError {
         switch error {
         case let error as TaskError: error
         case is CancellationError: TaskError(kind: "Cancelled", message: "the attempt was cancelled")

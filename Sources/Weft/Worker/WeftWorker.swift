@@ -1,5 +1,6 @@
 import Logging
 import Metrics
+import ServiceLifecycle
 import WeftCore
 import WeftTransport
 import WeftWire
@@ -15,29 +16,48 @@ import WeftWire
 ///   faster when a task's heartbeat timeout asks for it).
 /// - Failure: a link that breaks is reopened with backoff; results of attempts whose link is gone
 ///   are dropped — the scheduler times those attempts out and retries them (at-least-once).
-/// - Shutdown (`run()`'s task cancelled, e.g. SIGTERM through a ServiceGroup): no more credits,
-///   attempts in flight get `shutdownGracePeriod` to finish, then are cancelled and reported as
-///   retryable failures (`WorkerShutdown`) so they run again elsewhere at once.
-public final class WeftWorker: Sendable {
+/// - Shutdown (a graceful shutdown of the `ServiceGroup` it runs in, e.g. on SIGTERM, or `run()`'s
+///   task cancelled): no more credits, attempts in flight get `shutdownGracePeriod` to finish, then
+///   are cancelled and reported as retryable failures (`WorkerShutdown`) so they run again
+///   elsewhere at once.
+///
+/// A worker is a swift-service-lifecycle `Service`:
+///
+/// ```swift
+/// let worker = WeftWorker(configuration: .init(coordinator: address, workerID: "pricing-1"), registry: registry)
+/// let group = ServiceGroup(services: [worker], gracefulShutdownSignals: [.sigterm], logger: logger)
+/// try await group.run()
+/// ```
+public final class WeftWorker: Service, Sendable {
+    /// Where the cluster is, and what this worker offers.
     public struct Configuration: Sendable {
         /// The coordinator to discover schedulers from.
         public var coordinator: Endpoint
+        /// The cluster name; the servers refuse another.
         public var cluster: String = "weft"
+        /// The shared auth token.
         public var authToken: [UInt8] = []
+        /// This worker's name, unique in the cluster (shown in run histories and `weftctl`).
         public var workerID: String
+        /// The queues whose tasks it takes.
         public var queues: [String] = ["default"]
         /// Attempts run at once by this process.
         public var concurrency: Int = 8
+        /// How often the attempts in flight are heartbeated.
         public var heartbeatInterval: Duration = .seconds(1)
+        /// How often the coordinator is asked where the schedulers are.
         public var rediscoverInterval: Duration = .seconds(5)
+        /// How long attempts in flight may finish at shutdown before they are cancelled.
         public var shutdownGracePeriod: Duration = .seconds(10)
 
+        /// A configuration with the defaults above.
         public init(coordinator: Endpoint, workerID: String) {
             self.coordinator = coordinator
             self.workerID = workerID
         }
     }
 
+    /// The worker's configuration.
     public let configuration: Configuration
     let registry: TaskRegistry
     let logger: Logger
@@ -46,7 +66,9 @@ public final class WeftWorker: Sendable {
     /// bootstrapped a backend, as `weft worker --metrics` does).
     let metrics = WorkerMetrics()
 
-    public init(configuration: Configuration, registry: TaskRegistry, logger: Logger) {
+    /// A worker that runs the task types of `registry` (and only those). `logger` receives its
+    /// events (connections, shutdown); by default a `Logger` labelled `weft.worker`.
+    public init(configuration: Configuration, registry: TaskRegistry, logger: Logger = Logger(label: "weft.worker")) {
         precondition(configuration.concurrency > 0, "concurrency must be positive")
         self.configuration = configuration
         self.registry = registry
@@ -56,13 +78,18 @@ public final class WeftWorker: Sendable {
     /// Attempts running now.
     public var inFlight: Int { state.withLock { $0.running.count } }
 
-    /// Runs until the task is cancelled, then shuts down gracefully (see the type's documentation).
+    /// Runs until a graceful shutdown of its `ServiceGroup` or until the task is cancelled, then
+    /// shuts down gracefully (see the type's documentation) and returns.
     ///
     /// The set of schedulers is read from the coordinator (`Worker.Discover`) every
     /// `rediscoverInterval`, and at once when a scheduler says the cluster changed (cluster mode:
     /// each scheduler pushes its gossip view of the alive schedulers), so a scheduler that joins
     /// gets this worker's stream within moments.
     public func run() async {
+        await cancelWhenGracefulShutdown { await self.serve() }
+    }
+
+    private func serve() async {
         let coordinator = RPCClient(target: configuration.coordinator, configuration: rpcConfiguration, logger: logger)
         let (wakeups, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
         state.withLock { $0.wake = wake }

@@ -126,7 +126,7 @@ struct BenchRunDriver: Sendable {
                     lastError = "WaitRun returned the open status \(info.status)"
                     try? await Task.sleep(for: .milliseconds(100))  // cancellation ends the loop above
                 }
-            } catch let error as RPCError where error.code == .deadlineExceeded {
+            } catch let error as WeftError where error.code == .deadlineExceeded {
                 lastError = "\(error)"
                 break waiting
             } catch {

@@ -1,0 +1,142 @@
+import WeftCore
+
+/// How urgently a task (or every task of a run) is dispatched: a higher priority's ready tasks go
+/// to workers first.
+public enum Priority: String, Sendable, Hashable, Codable, CaseIterable {
+    case critical, high, normal, low
+}
+
+/// When a task with several parents becomes ready.
+public enum Join: Sendable, Hashable {
+    /// Once every parent succeeded (the default).
+    case all
+    /// Once one parent succeeded; the others may fail.
+    case any
+    /// Once `n` parents succeeded.
+    case atLeast(Int)
+
+    var text: String {
+        switch self {
+        case .all: "all"
+        case .any: "any"
+        case .atLeast(let n): "at_least(\(n))"
+        }
+    }
+}
+
+/// A task in a workflow: a name unique in the workflow, the ``TaskType`` that runs it, and its
+/// options (retries, timeouts, priority, queue). `Input` is what the step receives — the run's input
+/// for a first step, else its parent's output — and `Output` what it gives its children.
+///
+/// ```swift
+/// let price = Step(TaskType<Order, Quote>("price"))                 // named after its type
+///     .retry(maxAttempts: 5, initialBackoff: .milliseconds(200))
+///     .timeouts(startToClose: .seconds(30))
+/// let extract = Step("extract", type: "echo")                      // untyped: JSON in, JSON out
+/// ```
+///
+/// A step is a value: modifiers return a changed copy. Using the same step (by name) in two places
+/// of one workflow is the same task with the dependencies of both places.
+public struct Step<Input: Codable & Sendable, Output: Codable & Sendable>: WorkflowGraph {
+    /// The step's name, unique in its workflow.
+    public let name: String
+    /// The name of the task type that runs it.
+    public let taskType: String
+    var options: [String: JSONValue] = [:]
+
+    /// A step named `name` that runs `task`.
+    public init(_ name: String, _ task: TaskType<Input, Output>) {
+        self.name = name
+        self.taskType = task.name
+    }
+
+    /// A step named after the task type it runs.
+    public init(_ task: TaskType<Input, Output>) {
+        self.init(task.name, task)
+    }
+
+    /// The step as a graph of one node.
+    public var graph: StepGraph { StepGraph(spec) }
+
+    var spec: StepSpec {
+        StepSpec(name: name, type: taskType, options: options, input: InputShape(Input.self))
+    }
+
+    /// Retries: up to `maxAttempts` attempts in all (1 = no retry), waiting `initialBackoff` after
+    /// the first failure, doubling up to `maxBackoff`, with jitter. A failure whose kind is listed
+    /// in `nonRetryable` (or a `TaskError` with `retryable: false`) is never retried.
+    public func retry(maxAttempts: Int, initialBackoff: Duration? = nil, maxBackoff: Duration? = nil, nonRetryable: [String] = []) -> Self {
+        var retry: [String: JSONValue] = ["max_attempts": .number(Double(maxAttempts))]
+        if let initialBackoff { retry["initial_backoff"] = .string(DurationText.format(initialBackoff)) }
+        if let maxBackoff { retry["max_backoff"] = .string(DurationText.format(maxBackoff)) }
+        if !nonRetryable.isEmpty { retry["non_retryable"] = .array(nonRetryable.map(JSONValue.string)) }
+        return with("retry", .object(retry))
+    }
+
+    /// Timeouts of each attempt: waiting for a worker (`scheduleToStart`), running
+    /// (`startToClose`), and between heartbeats (`heartbeat`). A timed-out attempt is a retryable
+    /// failure.
+    public func timeouts(scheduleToStart: Duration? = nil, startToClose: Duration? = nil, heartbeat: Duration? = nil) -> Self {
+        var timeouts: [String: JSONValue] = [:]
+        if let scheduleToStart { timeouts["schedule_to_start"] = .string(DurationText.format(scheduleToStart)) }
+        if let startToClose { timeouts["start_to_close"] = .string(DurationText.format(startToClose)) }
+        if let heartbeat { timeouts["heartbeat"] = .string(DurationText.format(heartbeat)) }
+        return with("timeouts", .object(timeouts))
+    }
+
+    /// The step's dispatch priority (default: the run's).
+    public func priority(_ priority: Priority) -> Self { with("priority", .string(priority.rawValue)) }
+
+    /// The queue whose workers run this step (default `default`).
+    public func queue(_ queue: String) -> Self { with("queue", .string(queue)) }
+
+    /// When the step starts if it has several parents (default ``Join/all``).
+    public func join(_ join: Join) -> Self { with("join", .string(join.text)) }
+
+    /// One task per element of the list the step's parent returns; the step's output is the list of
+    /// their outputs, in order. The step must have exactly one parent.
+    public func map() -> MapStep<Input, Output> {
+        MapStep(step: with("map", .bool(true)))
+    }
+
+    fileprivate func with(_ key: String, _ value: JSONValue) -> Self {
+        var copy = self
+        copy.options[key] = value
+        return copy
+    }
+}
+
+extension Step where Input == JSONValue, Output == JSONValue {
+    /// An untyped step: runs the task type named `type` with JSON in and out (built-in types such
+    /// as `echo` and `noop`, or any type whose payloads you handle as ``JSONValue``).
+    public init(_ name: String, type: String) {
+        self.init(name, TaskType(type))
+    }
+
+    /// An untyped map step: its parent's output is the JSON list to map over, its output the list
+    /// of its tasks' outputs.
+    public func map() -> Flow<JSONValue, JSONValue> {
+        Flow(graph: StepGraph(with("map", .bool(true)).spec))
+    }
+}
+
+/// A step that runs once per element of the list its parent returns (``Step/map()``): it takes
+/// `[Input]` and gives `[Output]`, one output per element, in order.
+public struct MapStep<Element: Codable & Sendable, ElementOutput: Codable & Sendable>: WorkflowGraph {
+    /// What the map step takes: its parent's list.
+    public typealias Input = [Element]
+    /// What it gives: the list of its tasks' outputs.
+    public typealias Output = [ElementOutput]
+
+    let step: Step<Element, ElementOutput>
+
+    init(step: Step<Element, ElementOutput>) {
+        self.step = step
+    }
+
+    /// The step's name.
+    public var name: String { step.name }
+
+    /// The step as a graph of one node.
+    public var graph: StepGraph { StepGraph(step.spec) }
+}

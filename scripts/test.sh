@@ -6,8 +6,9 @@
 #   scripts/test.sh                 # everything
 #   scripts/test.sh --filter Wire   # a subset (passed to swift test)
 #
-# Also checks the Helm chart (scripts/check-chart.sh) and, for the whole suite, builds and checks
-# the release binaries the container image ships (scripts/build-release.sh).
+# Also checks the Helm chart (scripts/check-chart.sh), the SDK's docs (scripts/check-docs.sh) and,
+# for the whole suite, the SDK example package against a live cluster (scripts/check-examples.sh)
+# and the release binaries the container image ships (scripts/build-release.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib/common.sh
@@ -52,6 +53,9 @@ scripts/check-chart.sh .build/debug/weft
 log "checking that misleading code does not compile (scripts/check-compile-errors.sh)"
 scripts/check-compile-errors.sh
 
+log "checking the SDK's documentation (scripts/check-docs.sh)"
+scripts/check-docs.sh
+
 log "replaying the fuzz corpora"
 .build/debug/weft-fuzz-frames Tests/FuzzCorpus/frames
 .build/debug/weft-fuzz-requests replay-all Tests/FuzzCorpus/requests
@@ -73,6 +77,13 @@ if [ "$status" -ne 0 ] || [ -z "$total" ] || [ "$total" -eq 0 ]; then
     exit 1
 fi
 echo "tests: $(( total - failed )) passed, $failed failed"
+
+# The SDK as an application uses it: examples/sdk (the README's snippets) built by path, its tests,
+# its worker and client against a live `weft dev`. Only for the whole suite.
+if [ $# -eq 0 ]; then
+    log "building and running the SDK example package (scripts/check-examples.sh)"
+    scripts/check-examples.sh
+fi
 
 # What the container image runs (the Dockerfile's build stage calls the same script). Only for the
 # whole suite; WEFT_SKIP_RELEASE=1 skips it on a developer machine.

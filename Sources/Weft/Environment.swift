@@ -54,7 +54,9 @@ public enum WeftEnvironment {
 
 /// A configuration problem found at start-up (bad flag value, unreadable file).
 public struct ConfigurationError: Error, CustomStringConvertible, Sendable {
+    /// What is wrong, for people.
     public var description: String
+    /// A configuration problem described by `description`.
     public init(_ description: String) { self.description = description }
 }
 

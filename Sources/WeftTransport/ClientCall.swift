@@ -31,6 +31,9 @@ final class ClientCall: @unchecked Sendable {
     var deadlineTimer: UInt64?
     /// `CallOptions.readyWaitLimit` while the call waits for a connection.
     var readyTimer: UInt64?
+    /// Set when that limit passed while a connection attempt was under way: the call fails if the
+    /// attempt does.
+    var readyWaitExpired: Duration?
     var inboundPaused = false
     /// Messages sent before the connection was ready (client/bidi streaming), and a queued half-close.
     var queuedOutbound: [[UInt8]] = []

@@ -90,7 +90,9 @@ final class ClientCore: RPCChannelOwner, @unchecked Sendable {
                 call.readyTimer = loop.scheduleTimer(after: limit) { [self, call] in
                     call.readyTimer = nil
                     guard case .pending = call.phase else { return }
-                    cancel(call, unreachable(within: limit))
+                    // Down: fail now. Connecting or handshaking (a slow server is reachable): the
+                    // call waits for that attempt's outcome; if it fails, so does the call.
+                    if case .backingOff = state { cancel(call, unreachable(within: limit)) } else { call.readyWaitExpired = limit }
                 }
             }
             if case .idle = state { beginConnecting() }
@@ -328,7 +330,12 @@ final class ClientCore: RPCChannelOwner, @unchecked Sendable {
             finishClosing()
             return
         }
-        let kept = pending.filter { $0.options.waitForReady }
+        let kept = pending.filter { $0.options.waitForReady && $0.readyWaitExpired == nil }
+        for call in pending {
+            guard let waited = call.readyWaitExpired else { continue }
+            call.complete(.failure(RPCError(.unavailable, "could not reach \(target) within \(DurationText.format(waited)): \(error.message)")), loop: loop)
+        }
+        pending.removeAll { $0.readyWaitExpired != nil }
         failPending(error, except: kept)
         pending = kept
         scheduleReconnect(after: error)

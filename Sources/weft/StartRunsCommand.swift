@@ -20,6 +20,7 @@ struct StartRunsCommand: AsyncParsableCommand {
         var configuration = WeftClient.Configuration(address: try parseEndpoint(address, flag: "address"))
         configuration.cluster = common.resolvedCluster
         configuration.authToken = try common.resolvedToken() ?? []
+        configuration.connectionWait = configuration.defaultTimeout  // a load through restarts: wait, then retry
         let client = WeftClient(configuration: configuration)
         let remaining = WorkCounter(runs)
         let started = ContinuousClock.now

@@ -569,6 +569,7 @@ extension ProcessTests {
                 var configuration = WeftClient.Configuration(address: try Endpoint(parsing: try await second.waitForListening(timeout: .seconds(60))))
                 configuration.authToken = Array(cluster.token.utf8)
                 configuration.defaultTimeout = .seconds(120)
+                configuration.connectionWait = .seconds(120)
                 let clients = [try cluster.client(timeout: .seconds(120)), WeftClient(configuration: configuration)]
                 for i in 0..<2 { try cluster.startWorker(id: "worker-\(i)") }
                 try await clients[0].register(definitionJSON: Array(Self.pair.utf8))

@@ -344,5 +344,24 @@ extension ProcessTests {
                 await client.close()
             }
         }
+
+        @Test("result(of:) is asked again when a coordinator restart cuts the wait, and returns the typed output")
+        func coordinatorRestart_resultRetried() async throws {
+            try await ProcessCluster.with { cluster in
+                try await cluster.start(workers: 1)
+                let client = try cluster.client()
+                let workflow = Workflow("nap", Step("nap", type: "sleep") >>> Step("after", type: "echo"))
+                try await client.register(workflow)
+                let run = try await client.start(workflow, input: ["duration": "3s"])
+                let result = Task { try await client.result(of: run, timeout: .seconds(60)) }
+                try await Task.sleep(for: .milliseconds(700))  // the WaitRun is in flight
+                cluster.killCoordinator()
+                try await Task.sleep(for: .milliseconds(300))
+                try await cluster.startCoordinator()
+                #expect(try await result.value == .null)  // sleep's output, echoed
+                #expect(try await client.describe(run.id).status == .succeeded)
+                await client.close()
+            }
+        }
     }
 }

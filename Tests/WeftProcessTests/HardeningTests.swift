@@ -25,6 +25,7 @@ extension ProcessTests {
             var configuration = WeftClient.Configuration(address: try Endpoint(parsing: address))
             configuration.authToken = Array(token.utf8)
             configuration.defaultTimeout = timeout
+            configuration.connectionWait = timeout
             return WeftClient(configuration: configuration)
         }
 

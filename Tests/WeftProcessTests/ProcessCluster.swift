@@ -125,6 +125,9 @@ final class ProcessCluster: @unchecked Sendable {
         var configuration = WeftClient.Configuration(address: try Endpoint(parsing: coordinatorAddress))
         configuration.authToken = Array(token.utf8)
         configuration.defaultTimeout = timeout
+        // Under these tests' loads (a slow reader, restarts) a debug-build coordinator can take
+        // longer than the default 10 s to accept: wait as long as the call may.
+        configuration.connectionWait = timeout
         return WeftClient(configuration: configuration)
     }
 

@@ -101,20 +101,32 @@ public func withWeftClient<Result>(
 
 /// What `WeftClient.health()` learned about a server.
 public struct HealthReport: Sendable, Hashable, Codable {
+    /// Whether the server serves (gRPC health checking's statuses).
     public enum Status: String, Sendable, Hashable, Codable {
+        /// It serves.
         case serving = "SERVING"
+        /// It runs but does not serve (starting, draining, storage down).
         case notServing = "NOT_SERVING"
+        /// It does not know the service asked about.
         case serviceUnknown = "SERVICE_UNKNOWN"
+        /// It did not say.
         case unknown = "UNKNOWN"
     }
 
+    /// Whether it serves.
     public var status: Status
+    /// `coordinator`, `scheduler` or `worker`.
     public var role: String
+    /// The server's node id.
     public var nodeID: String
+    /// The server's version.
     public var version: String
+    /// How long the server has been up.
     public var uptimeMilliseconds: UInt64
+    /// Why it does not serve, when it does not.
     public var message: String
 
+    /// `status == .serving`.
     public var isServing: Bool { status == .serving }
 
     init(_ response: HealthCheckResponse) {

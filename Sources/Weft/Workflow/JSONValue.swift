@@ -8,11 +8,17 @@
 /// let value: JSONValue = ["rows": [1, 2, 3], "source": "s3://bucket/file"]
 /// ```
 public enum JSONValue: Sendable, Hashable, Codable {
+    /// `null`.
     case null
+    /// `true` or `false`.
     case bool(Bool)
+    /// A number (a double: integers up to 2^53 are exact).
     case number(Double)
+    /// A string.
     case string(String)
+    /// An array.
     case array([JSONValue])
+    /// An object (member order does not matter; serialisation sorts the keys).
     case object([String: JSONValue])
 
     /// Decodes any JSON value.

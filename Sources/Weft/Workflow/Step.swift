@@ -3,7 +3,14 @@ import WeftCore
 /// How urgently a task (or every task of a run) is dispatched: a higher priority's ready tasks go
 /// to workers first.
 public enum Priority: String, Sendable, Hashable, Codable, CaseIterable {
-    case critical, high, normal, low
+    /// Before everything else.
+    case critical
+    /// Before `normal` and `low`.
+    case high
+    /// The default.
+    case normal
+    /// After everything else.
+    case low
 }
 
 /// When a task with several parents becomes ready.
@@ -120,7 +127,7 @@ extension Step where Input == JSONValue, Output == JSONValue {
     }
 }
 
-/// A step that runs once per element of the list its parent returns (``Step/map()``): it takes
+/// A step that runs once per element of the list its parent returns (``Step/map()->MapStep<Input,Output>``): it takes
 /// `[Input]` and gives `[Output]`, one output per element, in order.
 public struct MapStep<Element: Codable & Sendable, ElementOutput: Codable & Sendable>: WorkflowGraph {
     /// What the map step takes: its parent's list.

@@ -15,16 +15,25 @@ public enum ClientMethods {
     public static let listRuns = "weft.api.v1.Client/ListRuns"
 }
 
+/// A run's lifecycle state (ARCHITECTURE.md §4).
 public enum RunStatus: UInt32, Hashable, Sendable, CaseIterable, CustomStringConvertible {
+    /// Not set (a list filter matching every status).
     case unspecified = 0
+    /// Accepted, not started yet.
     case pending = 1
+    /// Its tasks are running.
     case running = 2
+    /// Every task finished; the run has its output.
     case succeeded = 3
+    /// A task failed past its retries (or a join could not be met).
     case failed = 4
+    /// Cancelled on request.
     case cancelled = 5
 
+    /// Succeeded, failed or cancelled: nothing will change any more.
     public var isClosed: Bool { self == .succeeded || self == .failed || self == .cancelled }
 
+    /// The upper-snake name (`SUCCEEDED`).
     public var description: String {
         switch self {
         case .unspecified: "UNSPECIFIED"
@@ -37,17 +46,28 @@ public enum RunStatus: UInt32, Hashable, Sendable, CaseIterable, CustomStringCon
     }
 }
 
+/// One task attempt's state.
 public enum TaskStatus: UInt32, Hashable, Sendable, CaseIterable, CustomStringConvertible {
+    /// Not set.
     case unspecified = 0
+    /// Waiting for its parents.
     case pending = 1
+    /// Queued for a worker.
     case ready = 2
+    /// Pushed to a worker.
     case dispatched = 3
+    /// A worker runs it.
     case running = 4
+    /// It succeeded.
     case succeeded = 5
+    /// It failed.
     case failed = 6
+    /// It was cancelled (with its run, or superseded).
     case cancelled = 7
+    /// Waiting out its retry backoff.
     case retryWait = 8
 
+    /// The upper-snake name (`RETRY_WAIT`).
     public var description: String {
         switch self {
         case .unspecified: "UNSPECIFIED"
@@ -77,10 +97,15 @@ public struct RegisterWorkflowRequest: Hashable, Sendable {
     public init(definitionJSON: [UInt8]) { self.definitionJSON = definitionJSON }
 }
 
+/// What `RegisterWorkflow` did.
 public struct RegisterWorkflowResponse: Hashable, Sendable {
+    /// The workflow's name.
     public var name: String
+    /// The version: the content hash of the canonical definition.
     public var version: String
+    /// False when this content was registered already (nothing changed).
     public var created: Bool
+    /// A response (tests, tools).
     public init(name: String, version: String, created: Bool) {
         self.name = name
         self.version = version
@@ -92,11 +117,17 @@ public struct ListWorkflowsRequest: Hashable, Sendable {
     public init() {}
 }
 
+/// A registered workflow's latest version.
 public struct WorkflowSummary: Hashable, Sendable {
+    /// The workflow's name.
     public var name: String
+    /// Its latest version (a content hash).
     public var version: String
+    /// How many tasks it has.
     public var taskCount: UInt32
+    /// When that version was registered (Unix milliseconds).
     public var createdAtMilliseconds: Int64
+    /// A summary (tests, tools).
     public init(name: String, version: String, taskCount: UInt32, createdAtMilliseconds: Int64) {
         self.name = name
         self.version = version
@@ -140,16 +171,27 @@ public struct StartRunResponse: Hashable, Sendable {
     }
 }
 
+/// One attempt of one task of a run, as `GetRun` reports it.
 public struct TaskInfo: Hashable, Sendable {
+    /// The step (`price`) or map element (`shard[3]`).
     public var node: String
+    /// The attempt's number, from 1.
     public var attempt: UInt32
+    /// Its state.
     public var status: TaskStatus
+    /// The worker that ran it (empty if none yet).
     public var worker: String
+    /// When it was queued (Unix milliseconds).
     public var scheduledAtMilliseconds: Int64
+    /// When a worker took it (Unix milliseconds; 0 if not yet).
     public var startedAtMilliseconds: Int64
+    /// When it ended (Unix milliseconds; 0 if not yet).
     public var finishedAtMilliseconds: Int64
+    /// Its output (JSON), when it succeeded.
     public var output: [UInt8]
+    /// Why it failed (`kind: message`), when it failed.
     public var error: String
+    /// A task record (tests, tools).
     public init(
         node: String, attempt: UInt32, status: TaskStatus, worker: String = "", scheduledAtMilliseconds: Int64 = 0,
         startedAtMilliseconds: Int64 = 0, finishedAtMilliseconds: Int64 = 0, output: [UInt8] = [], error: String = ""
@@ -166,17 +208,29 @@ public struct TaskInfo: Hashable, Sendable {
     }
 }
 
+/// A run's state: what `GetRun` and `WaitRun` return.
 public struct RunInfo: Hashable, Sendable {
+    /// The run's id.
     public var runID: RunID
+    /// Its workflow's name.
     public var workflow: String
+    /// The workflow version it runs (pinned at start).
     public var version: String
+    /// Its state.
     public var status: RunStatus
+    /// The run's input (JSON).
     public var input: [UInt8]
+    /// The run's output (JSON) once it succeeded.
     public var output: [UInt8]
+    /// Why it failed or was cancelled.
     public var error: String
+    /// When it was accepted (Unix milliseconds).
     public var createdAtMilliseconds: Int64
+    /// When it closed (Unix milliseconds; 0 while open).
     public var closedAtMilliseconds: Int64
+    /// Its task attempts (when asked for).
     public var tasks: [TaskInfo]
+    /// A run record (tests, tools).
     public init(
         runID: RunID, workflow: String, version: String, status: RunStatus, input: [UInt8] = [], output: [UInt8] = [],
         error: String = "", createdAtMilliseconds: Int64, closedAtMilliseconds: Int64 = 0, tasks: [TaskInfo] = []
@@ -227,13 +281,21 @@ public struct RetryRunRequest: Hashable, Sendable {
     public init(runID: RunID) { self.runID = runID }
 }
 
+/// Which runs `ListRuns` returns, newest first; empty fields match everything.
 public struct ListRunsRequest: Hashable, Sendable {
+    /// Only this workflow's runs.
     public var workflow: String
+    /// Only runs in this state.
     public var status: RunStatus
+    /// Only runs created at or after this (Unix milliseconds).
     public var sinceMilliseconds: Int64
+    /// Only runs created before this (Unix milliseconds).
     public var untilMilliseconds: Int64
+    /// The page size (the server caps it).
     public var limit: UInt32
+    /// The previous page's `nextPageToken`, for the next page.
     public var pageToken: String
+    /// A query; the defaults match every run.
     public init(
         workflow: String = "", status: RunStatus = .unspecified, sinceMilliseconds: Int64 = 0, untilMilliseconds: Int64 = 0,
         limit: UInt32 = 0, pageToken: String = ""
@@ -247,12 +309,19 @@ public struct ListRunsRequest: Hashable, Sendable {
     }
 }
 
+/// One run in a `ListRuns` page.
 public struct RunSummary: Hashable, Sendable {
+    /// The run's id.
     public var runID: RunID
+    /// Its workflow.
     public var workflow: String
+    /// Its state.
     public var status: RunStatus
+    /// When it was accepted (Unix milliseconds).
     public var createdAtMilliseconds: Int64
+    /// When it closed (0 while open).
     public var closedAtMilliseconds: Int64
+    /// A summary (tests, tools).
     public init(runID: RunID, workflow: String, status: RunStatus, createdAtMilliseconds: Int64, closedAtMilliseconds: Int64 = 0) {
         self.runID = runID
         self.workflow = workflow
@@ -262,9 +331,13 @@ public struct RunSummary: Hashable, Sendable {
     }
 }
 
+/// One page of runs.
 public struct ListRunsResponse: Hashable, Sendable {
+    /// The runs, newest first.
     public var runs: [RunSummary]
+    /// Pass it as `pageToken` for the next page; empty on the last.
     public var nextPageToken: String
+    /// A page (tests, tools).
     public init(runs: [RunSummary], nextPageToken: String = "") {
         self.runs = runs
         self.nextPageToken = nextPageToken

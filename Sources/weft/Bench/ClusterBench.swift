@@ -158,6 +158,7 @@ enum ClusterBench {
         configuration.cluster = options.common.resolvedCluster
         configuration.authToken = token ?? []
         configuration.nodeID = "weft-bench-\(processID())"
+        configuration.connectionWait = configuration.defaultTimeout
         let client = WeftClient(configuration: configuration)
         // One connection per 64 runs in flight (see BenchRunDriver).
         let extra = (1..<max(1, (concurrency + 63) / 64)).map { _ in WeftClient(configuration: configuration) }

@@ -1,0 +1,55 @@
+// snippet:start declarations
+import Weft
+
+/// What the workflow takes: an order to ship.
+public struct Order: Codable, Sendable, Hashable {
+    public var id: String
+    public var weightKg: Double
+    public init(id: String, weightKg: Double) { (self.id, self.weightKg) = (id, weightKg) }
+}
+
+/// A carrier's price for it.
+public struct Quote: Codable, Sendable, Hashable {
+    public var carrier: String
+    public var cents: Int
+}
+
+/// What the workflow gives: the shipping label.
+public struct Label: Codable, Sendable, Hashable {
+    public var tracking: String
+    public var cents: Int
+}
+
+/// The task types, declared once: workers register handlers for them, workflows use them.
+public enum Shipping {
+    public static let price = TaskType<Order, Quote>("shipping.price")
+    public static let label = TaskType<Quote, Label>("shipping.label")
+
+    /// price >>> label: `Step(label)` takes a `Quote`, which is what `Step(price)` gives. Wiring
+    /// them the other way round does not compile.
+    public static let workflow = Workflow("shipping") {
+        Step(price)
+            .retry(maxAttempts: 5, initialBackoff: .milliseconds(200), nonRetryable: ["BadOrder"])
+            .timeouts(startToClose: .seconds(30))
+        Step(label)
+    }
+}
+// snippet:end declarations
+
+// snippet:start handlers
+extension Shipping {
+    /// The task handlers, as a worker (or a test) registers them.
+    public static func register(into registry: inout TaskRegistry) {
+        registry.register(price) { order, context in
+            guard order.weightKg > 0 else {
+                throw TaskError(kind: "BadOrder", message: "order \(order.id) weighs nothing", retryable: false)
+            }
+            // context.runID, context.attempt: make side effects idempotent (execution is at-least-once).
+            return Quote(carrier: "acme", cents: Int((order.weightKg * 400).rounded()))
+        }
+        registry.register(label) { quote, context in
+            Label(tracking: "\(quote.carrier.uppercased())-\(context.runID.description.suffix(8))", cents: quote.cents)
+        }
+    }
+}
+// snippet:end handlers

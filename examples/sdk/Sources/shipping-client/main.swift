@@ -1,0 +1,19 @@
+// snippet:start client
+import Shipping
+import Weft
+
+// Register the workflow, start a run, wait for its typed result.
+let address = try Endpoint(parsing: CommandLine.arguments.dropFirst().first ?? "127.0.0.1:7400")
+try await withWeftClient(.init(address: address)) { client in
+    try await client.register(Shipping.workflow)
+    let run = try await client.start(
+        Shipping.workflow, input: Order(id: "o-42", weightKg: 2.5),
+        options: StartOptions(idempotencyKey: "order-o-42"))  // starting twice returns the same run
+    do {
+        let label = try await client.result(of: run)  // a Label
+        print("run \(run.id): label \(label.tracking) for \(label.cents) cents")
+    } catch let error as WeftError where error.code == .runFailed {
+        print("run \(run.id) failed: \(error.message)")
+    }
+}
+// snippet:end client

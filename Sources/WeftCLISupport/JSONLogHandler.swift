@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Logging
+import WeftCore
 
 /// One JSON object per line on stderr: `{"ts":…,"level":…,"label":…,"msg":…, metadata…}`, the format
 /// the Helm chart selects (`--log-format json`) for log collectors.
@@ -28,21 +29,7 @@ public struct JSONLogHandler: LogHandler {
         writeToStandardError(line)
     }
 
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    static func quote(_ text: String) -> String { JSONText.quoted(text) }
 
     private func timestamp() -> String {
         var ts = timespec()
@@ -56,9 +43,3 @@ public struct JSONLogHandler: LogHandler {
     }
 }
 
-extension String {
-    fileprivate init(format value: UInt32) {
-        let hex = String(value, radix: 16)
-        self = "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-    }
-}

@@ -181,20 +181,7 @@ func definitionJSON(_ recipe: inout Recipe) -> [UInt8] {
     return Array(#"{"name":\#(jsonString(recipe.byte() % 6 == 0 ? recipe.string() : "wf")),"tasks":[\#(tasks.joined(separator: ","))]}"#.utf8)
 }
 
-func jsonString(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        default:
-            if scalar.value < 0x20 { out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count) + String(scalar.value, radix: 16) }
-            else { out.unicodeScalars.append(scalar) }
-        }
-    }
-    return out + "\""
-}
+func jsonString(_ text: String) -> String { JSONText.quoted(text) }
 
 enum JSONDecoderBox {
     static func decode(_ json: [UInt8]) throws -> WorkflowDefinition {

@@ -1,3 +1,5 @@
+import WeftCore
+
 /// Any JSON value: the input and output type of an *untyped* step (`Step("load", type: "noop")`),
 /// of the built-in task types, and of handlers that want the payload as it is.
 ///
@@ -81,7 +83,7 @@ public enum JSONValue: Sendable, Hashable, Codable {
     private func write(to out: inout String) {
         switch self {
         case .null: out += "null"
-        case .string(let s): out += quoteJSON(s)
+        case .string(let s): out += JSONText.quoted(s)
         case .number(let n): out += n == n.rounded() && abs(n) < 1e15 ? String(Int64(n)) : String(n)
         case .bool(let b): out += b ? "true" : "false"
         case .array(let items):
@@ -95,7 +97,7 @@ public enum JSONValue: Sendable, Hashable, Codable {
             out += "{"
             for (i, key) in fields.keys.sorted().enumerated() {
                 if i > 0 { out += "," }
-                out += quoteJSON(key) + ":"
+                out += JSONText.quoted(key) + ":"
                 fields[key]!.write(to: &out)
             }
             out += "}"
@@ -131,23 +133,4 @@ struct AnyKey: CodingKey {
     init(_ string: String) { stringValue = string }
     init?(stringValue: String) { self.stringValue = stringValue }
     init?(intValue: Int) { nil }
-}
-
-/// `text` as a JSON string literal.
-func quoteJSON(_ text: String) -> String {
-    var out = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": out += "\\\""
-        case "\\": out += "\\\\"
-        case "\n": out += "\\n"
-        case "\r": out += "\\r"
-        case "\t": out += "\\t"
-        case _ where scalar.value < 0x20:
-            let hex = String(scalar.value, radix: 16)
-            out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-        default: out.unicodeScalars.append(scalar)
-        }
-    }
-    return out + "\""
 }

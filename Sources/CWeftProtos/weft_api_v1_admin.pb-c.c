@@ -502,6 +502,276 @@ void   weft__api__v1__drain_response__free_unpacked
   assert(message->base.descriptor == &weft__api__v1__drain_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   weft__api__v1__workers_request__init
+                     (Weft__Api__V1__WorkersRequest         *message)
+{
+  static const Weft__Api__V1__WorkersRequest init_value = WEFT__API__V1__WORKERS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__workers_request__get_packed_size
+                     (const Weft__Api__V1__WorkersRequest *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__workers_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__workers_request__pack
+                     (const Weft__Api__V1__WorkersRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__workers_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__workers_request__pack_to_buffer
+                     (const Weft__Api__V1__WorkersRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__workers_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__WorkersRequest *
+       weft__api__v1__workers_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__WorkersRequest *)
+     protobuf_c_message_unpack (&weft__api__v1__workers_request__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__workers_request__free_unpacked
+                     (Weft__Api__V1__WorkersRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__workers_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   weft__api__v1__worker_info__init
+                     (Weft__Api__V1__WorkerInfo         *message)
+{
+  static const Weft__Api__V1__WorkerInfo init_value = WEFT__API__V1__WORKER_INFO__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__worker_info__get_packed_size
+                     (const Weft__Api__V1__WorkerInfo *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__worker_info__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__worker_info__pack
+                     (const Weft__Api__V1__WorkerInfo *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__worker_info__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__worker_info__pack_to_buffer
+                     (const Weft__Api__V1__WorkerInfo *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__worker_info__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__WorkerInfo *
+       weft__api__v1__worker_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__WorkerInfo *)
+     protobuf_c_message_unpack (&weft__api__v1__worker_info__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__worker_info__free_unpacked
+                     (Weft__Api__V1__WorkerInfo *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__worker_info__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   weft__api__v1__workers_response__init
+                     (Weft__Api__V1__WorkersResponse         *message)
+{
+  static const Weft__Api__V1__WorkersResponse init_value = WEFT__API__V1__WORKERS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__workers_response__get_packed_size
+                     (const Weft__Api__V1__WorkersResponse *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__workers_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__workers_response__pack
+                     (const Weft__Api__V1__WorkersResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__workers_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__workers_response__pack_to_buffer
+                     (const Weft__Api__V1__WorkersResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__workers_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__WorkersResponse *
+       weft__api__v1__workers_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__WorkersResponse *)
+     protobuf_c_message_unpack (&weft__api__v1__workers_response__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__workers_response__free_unpacked
+                     (Weft__Api__V1__WorkersResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__workers_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   weft__api__v1__queues_request__init
+                     (Weft__Api__V1__QueuesRequest         *message)
+{
+  static const Weft__Api__V1__QueuesRequest init_value = WEFT__API__V1__QUEUES_REQUEST__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__queues_request__get_packed_size
+                     (const Weft__Api__V1__QueuesRequest *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__queues_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__queues_request__pack
+                     (const Weft__Api__V1__QueuesRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__queues_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__queues_request__pack_to_buffer
+                     (const Weft__Api__V1__QueuesRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__queues_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__QueuesRequest *
+       weft__api__v1__queues_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__QueuesRequest *)
+     protobuf_c_message_unpack (&weft__api__v1__queues_request__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__queues_request__free_unpacked
+                     (Weft__Api__V1__QueuesRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__queues_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   weft__api__v1__queue_info__init
+                     (Weft__Api__V1__QueueInfo         *message)
+{
+  static const Weft__Api__V1__QueueInfo init_value = WEFT__API__V1__QUEUE_INFO__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__queue_info__get_packed_size
+                     (const Weft__Api__V1__QueueInfo *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__queue_info__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__queue_info__pack
+                     (const Weft__Api__V1__QueueInfo *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__queue_info__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__queue_info__pack_to_buffer
+                     (const Weft__Api__V1__QueueInfo *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__queue_info__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__QueueInfo *
+       weft__api__v1__queue_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__QueueInfo *)
+     protobuf_c_message_unpack (&weft__api__v1__queue_info__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__queue_info__free_unpacked
+                     (Weft__Api__V1__QueueInfo *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__queue_info__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   weft__api__v1__queues_response__init
+                     (Weft__Api__V1__QueuesResponse         *message)
+{
+  static const Weft__Api__V1__QueuesResponse init_value = WEFT__API__V1__QUEUES_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__queues_response__get_packed_size
+                     (const Weft__Api__V1__QueuesResponse *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__queues_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__queues_response__pack
+                     (const Weft__Api__V1__QueuesResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__queues_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__queues_response__pack_to_buffer
+                     (const Weft__Api__V1__QueuesResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__queues_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__QueuesResponse *
+       weft__api__v1__queues_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__QueuesResponse *)
+     protobuf_c_message_unpack (&weft__api__v1__queues_response__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__queues_response__free_unpacked
+                     (Weft__Api__V1__QueuesResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__queues_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 #define weft__api__v1__members_request__field_descriptors NULL
 #define weft__api__v1__members_request__field_indices_by_name NULL
 #define weft__api__v1__members_request__number_ranges NULL
@@ -1066,5 +1336,375 @@ const ProtobufCMessageDescriptor weft__api__v1__drain_response__descriptor =
   weft__api__v1__drain_response__field_indices_by_name,
   1,  weft__api__v1__drain_response__number_ranges,
   (ProtobufCMessageInit) weft__api__v1__drain_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define weft__api__v1__workers_request__field_descriptors NULL
+#define weft__api__v1__workers_request__field_indices_by_name NULL
+#define weft__api__v1__workers_request__number_ranges NULL
+const ProtobufCMessageDescriptor weft__api__v1__workers_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.WorkersRequest",
+  "WorkersRequest",
+  "Weft__Api__V1__WorkersRequest",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__WorkersRequest),
+  0,
+  weft__api__v1__workers_request__field_descriptors,
+  weft__api__v1__workers_request__field_indices_by_name,
+  0,  weft__api__v1__workers_request__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__workers_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor weft__api__v1__worker_info__field_descriptors[7] =
+{
+  {
+    "worker_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__WorkerInfo, worker_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "queues",
+    2,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Weft__Api__V1__WorkerInfo, n_queues),
+    offsetof(Weft__Api__V1__WorkerInfo, queues),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "task_types",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Weft__Api__V1__WorkerInfo, n_task_types),
+    offsetof(Weft__Api__V1__WorkerInfo, task_types),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "free_slots",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__WorkerInfo, free_slots),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "in_flight",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__WorkerInfo, in_flight),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "connected_at_ms",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__WorkerInfo, connected_at_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "scheduler",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__WorkerInfo, scheduler),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned weft__api__v1__worker_info__field_indices_by_name[] = {
+  5,   /* field[5] = connected_at_ms */
+  3,   /* field[3] = free_slots */
+  4,   /* field[4] = in_flight */
+  1,   /* field[1] = queues */
+  6,   /* field[6] = scheduler */
+  2,   /* field[2] = task_types */
+  0,   /* field[0] = worker_id */
+};
+static const ProtobufCIntRange weft__api__v1__worker_info__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 7 }
+};
+const ProtobufCMessageDescriptor weft__api__v1__worker_info__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.WorkerInfo",
+  "WorkerInfo",
+  "Weft__Api__V1__WorkerInfo",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__WorkerInfo),
+  7,
+  weft__api__v1__worker_info__field_descriptors,
+  weft__api__v1__worker_info__field_indices_by_name,
+  1,  weft__api__v1__worker_info__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__worker_info__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor weft__api__v1__workers_response__field_descriptors[1] =
+{
+  {
+    "workers",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Weft__Api__V1__WorkersResponse, n_workers),
+    offsetof(Weft__Api__V1__WorkersResponse, workers),
+    &weft__api__v1__worker_info__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned weft__api__v1__workers_response__field_indices_by_name[] = {
+  0,   /* field[0] = workers */
+};
+static const ProtobufCIntRange weft__api__v1__workers_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor weft__api__v1__workers_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.WorkersResponse",
+  "WorkersResponse",
+  "Weft__Api__V1__WorkersResponse",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__WorkersResponse),
+  1,
+  weft__api__v1__workers_response__field_descriptors,
+  weft__api__v1__workers_response__field_indices_by_name,
+  1,  weft__api__v1__workers_response__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__workers_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define weft__api__v1__queues_request__field_descriptors NULL
+#define weft__api__v1__queues_request__field_indices_by_name NULL
+#define weft__api__v1__queues_request__number_ranges NULL
+const ProtobufCMessageDescriptor weft__api__v1__queues_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.QueuesRequest",
+  "QueuesRequest",
+  "Weft__Api__V1__QueuesRequest",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__QueuesRequest),
+  0,
+  weft__api__v1__queues_request__field_descriptors,
+  weft__api__v1__queues_request__field_indices_by_name,
+  0,  weft__api__v1__queues_request__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__queues_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor weft__api__v1__queue_info__field_descriptors[9] =
+{
+  {
+    "queue",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__QueueInfo, queue),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ready_critical",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__QueueInfo, ready_critical),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ready_high",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__QueueInfo, ready_high),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ready_normal",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__QueueInfo, ready_normal),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "ready_low",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__QueueInfo, ready_low),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "oldest_ready_ms",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__QueueInfo, oldest_ready_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "workers",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__QueueInfo, workers),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "free_slots",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__QueueInfo, free_slots),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "unserved",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__QueueInfo, unserved),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned weft__api__v1__queue_info__field_indices_by_name[] = {
+  7,   /* field[7] = free_slots */
+  5,   /* field[5] = oldest_ready_ms */
+  0,   /* field[0] = queue */
+  1,   /* field[1] = ready_critical */
+  2,   /* field[2] = ready_high */
+  4,   /* field[4] = ready_low */
+  3,   /* field[3] = ready_normal */
+  8,   /* field[8] = unserved */
+  6,   /* field[6] = workers */
+};
+static const ProtobufCIntRange weft__api__v1__queue_info__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 9 }
+};
+const ProtobufCMessageDescriptor weft__api__v1__queue_info__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.QueueInfo",
+  "QueueInfo",
+  "Weft__Api__V1__QueueInfo",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__QueueInfo),
+  9,
+  weft__api__v1__queue_info__field_descriptors,
+  weft__api__v1__queue_info__field_indices_by_name,
+  1,  weft__api__v1__queue_info__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__queue_info__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor weft__api__v1__queues_response__field_descriptors[1] =
+{
+  {
+    "queues",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Weft__Api__V1__QueuesResponse, n_queues),
+    offsetof(Weft__Api__V1__QueuesResponse, queues),
+    &weft__api__v1__queue_info__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned weft__api__v1__queues_response__field_indices_by_name[] = {
+  0,   /* field[0] = queues */
+};
+static const ProtobufCIntRange weft__api__v1__queues_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor weft__api__v1__queues_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.QueuesResponse",
+  "QueuesResponse",
+  "Weft__Api__V1__QueuesResponse",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__QueuesResponse),
+  1,
+  weft__api__v1__queues_response__field_descriptors,
+  weft__api__v1__queues_response__field_indices_by_name,
+  1,  weft__api__v1__queues_response__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__queues_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -79,6 +79,76 @@ struct PartitionsCommand: AsyncParsableCommand {
     }
 }
 
+struct WorkersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "workers",
+        abstract: "List the connected workers: id, scheduler, queues, task types, free slots, attempts in flight, connected since.",
+        discussion: "One line per worker and scheduler: every worker keeps a stream to every scheduler. Schedulers that do not answer within 2 s are left out.")
+    @OptionGroup var options: ClientOptions
+
+    func run() async throws {
+        let workers = try await options.withClient { client in try await client.workers() }
+        let now = Int64(Date().timeIntervalSince1970 * 1000)
+        if options.json {
+            printJSON(workers.map {
+                ["worker": $0.workerID, "scheduler": $0.scheduler, "queues": $0.queues, "task_types": $0.taskTypes,
+                 "free_slots": Int($0.freeSlots), "in_flight": Int($0.inFlight),
+                 "connected_at": isoTime($0.connectedAtMilliseconds)] as [String: Any]
+            })
+        } else if workers.isEmpty {
+            print("no workers connected")
+        } else {
+            print(Table(
+                headers: ["WORKER", "SCHEDULER", "QUEUES", "TASK TYPES", "FREE SLOTS", "IN FLIGHT", "CONNECTED"],
+                rows: workers.map {
+                    [$0.workerID, $0.scheduler, $0.queues.joined(separator: ","), $0.taskTypes.isEmpty ? "(any)" : $0.taskTypes.joined(separator: ","),
+                     "\($0.freeSlots)", "\($0.inFlight)", "\(formatAge(now - $0.connectedAtMilliseconds)) ago"]
+                }
+            ).render())
+        }
+    }
+}
+
+struct QueuesCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "queues",
+        abstract: "Per queue: tasks ready and waiting for a worker by priority, the oldest one's wait, workers and their free slots.",
+        discussion: "UNSERVED counts ready tasks that no connected worker of the queue can run (none registered their task type).")
+    @OptionGroup var options: ClientOptions
+
+    func run() async throws {
+        let queues = try await options.withClient { client in try await client.queues() }
+        if options.json {
+            printJSON(queues.map {
+                ["queue": $0.queue, "ready": Int($0.ready), "ready_by_priority": [
+                    "critical": Int($0.readyCritical), "high": Int($0.readyHigh), "normal": Int($0.readyNormal), "low": Int($0.readyLow)],
+                 "oldest_wait_ms": Int($0.oldestReadyMilliseconds), "workers": Int($0.workers), "free_slots": Int($0.freeSlots),
+                 "unserved": Int($0.unserved)] as [String: Any]
+            })
+        } else if queues.isEmpty {
+            print("no queues: no ready tasks and no workers")
+        } else {
+            print(Table(
+                headers: ["QUEUE", "READY", "CRITICAL", "HIGH", "NORMAL", "LOW", "OLDEST WAIT", "WORKERS", "FREE SLOTS", "UNSERVED"],
+                rows: queues.map {
+                    [$0.queue, "\($0.ready)", "\($0.readyCritical)", "\($0.readyHigh)", "\($0.readyNormal)", "\($0.readyLow)",
+                     $0.ready == 0 ? "-" : formatAge($0.oldestReadyMilliseconds), "\($0.workers)", "\($0.freeSlots)", "\($0.unserved)"]
+                }
+            ).render())
+        }
+    }
+}
+
+/// `850ms`, `12s`, `3m20s`, `2h5m`.
+func formatAge(_ milliseconds: Int64) -> String {
+    let ms = max(0, milliseconds)
+    if ms < 1000 { return "\(ms)ms" }
+    let s = ms / 1000
+    if s < 60 { return "\(s)s" }
+    if s < 3600 { return "\(s / 60)m\(s % 60)s" }
+    return "\(s / 3600)h\(s % 3600 / 60)m"
+}
+
 struct DrainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "drain",

@@ -301,6 +301,47 @@ extension ProcessTests {
             try JSONSerialization.jsonObject(with: Data(result.stdout.utf8))
         }
 
+        @Test("weftctl workers and queues: who is connected, what runs, what waits (by priority, unserved, oldest wait)")
+        func workersAndQueues_views() async throws {
+            try await ProcessCluster.with { cluster in
+                try await cluster.start(workers: 1)
+                try cluster.startWorker(id: "e2e-reports", concurrency: 4, extraArguments: ["--queues", "reports"])
+                let client = try cluster.client()
+                try await client.register(definitionJSON: Array(#"{"name":"beam","tasks":[{"name":"a","type":"teleport","priority":"high"}]}"#.utf8))
+                try await client.register(definitionJSON: Array(#"{"name":"nap","tasks":[{"name":"a","type":"sleep"}]}"#.utf8))
+                for _ in 0..<3 { _ = try await client.start(workflow: "beam", inputJSON: Array("1".utf8)) }
+                let nap = try await client.start(workflow: "nap", inputJSON: Array(#"{"duration": "20s"}"#.utf8))
+                #expect(try await eventually(within: .seconds(30)) {
+                    let workers = try Self.json(try await Self.weftctl(["workers"], cluster: cluster)) as? [[String: Any]] ?? []
+                    return workers.contains { $0["worker"] as? String == "e2e-worker-0" && $0["in_flight"] as? Int == 1 }
+                })
+                let workers = try Self.json(try await Self.weftctl(["workers"], cluster: cluster)) as? [[String: Any]] ?? []
+                #expect(Set(workers.compactMap { $0["worker"] as? String }) == ["e2e-worker-0", "e2e-reports"], "\(workers)")
+                let main = workers.first { $0["worker"] as? String == "e2e-worker-0" }
+                #expect(main?["queues"] as? [String] == ["default"])
+                #expect(main?["task_types"] as? [String] == ["echo", "noop", "sleep"])
+                #expect(main?["scheduler"] as? String == "e2e-scheduler")
+                #expect((main?["free_slots"] as? Int ?? 0) >= 1 && (main?["free_slots"] as? Int ?? 99) <= 15)
+                try await Task.sleep(for: .milliseconds(300))  // the beams have waited a while
+                let queues = try Self.json(try await Self.weftctl(["queues"], cluster: cluster)) as? [[String: Any]] ?? []
+                let byName = Dictionary(uniqueKeysWithValues: queues.map { ($0["queue"] as? String ?? "", $0) })
+                #expect(Set(byName.keys) == ["default", "reports"], "\(queues)")
+                let main_ = byName["default"]
+                #expect(main_?["ready"] as? Int == 3 && main_?["unserved"] as? Int == 3, "\(queues)")
+                #expect((main_?["ready_by_priority"] as? [String: Int]) == ["critical": 0, "high": 3, "normal": 0, "low": 0])
+                #expect((main_?["oldest_wait_ms"] as? Int ?? 0) >= 300, "\(queues)")
+                #expect(main_?["workers"] as? Int == 1)
+                #expect(byName["reports"]?["ready"] as? Int == 0 && byName["reports"]?["workers"] as? Int == 1)
+                // The table form names the same.
+                let table = try await runProcess(
+                    try WeftBinaries.path("weftctl"), ["queues", "--address", cluster.coordinatorAddress],
+                    environment: cluster.environment, timeout: .seconds(30))
+                #expect(table.status == 0 && table.stdout.contains("UNSERVED") && table.stdout.contains("default"), "\(table.stdout)\(table.stderr)")
+                _ = try await client.cancel(nap)
+                await client.close()
+            }
+        }
+
         @Test("three schedulers and a coordinator in gossip: weftctl members, ring and partitions agree; drain of one under load hands its partitions off and it exits 0; nothing is lost")
         func adminViews_andDrainUnderLoad() async throws {
             try await Self.withCluster { cluster, schedulers in

@@ -58,4 +58,20 @@ struct ReadyQueueTests {
         #expect(next == "b" && none == nil)
         #expect(queue.count == 0)
     }
+
+    @Test("counts per level and the oldest item's time follow pushes, pops and removals")
+    func countsByLevel_oldest() {
+        var queue = ReadyQueue<String>()
+        #expect(queue.countsByLevel == [0, 0, 0, 0] && queue.oldestEnqueuedAt == nil)
+        let a = queue.push("a", level: 1, now: 100)
+        queue.push("b", level: 3, now: 200)
+        queue.push("c", level: 1, now: 300)
+        #expect(queue.countsByLevel == [0, 2, 0, 1] && queue.oldestEnqueuedAt == 100)
+        queue.remove(a)
+        #expect(queue.countsByLevel == [0, 1, 0, 1] && queue.oldestEnqueuedAt == 200)
+        #expect(queue.pop(now: 300) == "b")
+        #expect(queue.countsByLevel == [0, 1, 0, 0] && queue.oldestEnqueuedAt == 300)
+        #expect(queue.pop(now: 300) == "c")
+        #expect(queue.countsByLevel == [0, 0, 0, 0] && queue.oldestEnqueuedAt == nil)
+    }
 }

@@ -26,6 +26,12 @@ typedef struct Weft__Api__V1__PartitionInfo Weft__Api__V1__PartitionInfo;
 typedef struct Weft__Api__V1__PartitionsResponse Weft__Api__V1__PartitionsResponse;
 typedef struct Weft__Api__V1__DrainRequest Weft__Api__V1__DrainRequest;
 typedef struct Weft__Api__V1__DrainResponse Weft__Api__V1__DrainResponse;
+typedef struct Weft__Api__V1__WorkersRequest Weft__Api__V1__WorkersRequest;
+typedef struct Weft__Api__V1__WorkerInfo Weft__Api__V1__WorkerInfo;
+typedef struct Weft__Api__V1__WorkersResponse Weft__Api__V1__WorkersResponse;
+typedef struct Weft__Api__V1__QueuesRequest Weft__Api__V1__QueuesRequest;
+typedef struct Weft__Api__V1__QueueInfo Weft__Api__V1__QueueInfo;
+typedef struct Weft__Api__V1__QueuesResponse Weft__Api__V1__QueuesResponse;
 
 
 /* --- enums --- */
@@ -182,6 +188,117 @@ struct  Weft__Api__V1__DrainResponse
 #define WEFT__API__V1__DRAIN_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__drain_response__descriptor) \
     , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+/*
+ * `weftctl workers`: the workers connected to the schedulers. A scheduler answers for itself, from
+ * memory; a coordinator asks every scheduler and lists each worker once per scheduler it is
+ * connected to.
+ */
+struct  Weft__Api__V1__WorkersRequest
+{
+  ProtobufCMessage base;
+};
+#define WEFT__API__V1__WORKERS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__workers_request__descriptor) \
+     }
+
+
+struct  Weft__Api__V1__WorkerInfo
+{
+  ProtobufCMessage base;
+  char *worker_id;
+  size_t n_queues;
+  char **queues;
+  /*
+   * empty: any type
+   */
+  size_t n_task_types;
+  char **task_types;
+  /*
+   * credits the worker has granted and not yet used
+   */
+  uint32_t free_slots;
+  /*
+   * attempts it runs for this scheduler
+   */
+  uint32_t in_flight;
+  /*
+   * Unix milliseconds
+   */
+  int64_t connected_at_ms;
+  /*
+   * the scheduler's node id
+   */
+  char *scheduler;
+};
+#define WEFT__API__V1__WORKER_INFO__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__worker_info__descriptor) \
+    , (char *)protobuf_c_empty_string, 0,NULL, 0,NULL, 0, 0, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Weft__Api__V1__WorkersResponse
+{
+  ProtobufCMessage base;
+  size_t n_workers;
+  Weft__Api__V1__WorkerInfo **workers;
+};
+#define WEFT__API__V1__WORKERS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__workers_response__descriptor) \
+    , 0,NULL }
+
+
+/*
+ * `weftctl queues`: per queue, the tasks ready and waiting for a worker.
+ */
+struct  Weft__Api__V1__QueuesRequest
+{
+  ProtobufCMessage base;
+};
+#define WEFT__API__V1__QUEUES_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__queues_request__descriptor) \
+     }
+
+
+struct  Weft__Api__V1__QueueInfo
+{
+  ProtobufCMessage base;
+  char *queue;
+  uint64_t ready_critical;
+  uint64_t ready_high;
+  uint64_t ready_normal;
+  uint64_t ready_low;
+  /*
+   * how long the oldest ready task has waited (0: none)
+   */
+  int64_t oldest_ready_ms;
+  /*
+   * connected workers that take the queue
+   */
+  uint32_t workers;
+  /*
+   * their free slots
+   */
+  uint32_t free_slots;
+  /*
+   * ready tasks no connected worker of the queue can run (type)
+   */
+  uint64_t unserved;
+};
+#define WEFT__API__V1__QUEUE_INFO__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__queue_info__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0 }
+
+
+struct  Weft__Api__V1__QueuesResponse
+{
+  ProtobufCMessage base;
+  size_t n_queues;
+  Weft__Api__V1__QueueInfo **queues;
+};
+#define WEFT__API__V1__QUEUES_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__queues_response__descriptor) \
+    , 0,NULL }
 
 
 /* Weft__Api__V1__MembersRequest methods */
@@ -393,6 +510,120 @@ Weft__Api__V1__DrainResponse *
 void   weft__api__v1__drain_response__free_unpacked
                      (Weft__Api__V1__DrainResponse *message,
                       ProtobufCAllocator *allocator);
+/* Weft__Api__V1__WorkersRequest methods */
+void   weft__api__v1__workers_request__init
+                     (Weft__Api__V1__WorkersRequest         *message);
+size_t weft__api__v1__workers_request__get_packed_size
+                     (const Weft__Api__V1__WorkersRequest   *message);
+size_t weft__api__v1__workers_request__pack
+                     (const Weft__Api__V1__WorkersRequest   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__workers_request__pack_to_buffer
+                     (const Weft__Api__V1__WorkersRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__WorkersRequest *
+       weft__api__v1__workers_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__workers_request__free_unpacked
+                     (Weft__Api__V1__WorkersRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Weft__Api__V1__WorkerInfo methods */
+void   weft__api__v1__worker_info__init
+                     (Weft__Api__V1__WorkerInfo         *message);
+size_t weft__api__v1__worker_info__get_packed_size
+                     (const Weft__Api__V1__WorkerInfo   *message);
+size_t weft__api__v1__worker_info__pack
+                     (const Weft__Api__V1__WorkerInfo   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__worker_info__pack_to_buffer
+                     (const Weft__Api__V1__WorkerInfo   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__WorkerInfo *
+       weft__api__v1__worker_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__worker_info__free_unpacked
+                     (Weft__Api__V1__WorkerInfo *message,
+                      ProtobufCAllocator *allocator);
+/* Weft__Api__V1__WorkersResponse methods */
+void   weft__api__v1__workers_response__init
+                     (Weft__Api__V1__WorkersResponse         *message);
+size_t weft__api__v1__workers_response__get_packed_size
+                     (const Weft__Api__V1__WorkersResponse   *message);
+size_t weft__api__v1__workers_response__pack
+                     (const Weft__Api__V1__WorkersResponse   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__workers_response__pack_to_buffer
+                     (const Weft__Api__V1__WorkersResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__WorkersResponse *
+       weft__api__v1__workers_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__workers_response__free_unpacked
+                     (Weft__Api__V1__WorkersResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Weft__Api__V1__QueuesRequest methods */
+void   weft__api__v1__queues_request__init
+                     (Weft__Api__V1__QueuesRequest         *message);
+size_t weft__api__v1__queues_request__get_packed_size
+                     (const Weft__Api__V1__QueuesRequest   *message);
+size_t weft__api__v1__queues_request__pack
+                     (const Weft__Api__V1__QueuesRequest   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__queues_request__pack_to_buffer
+                     (const Weft__Api__V1__QueuesRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__QueuesRequest *
+       weft__api__v1__queues_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__queues_request__free_unpacked
+                     (Weft__Api__V1__QueuesRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Weft__Api__V1__QueueInfo methods */
+void   weft__api__v1__queue_info__init
+                     (Weft__Api__V1__QueueInfo         *message);
+size_t weft__api__v1__queue_info__get_packed_size
+                     (const Weft__Api__V1__QueueInfo   *message);
+size_t weft__api__v1__queue_info__pack
+                     (const Weft__Api__V1__QueueInfo   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__queue_info__pack_to_buffer
+                     (const Weft__Api__V1__QueueInfo   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__QueueInfo *
+       weft__api__v1__queue_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__queue_info__free_unpacked
+                     (Weft__Api__V1__QueueInfo *message,
+                      ProtobufCAllocator *allocator);
+/* Weft__Api__V1__QueuesResponse methods */
+void   weft__api__v1__queues_response__init
+                     (Weft__Api__V1__QueuesResponse         *message);
+size_t weft__api__v1__queues_response__get_packed_size
+                     (const Weft__Api__V1__QueuesResponse   *message);
+size_t weft__api__v1__queues_response__pack
+                     (const Weft__Api__V1__QueuesResponse   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__queues_response__pack_to_buffer
+                     (const Weft__Api__V1__QueuesResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__QueuesResponse *
+       weft__api__v1__queues_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__queues_response__free_unpacked
+                     (Weft__Api__V1__QueuesResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Weft__Api__V1__MembersRequest_Closure)
@@ -428,6 +659,24 @@ typedef void (*Weft__Api__V1__DrainRequest_Closure)
 typedef void (*Weft__Api__V1__DrainResponse_Closure)
                  (const Weft__Api__V1__DrainResponse *message,
                   void *closure_data);
+typedef void (*Weft__Api__V1__WorkersRequest_Closure)
+                 (const Weft__Api__V1__WorkersRequest *message,
+                  void *closure_data);
+typedef void (*Weft__Api__V1__WorkerInfo_Closure)
+                 (const Weft__Api__V1__WorkerInfo *message,
+                  void *closure_data);
+typedef void (*Weft__Api__V1__WorkersResponse_Closure)
+                 (const Weft__Api__V1__WorkersResponse *message,
+                  void *closure_data);
+typedef void (*Weft__Api__V1__QueuesRequest_Closure)
+                 (const Weft__Api__V1__QueuesRequest *message,
+                  void *closure_data);
+typedef void (*Weft__Api__V1__QueueInfo_Closure)
+                 (const Weft__Api__V1__QueueInfo *message,
+                  void *closure_data);
+typedef void (*Weft__Api__V1__QueuesResponse_Closure)
+                 (const Weft__Api__V1__QueuesResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -445,6 +694,12 @@ extern const ProtobufCMessageDescriptor weft__api__v1__partition_info__descripto
 extern const ProtobufCMessageDescriptor weft__api__v1__partitions_response__descriptor;
 extern const ProtobufCMessageDescriptor weft__api__v1__drain_request__descriptor;
 extern const ProtobufCMessageDescriptor weft__api__v1__drain_response__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__workers_request__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__worker_info__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__workers_response__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__queues_request__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__queue_info__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__queues_response__descriptor;
 
 PROTOBUF_C__END_DECLS
 

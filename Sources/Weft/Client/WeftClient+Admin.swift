@@ -1,7 +1,8 @@
 import WeftCore
 import WeftWire
 
-/// The admin calls (`weftctl members | ring | partitions | drain`), answered by a coordinator.
+/// The admin calls (`weftctl members | ring | partitions | workers | queues | drain`), answered by a
+/// coordinator.
 extension WeftClient {
     /// The members the coordinator's gossip knows (cluster mode), by id.
     public func members() async throws -> [MemberInfo] {
@@ -18,6 +19,21 @@ extension WeftClient {
     public func partitions() async throws -> [PartitionInfo] {
         let response: PartitionsResponse = try await call(AdminMethods.partitions, PartitionsRequest())
         return response.partitions
+    }
+
+    /// The workers connected to the schedulers: one entry per worker and scheduler (every worker
+    /// keeps a stream to every scheduler), with its queues, task types, free slots and attempts in
+    /// flight. Schedulers that do not answer within 2 s are left out.
+    public func workers() async throws -> [WorkerInfo] {
+        let response: WorkersResponse = try await call(AdminMethods.workers, WorkersRequest())
+        return response.workers
+    }
+
+    /// Per queue, the tasks ready and waiting for a worker (by priority, the oldest one's wait),
+    /// the workers that take it and their free slots, over every scheduler.
+    public func queues() async throws -> [QueueInfo] {
+        let response: QueuesResponse = try await call(AdminMethods.queues, QueuesRequest())
+        return response.queues
     }
 
     /// Asks scheduler `node` to hand every partition off, leave the cluster and exit.

@@ -6,8 +6,8 @@ import WeftWire
 
 /// The admin service on a coordinator (ARCHITECTURE §3, §10): `members` and `ring` from its gossip
 /// view (cluster mode), `partitions` from Postgres (recorded owner, fence, open runs) beside the
-/// ring's word and each owner's memory (ready depth, engine state), and `drain NODE` forwarded to
-/// that scheduler.
+/// ring's word and each owner's memory (ready depth, engine state), `workers` and `queues` from
+/// every scheduler's memory, merged, and `drain NODE` forwarded to that scheduler.
 enum AdminHandlers {
     static func register(
         membership: @escaping @Sendable () -> MembershipShell?, owners: PartitionOwnerStore, directory: OwnerDirectory,
@@ -35,22 +35,10 @@ enum AdminHandlers {
             // Each recorded owner is asked for what only its memory holds (ready depth, engine
             // state), all at once, within 2 s: one that does not answer leaves those fields empty.
             let addresses = Set(recorded.compactMap(\.address).filter { !$0.isEmpty })
-            let deadline = min(context.deadline ?? .now + .seconds(2), .now + .seconds(2))
-            let live = await withTaskGroup(of: [PartitionInfo].self) { group in
-                for address in addresses {
-                    group.addTask {
-                        guard let client = try? await directory.client(at: address) else { return [] }
-                        let answer = try? await client.unary(
-                            AdminMethods.partitions, request: PartitionsRequest(), response: PartitionsResponse.self,
-                            options: CallOptions(deadline: deadline, waitForReady: false))
-                        return answer?.partitions ?? []
-                    }
-                }
-                var byKey: [PartitionKey: PartitionInfo] = [:]
-                for await infos in group {
-                    for info in infos { byKey[PartitionKey(partition: info.partition, node: info.ownerNode, fence: info.fence)] = info }
-                }
-                return byKey
+            let answers = await ask(addresses, AdminMethods.partitions, PartitionsRequest(), as: PartitionsResponse.self, context: context, directory: directory)
+            var live: [PartitionKey: PartitionInfo] = [:]
+            for info in answers.flatMap(\.partitions) {
+                live[PartitionKey(partition: info.partition, node: info.ownerNode, fence: info.fence)] = info
             }
             return PartitionsResponse(partitions: recorded.map { owner in
                 // The owner's own word counts only for the fence recorded now (not a stale engine).
@@ -60,6 +48,32 @@ enum AdminHandlers {
                     fence: owner.fence.rawValue, openRuns: UInt64(open[owner.partition] ?? 0),
                     ringOwner: ring?.owner(of: owner.partition) ?? "", readyTasks: mine?.readyTasks ?? 0, state: mine?.state ?? "")
             })
+        }
+        router.unary(AdminMethods.workers, request: WorkersRequest.self, response: WorkersResponse.self) { _, context in
+            let addresses = try await schedulerAddresses(membership: membership, owners: owners)
+            let answers = await ask(addresses, AdminMethods.workers, WorkersRequest(), as: WorkersResponse.self, context: context, directory: directory)
+            return WorkersResponse(workers: answers.flatMap(\.workers).sorted { ($0.workerID, $0.scheduler) < ($1.workerID, $1.scheduler) })
+        }
+        router.unary(AdminMethods.queues, request: QueuesRequest.self, response: QueuesResponse.self) { _, context in
+            let addresses = try await schedulerAddresses(membership: membership, owners: owners)
+            let answers = await ask(addresses, AdminMethods.queues, QueuesRequest(), as: QueuesResponse.self, context: context, directory: directory)
+            var merged: [String: QueueInfo] = [:]
+            for info in answers.flatMap(\.queues) {
+                guard var sum = merged[info.queue] else {
+                    merged[info.queue] = info
+                    continue
+                }
+                sum.readyCritical += info.readyCritical
+                sum.readyHigh += info.readyHigh
+                sum.readyNormal += info.readyNormal
+                sum.readyLow += info.readyLow
+                sum.oldestReadyMilliseconds = max(sum.oldestReadyMilliseconds, info.oldestReadyMilliseconds)
+                sum.workers = max(sum.workers, info.workers)  // every worker connects to every scheduler
+                sum.freeSlots += info.freeSlots
+                sum.unserved += info.unserved
+                merged[info.queue] = sum
+            }
+            return QueuesResponse(queues: merged.values.sorted { $0.queue < $1.queue })
         }
         router.unary(AdminMethods.drain, request: DrainRequest.self, response: DrainResponse.self) { request, context in
             guard !request.nodeID.isEmpty, request.nodeID.utf8.count <= 256 else {
@@ -78,6 +92,35 @@ enum AdminHandlers {
                 AdminMethods.drain, request: request, response: DrainResponse.self,
                 options: CallOptions(deadline: context.deadline ?? .now + .seconds(30), waitForReady: false))
         }
+    }
+
+    /// Asks every scheduler at `addresses` at once, within 2 s (or the caller's deadline if
+    /// sooner); those that do not answer are left out.
+    private static func ask<Request: WireMessage, Response: WireMessage>(
+        _ addresses: Set<String>, _ method: String, _ request: Request, as: Response.Type, context: ServerContext, directory: OwnerDirectory
+    ) async -> [Response] {
+        let deadline = min(context.deadline ?? .now + .seconds(2), .now + .seconds(2))
+        return await withTaskGroup(of: Response?.self) { group in
+            for address in addresses {
+                group.addTask {
+                    guard let client = try? await directory.client(at: address) else { return nil }
+                    return try? await client.unary(method, request: request, response: Response.self, options: CallOptions(deadline: deadline, waitForReady: false))
+                }
+            }
+            var answers: [Response] = []
+            for await answer in group { if let answer { answers.append(answer) } }
+            return answers
+        }
+    }
+
+    /// The schedulers' RPC addresses: the recorded partition owners, and the alive schedulers
+    /// gossip knows (cluster mode; a scheduler that owns nothing yet still has workers).
+    private static func schedulerAddresses(membership: () -> MembershipShell?, owners: PartitionOwnerStore) async throws -> Set<String> {
+        var addresses = Set(try await owners.owners().compactMap(\.address).filter { !$0.isEmpty })
+        for member in membership()?.members ?? [] where member.role == .scheduler && member.status.isActive && !member.rpcAddress.isEmpty {
+            addresses.insert(member.rpcAddress)
+        }
+        return addresses
     }
 
     private struct PartitionKey: Hashable {

@@ -118,6 +118,31 @@ public struct Dispatcher<Item: Sendable>: Sendable {
         return depths
     }
 
+    /// One queue's ready tasks, summed over its lanes (`weftctl queues`).
+    public struct QueueBacklog: Sendable, Hashable {
+        /// Ready tasks per base priority level (0 = low … 3 = critical).
+        public var byLevel = [0, 0, 0, 0]
+        /// When the longest-waiting one was queued (milliseconds).
+        public var oldestEnqueuedAt: Int64?
+        /// Those that no connected worker of the queue can run.
+        public var unserved = 0
+    }
+
+    /// Ready tasks per queue name, by priority, with the oldest one's age and the unserved ones.
+    public var backlogs: [String: QueueBacklog] {
+        var out: [String: QueueBacklog] = [:]
+        for (key, lane) in lanes {
+            var backlog = out[key.queue] ?? QueueBacklog()
+            for level in 0..<ReadyQueue<Item>.levels { backlog.byLevel[level] += lane.ready.countsByLevel[level] }
+            if let oldest = lane.ready.oldestEnqueuedAt {
+                backlog.oldestEnqueuedAt = min(backlog.oldestEnqueuedAt ?? oldest, oldest)
+            }
+            if lane.workers.isEmpty { backlog.unserved += lane.ready.count }
+            out[key.queue] = backlog
+        }
+        return out
+    }
+
     /// Ready tasks that no connected worker can run (no worker of their queue registered their type).
     public var unservedDepth: Int {
         lanes.values.reduce(0) { $0 + ($1.workers.isEmpty ? $1.ready.count : 0) }

@@ -26,6 +26,8 @@ public struct ReadyQueue<Item: Sendable>: Sendable {
     private var removed: Set<UInt64> = []
     private var nextID: UInt64 = 1
     public private(set) var count = 0
+    /// Items per base level (0 = lowest … 3 = critical), removed ones excluded.
+    public private(set) var countsByLevel = [0, 0, 0, 0]
 
     public init(agingIntervalMilliseconds: Int64 = 2_000) {
         precondition(agingIntervalMilliseconds > 0, "the aging interval must be positive")
@@ -42,6 +44,7 @@ public struct ReadyQueue<Item: Sendable>: Sendable {
         nextID += 1
         levels[level].append(Entry(id: id, item: item, enqueuedAt: now))
         count += 1
+        countsByLevel[level] += 1
         return id
     }
 
@@ -66,7 +69,19 @@ public struct ReadyQueue<Item: Sendable>: Sendable {
         }
         guard let best else { return nil }
         count -= 1
+        countsByLevel[best.level] -= 1
         return levels[best.level].removeFirst().item
+    }
+
+    /// When the longest-waiting item was queued (milliseconds), nil when empty. O(levels) plus the
+    /// removed items still at the heads.
+    public var oldestEnqueuedAt: Int64? {
+        var oldest: Int64?
+        for level in levels {
+            guard let head = level.first(where: { !removed.contains($0.id) }) else { continue }
+            oldest = min(oldest ?? head.enqueuedAt, head.enqueuedAt)
+        }
+        return oldest
     }
 
     /// Forgets the item with `id` if it is still queued. Returns whether it was.
@@ -76,6 +91,7 @@ public struct ReadyQueue<Item: Sendable>: Sendable {
             guard !removed.contains(id) else { return false }
             removed.insert(id)
             count -= 1
+            countsByLevel[level] -= 1
             return true
         }
         return false

@@ -14,7 +14,9 @@ extension SchedulerCore {
         nextWorkerID += 1
         let queues = hello.queues.isEmpty ? ["default"] : hello.queues
         let taskTypes = hello.taskTypes.map(Self.storable)
-        sessions[id] = WorkerSession(name: Self.storable(hello.workerID), writer: writer, queues: Set(queues), taskTypes: Set(taskTypes))
+        sessions[id] = WorkerSession(
+            name: Self.storable(hello.workerID), writer: writer, queues: Set(queues), taskTypes: Set(taskTypes),
+            connectedAt: clock.nowMilliseconds())
         dispatcher.workerConnected(id, queues: queues, taskTypes: taskTypes)
         logger.info("worker connected", metadata: [
             "worker.id": "\(MessageText.escaped(hello.workerID))", "queues": "\(MessageText.escaped(queues.joined(separator: ",")))",
@@ -177,6 +179,37 @@ extension SchedulerCore {
                 partition: UInt32(partition.rawValue), ownerNode: node, ownerAddress: address, fence: engine.fence.rawValue,
                 openRuns: UInt64(engine.runs.count), ringOwner: "", readyTasks: ready, state: state)
         }
+    }
+
+    /// The workers connected to this scheduler (`Admin/Workers` on a scheduler), by id.
+    func workersServed(node: String) -> [WorkerInfo] {
+        sessions.map { id, session in
+            WorkerInfo(
+                workerID: session.name, queues: session.queues.sorted(), taskTypes: session.taskTypes.sorted(),
+                freeSlots: UInt32(clamping: dispatcher.credits(of: id)), inFlight: UInt32(clamping: session.attempts.count),
+                connectedAtMilliseconds: session.connectedAt, scheduler: node)
+        }.sorted { ($0.workerID, $0.connectedAtMilliseconds) < ($1.workerID, $1.connectedAtMilliseconds) }
+    }
+
+    /// Every queue with ready tasks or connected workers (`Admin/Queues` on a scheduler), by name.
+    func queuesServed() -> [QueueInfo] {
+        let now = clock.nowMilliseconds()
+        var out: [String: QueueInfo] = [:]
+        for (queue, backlog) in dispatcher.backlogs {
+            out[queue] = QueueInfo(
+                queue: queue, readyCritical: UInt64(backlog.byLevel[3]), readyHigh: UInt64(backlog.byLevel[2]),
+                readyNormal: UInt64(backlog.byLevel[1]), readyLow: UInt64(backlog.byLevel[0]),
+                oldestReadyMilliseconds: backlog.oldestEnqueuedAt.map { max(0, now - $0) } ?? 0, unserved: UInt64(backlog.unserved))
+        }
+        for (id, session) in sessions {
+            for queue in session.queues {
+                var info = out[queue] ?? QueueInfo(queue: queue)
+                info.workers += 1
+                info.freeSlots += UInt32(clamping: dispatcher.credits(of: id))
+                out[queue] = info
+            }
+        }
+        return out.values.sorted { $0.queue < $1.queue }
     }
 
     // MARK: Helpers

@@ -85,13 +85,16 @@ actor SchedulerCore {
         let writer: RPCStreamWriter
         let queues: Set<String>
         let taskTypes: Set<String>
+        /// When the stream opened (Unix milliseconds).
+        let connectedAt: Int64
         var attempts: Set<AttemptRef> = []
 
-        init(name: String, writer: RPCStreamWriter, queues: Set<String>, taskTypes: Set<String>) {
+        init(name: String, writer: RPCStreamWriter, queues: Set<String>, taskTypes: Set<String>, connectedAt: Int64) {
             self.name = name
             self.writer = writer
             self.queues = queues
             self.taskTypes = taskTypes
+            self.connectedAt = connectedAt
         }
     }
 

@@ -171,6 +171,12 @@ public final class SchedulerService: Service, @unchecked Sendable {
         router.unary(AdminMethods.partitions, request: PartitionsRequest.self, response: PartitionsResponse.self) { [configuration] _, _ in
             PartitionsResponse(partitions: await core.partitionsServed(node: configuration.nodeID, address: advertised.withLock { $0 }))
         }
+        router.unary(AdminMethods.workers, request: WorkersRequest.self, response: WorkersResponse.self) { [configuration] _, _ in
+            WorkersResponse(workers: await core.workersServed(node: configuration.nodeID))
+        }
+        router.unary(AdminMethods.queues, request: QueuesRequest.self, response: QueuesResponse.self) { _, _ in
+            QueuesResponse(queues: await core.queuesServed())
+        }
         var serverConfiguration = RPCServerConfiguration(
             cluster: configuration.cluster, role: .scheduler, nodeID: configuration.nodeID, authToken: configuration.authToken)
         serverConfiguration.observer = RPCMetrics.ifEnabled

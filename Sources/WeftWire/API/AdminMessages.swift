@@ -13,6 +13,10 @@ public enum AdminMethods {
     /// On a coordinator (forwarded to the node) or a scheduler (itself): hand every partition off,
     /// leave, exit.
     public static let drain = "weft.api.v1.Admin/Drain"
+    /// On a coordinator (every scheduler asked) or a scheduler (itself): the connected workers.
+    public static let workers = "weft.api.v1.Admin/Workers"
+    /// On a coordinator (every scheduler asked) or a scheduler (itself): ready tasks per queue.
+    public static let queues = "weft.api.v1.Admin/Queues"
 }
 
 public struct MembersRequest: Hashable, Sendable {
@@ -112,4 +116,106 @@ public struct DrainResponse: Hashable, Sendable {
         self.nodeID = nodeID
         self.message = message
     }
+}
+
+/// `Admin/Workers`: no fields.
+public struct WorkersRequest: Hashable, Sendable {
+    /// The request.
+    public init() {}
+}
+
+/// One worker's stream to one scheduler (`weftctl workers`).
+public struct WorkerInfo: Hashable, Sendable {
+    /// The worker's id (`--worker-id`).
+    public var workerID: String
+    /// The queues it takes tasks from.
+    public var queues: [String]
+    /// The task types it registered (empty: any).
+    public var taskTypes: [String]
+    /// Credits it granted this scheduler and has not used: slots free for this scheduler's tasks.
+    public var freeSlots: UInt32
+    /// Attempts it runs for this scheduler now.
+    public var inFlight: UInt32
+    /// When its stream to this scheduler opened (Unix milliseconds).
+    public var connectedAtMilliseconds: Int64
+    /// The scheduler's node id.
+    public var scheduler: String
+
+    /// A worker record.
+    public init(
+        workerID: String, queues: [String], taskTypes: [String], freeSlots: UInt32, inFlight: UInt32,
+        connectedAtMilliseconds: Int64, scheduler: String
+    ) {
+        self.workerID = workerID
+        self.queues = queues
+        self.taskTypes = taskTypes
+        self.freeSlots = freeSlots
+        self.inFlight = inFlight
+        self.connectedAtMilliseconds = connectedAtMilliseconds
+        self.scheduler = scheduler
+    }
+}
+
+/// The connected workers.
+public struct WorkersResponse: Hashable, Sendable {
+    /// One entry per (worker, scheduler) stream, by worker id then scheduler.
+    public var workers: [WorkerInfo]
+    /// The response.
+    public init(workers: [WorkerInfo]) { self.workers = workers }
+}
+
+/// `Admin/Queues`: no fields.
+public struct QueuesRequest: Hashable, Sendable {
+    /// The request.
+    public init() {}
+}
+
+/// One queue's backlog (`weftctl queues`).
+public struct QueueInfo: Hashable, Sendable {
+    /// The queue's name.
+    public var queue: String
+    /// Ready tasks of priority `critical`.
+    public var readyCritical: UInt64
+    /// Ready tasks of priority `high`.
+    public var readyHigh: UInt64
+    /// Ready tasks of priority `normal`.
+    public var readyNormal: UInt64
+    /// Ready tasks of priority `low`.
+    public var readyLow: UInt64
+    /// How long the oldest ready task has waited, in milliseconds (0: none waits).
+    public var oldestReadyMilliseconds: Int64
+    /// Connected workers that take the queue (on a coordinator: the most any scheduler has, as
+    /// every worker connects to every scheduler).
+    public var workers: UInt32
+    /// Their free slots.
+    public var freeSlots: UInt32
+    /// Ready tasks no connected worker of the queue can run (none registered their type).
+    public var unserved: UInt64
+
+    /// A queue record.
+    public init(
+        queue: String, readyCritical: UInt64 = 0, readyHigh: UInt64 = 0, readyNormal: UInt64 = 0, readyLow: UInt64 = 0,
+        oldestReadyMilliseconds: Int64 = 0, workers: UInt32 = 0, freeSlots: UInt32 = 0, unserved: UInt64 = 0
+    ) {
+        self.queue = queue
+        self.readyCritical = readyCritical
+        self.readyHigh = readyHigh
+        self.readyNormal = readyNormal
+        self.readyLow = readyLow
+        self.oldestReadyMilliseconds = oldestReadyMilliseconds
+        self.workers = workers
+        self.freeSlots = freeSlots
+        self.unserved = unserved
+    }
+
+    /// Ready tasks of every priority.
+    public var ready: UInt64 { readyCritical + readyHigh + readyNormal + readyLow }
+}
+
+/// Every queue with ready tasks or workers.
+public struct QueuesResponse: Hashable, Sendable {
+    /// By name.
+    public var queues: [QueueInfo]
+    /// The response.
+    public init(queues: [QueueInfo]) { self.queues = queues }
 }

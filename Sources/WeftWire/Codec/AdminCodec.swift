@@ -294,3 +294,175 @@ extension DrainResponse: WireMessage {
         }
     }
 }
+
+extension WorkersRequest: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = Weft__Api__V1__WorkersRequest()
+        weft__api__v1__workers_request__init(&m)
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__workers_request__get_packed_size, pack: weft__api__v1__workers_request__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "WorkersRequest", unpack: weft__api__v1__workers_request__unpack, free: weft__api__v1__workers_request__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__WorkersRequest) throws(WireError) -> WorkersRequest in
+            WorkersRequest()
+        }
+    }
+}
+
+extension WorkerInfo {
+    func cMessage(_ a: CArena) -> Weft__Api__V1__WorkerInfo {
+        var m = Weft__Api__V1__WorkerInfo()
+        weft__api__v1__worker_info__init(&m)
+        m.worker_id = a.string(workerID)
+        (m.n_queues, m.queues) = a.strings(queues)
+        (m.n_task_types, m.task_types) = a.strings(taskTypes)
+        m.free_slots = freeSlots
+        m.in_flight = inFlight
+        m.connected_at_ms = connectedAtMilliseconds
+        m.scheduler = a.string(scheduler)
+        return m
+    }
+
+    init(c m: Weft__Api__V1__WorkerInfo) throws(WireError) {
+        self.init(
+                workerID: swiftString(m.worker_id),
+                queues: swiftStrings(m.n_queues, m.queues),
+                taskTypes: swiftStrings(m.n_task_types, m.task_types),
+                freeSlots: m.free_slots,
+                inFlight: m.in_flight,
+                connectedAtMilliseconds: m.connected_at_ms,
+                scheduler: swiftString(m.scheduler))
+    }
+}
+
+extension WorkerInfo: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = cMessage(a)
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__worker_info__get_packed_size, pack: weft__api__v1__worker_info__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "WorkerInfo", unpack: weft__api__v1__worker_info__unpack, free: weft__api__v1__worker_info__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__WorkerInfo) throws(WireError) -> WorkerInfo in
+            try WorkerInfo(c: m)
+        }
+    }
+}
+
+extension WorkersResponse: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = Weft__Api__V1__WorkersResponse()
+        weft__api__v1__workers_response__init(&m)
+        (m.n_workers, m.workers) = a.repeated(workers) { $0.cMessage(a) }
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__workers_response__get_packed_size, pack: weft__api__v1__workers_response__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "WorkersResponse", unpack: weft__api__v1__workers_response__unpack, free: weft__api__v1__workers_response__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__WorkersResponse) throws(WireError) -> WorkersResponse in
+            WorkersResponse(
+                workers: try swiftArray(m.n_workers, m.workers) { (c) throws(WireError) in try WorkerInfo(c: c) })
+        }
+    }
+}
+
+extension QueuesRequest: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = Weft__Api__V1__QueuesRequest()
+        weft__api__v1__queues_request__init(&m)
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__queues_request__get_packed_size, pack: weft__api__v1__queues_request__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "QueuesRequest", unpack: weft__api__v1__queues_request__unpack, free: weft__api__v1__queues_request__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__QueuesRequest) throws(WireError) -> QueuesRequest in
+            QueuesRequest()
+        }
+    }
+}
+
+extension QueueInfo {
+    func cMessage(_ a: CArena) -> Weft__Api__V1__QueueInfo {
+        var m = Weft__Api__V1__QueueInfo()
+        weft__api__v1__queue_info__init(&m)
+        m.queue = a.string(queue)
+        m.ready_critical = readyCritical
+        m.ready_high = readyHigh
+        m.ready_normal = readyNormal
+        m.ready_low = readyLow
+        m.oldest_ready_ms = oldestReadyMilliseconds
+        m.workers = workers
+        m.free_slots = freeSlots
+        m.unserved = unserved
+        return m
+    }
+
+    init(c m: Weft__Api__V1__QueueInfo) throws(WireError) {
+        self.init(
+                queue: swiftString(m.queue),
+                readyCritical: m.ready_critical,
+                readyHigh: m.ready_high,
+                readyNormal: m.ready_normal,
+                readyLow: m.ready_low,
+                oldestReadyMilliseconds: m.oldest_ready_ms,
+                workers: m.workers,
+                freeSlots: m.free_slots,
+                unserved: m.unserved)
+    }
+}
+
+extension QueueInfo: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = cMessage(a)
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__queue_info__get_packed_size, pack: weft__api__v1__queue_info__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "QueueInfo", unpack: weft__api__v1__queue_info__unpack, free: weft__api__v1__queue_info__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__QueueInfo) throws(WireError) -> QueueInfo in
+            try QueueInfo(c: m)
+        }
+    }
+}
+
+extension QueuesResponse: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = Weft__Api__V1__QueuesResponse()
+        weft__api__v1__queues_response__init(&m)
+        (m.n_queues, m.queues) = a.repeated(queues) { $0.cMessage(a) }
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__queues_response__get_packed_size, pack: weft__api__v1__queues_response__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "QueuesResponse", unpack: weft__api__v1__queues_response__unpack, free: weft__api__v1__queues_response__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__QueuesResponse) throws(WireError) -> QueuesResponse in
+            QueuesResponse(
+                queues: try swiftArray(m.n_queues, m.queues) { (c) throws(WireError) in try QueueInfo(c: c) })
+        }
+    }
+}

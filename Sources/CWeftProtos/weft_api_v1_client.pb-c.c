@@ -232,6 +232,141 @@ void   weft__api__v1__list_workflows_response__free_unpacked
   assert(message->base.descriptor == &weft__api__v1__list_workflows_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   weft__api__v1__get_workflow_request__init
+                     (Weft__Api__V1__GetWorkflowRequest         *message)
+{
+  static const Weft__Api__V1__GetWorkflowRequest init_value = WEFT__API__V1__GET_WORKFLOW_REQUEST__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__get_workflow_request__get_packed_size
+                     (const Weft__Api__V1__GetWorkflowRequest *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__get_workflow_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__get_workflow_request__pack
+                     (const Weft__Api__V1__GetWorkflowRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__get_workflow_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__get_workflow_request__pack_to_buffer
+                     (const Weft__Api__V1__GetWorkflowRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__get_workflow_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__GetWorkflowRequest *
+       weft__api__v1__get_workflow_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__GetWorkflowRequest *)
+     protobuf_c_message_unpack (&weft__api__v1__get_workflow_request__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__get_workflow_request__free_unpacked
+                     (Weft__Api__V1__GetWorkflowRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__get_workflow_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   weft__api__v1__workflow_version_summary__init
+                     (Weft__Api__V1__WorkflowVersionSummary         *message)
+{
+  static const Weft__Api__V1__WorkflowVersionSummary init_value = WEFT__API__V1__WORKFLOW_VERSION_SUMMARY__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__workflow_version_summary__get_packed_size
+                     (const Weft__Api__V1__WorkflowVersionSummary *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__workflow_version_summary__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__workflow_version_summary__pack
+                     (const Weft__Api__V1__WorkflowVersionSummary *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__workflow_version_summary__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__workflow_version_summary__pack_to_buffer
+                     (const Weft__Api__V1__WorkflowVersionSummary *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__workflow_version_summary__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__WorkflowVersionSummary *
+       weft__api__v1__workflow_version_summary__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__WorkflowVersionSummary *)
+     protobuf_c_message_unpack (&weft__api__v1__workflow_version_summary__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__workflow_version_summary__free_unpacked
+                     (Weft__Api__V1__WorkflowVersionSummary *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__workflow_version_summary__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   weft__api__v1__get_workflow_response__init
+                     (Weft__Api__V1__GetWorkflowResponse         *message)
+{
+  static const Weft__Api__V1__GetWorkflowResponse init_value = WEFT__API__V1__GET_WORKFLOW_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__get_workflow_response__get_packed_size
+                     (const Weft__Api__V1__GetWorkflowResponse *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__get_workflow_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__get_workflow_response__pack
+                     (const Weft__Api__V1__GetWorkflowResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__get_workflow_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__get_workflow_response__pack_to_buffer
+                     (const Weft__Api__V1__GetWorkflowResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__get_workflow_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__GetWorkflowResponse *
+       weft__api__v1__get_workflow_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__GetWorkflowResponse *)
+     protobuf_c_message_unpack (&weft__api__v1__get_workflow_response__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__get_workflow_response__free_unpacked
+                     (Weft__Api__V1__GetWorkflowResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__get_workflow_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 void   weft__api__v1__start_run_request__init
                      (Weft__Api__V1__StartRunRequest         *message)
 {
@@ -1005,6 +1140,211 @@ const ProtobufCMessageDescriptor weft__api__v1__list_workflows_response__descrip
   weft__api__v1__list_workflows_response__field_indices_by_name,
   1,  weft__api__v1__list_workflows_response__number_ranges,
   (ProtobufCMessageInit) weft__api__v1__list_workflows_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor weft__api__v1__get_workflow_request__field_descriptors[2] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__GetWorkflowRequest, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__GetWorkflowRequest, version),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned weft__api__v1__get_workflow_request__field_indices_by_name[] = {
+  0,   /* field[0] = name */
+  1,   /* field[1] = version */
+};
+static const ProtobufCIntRange weft__api__v1__get_workflow_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor weft__api__v1__get_workflow_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.GetWorkflowRequest",
+  "GetWorkflowRequest",
+  "Weft__Api__V1__GetWorkflowRequest",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__GetWorkflowRequest),
+  2,
+  weft__api__v1__get_workflow_request__field_descriptors,
+  weft__api__v1__get_workflow_request__field_indices_by_name,
+  1,  weft__api__v1__get_workflow_request__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__get_workflow_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor weft__api__v1__workflow_version_summary__field_descriptors[3] =
+{
+  {
+    "version",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__WorkflowVersionSummary, version),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "task_count",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__WorkflowVersionSummary, task_count),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "applied_at_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__WorkflowVersionSummary, applied_at_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned weft__api__v1__workflow_version_summary__field_indices_by_name[] = {
+  2,   /* field[2] = applied_at_ms */
+  1,   /* field[1] = task_count */
+  0,   /* field[0] = version */
+};
+static const ProtobufCIntRange weft__api__v1__workflow_version_summary__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor weft__api__v1__workflow_version_summary__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.WorkflowVersionSummary",
+  "WorkflowVersionSummary",
+  "Weft__Api__V1__WorkflowVersionSummary",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__WorkflowVersionSummary),
+  3,
+  weft__api__v1__workflow_version_summary__field_descriptors,
+  weft__api__v1__workflow_version_summary__field_indices_by_name,
+  1,  weft__api__v1__workflow_version_summary__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__workflow_version_summary__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor weft__api__v1__get_workflow_response__field_descriptors[5] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__GetWorkflowResponse, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__GetWorkflowResponse, version),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "definition_json",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__GetWorkflowResponse, definition_json),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "applied_at_ms",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__GetWorkflowResponse, applied_at_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "versions",
+    5,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Weft__Api__V1__GetWorkflowResponse, n_versions),
+    offsetof(Weft__Api__V1__GetWorkflowResponse, versions),
+    &weft__api__v1__workflow_version_summary__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned weft__api__v1__get_workflow_response__field_indices_by_name[] = {
+  3,   /* field[3] = applied_at_ms */
+  2,   /* field[2] = definition_json */
+  0,   /* field[0] = name */
+  1,   /* field[1] = version */
+  4,   /* field[4] = versions */
+};
+static const ProtobufCIntRange weft__api__v1__get_workflow_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor weft__api__v1__get_workflow_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.GetWorkflowResponse",
+  "GetWorkflowResponse",
+  "Weft__Api__V1__GetWorkflowResponse",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__GetWorkflowResponse),
+  5,
+  weft__api__v1__get_workflow_response__field_descriptors,
+  weft__api__v1__get_workflow_response__field_indices_by_name,
+  1,  weft__api__v1__get_workflow_response__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__get_workflow_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCFieldDescriptor weft__api__v1__start_run_request__field_descriptors[6] =

@@ -7,8 +7,8 @@ import Yams
 
 struct WorkflowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "workflow", abstract: "Register and list workflow definitions.",
-        subcommands: [Apply.self, List.self])
+        commandName: "workflow", abstract: "Register, list and show workflow definitions.",
+        subcommands: [Apply.self, List.self, Get.self, Versions.self])
 
     struct Apply: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -42,6 +42,61 @@ struct WorkflowCommand: AsyncParsableCommand {
                 print(Table(
                     headers: ["NAME", "VERSION", "TASKS", "REGISTERED"],
                     rows: workflows.map { [$0.name, $0.version, "\($0.taskCount)", isoTime($0.createdAtMilliseconds)] }
+                ).render())
+            }
+        }
+    }
+}
+
+extension WorkflowCommand {
+    struct Get: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show workflow NAME's definition (the latest version, or --version V) as registered: canonical JSON.")
+        @Argument(help: "The workflow's name.") var name: String
+        @Option(help: "A version (see `weftctl workflow versions NAME`); default: the latest.") var version: String?
+        @OptionGroup var options: ClientOptions
+
+        func run() async throws {
+            let response = try await options.withClient { client in try await client.workflow(name, version: version) }
+            let definition = (try? JSONSerialization.jsonObject(with: Data(response.definitionJSON))) ?? NSNull()
+            if options.json {
+                printJSON([
+                    "name": response.name, "version": response.version, "latest": response.version == response.versions.first?.version,
+                    "applied_at": response.appliedAtMilliseconds == 0 ? NSNull() : isoTime(response.appliedAtMilliseconds) as Any,
+                    "definition": definition,
+                ] as [String: Any])
+            } else {
+                let latest = response.version == response.versions.first?.version ? " (latest)" : ""
+                print("workflow  \(response.name)")
+                print("version   \(response.version)\(latest)")
+                print("applied   \(isoTime(response.appliedAtMilliseconds))")
+                let pretty = (try? JSONSerialization.data(withJSONObject: definition, options: [.prettyPrinted, .sortedKeys]))
+                    .map { String(decoding: $0, as: UTF8.self) } ?? String(decoding: response.definitionJSON, as: UTF8.self)
+                print(pretty)
+            }
+        }
+    }
+
+    struct Versions: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List workflow NAME's versions, the latest first (at most 200).",
+            discussion: "A version is the content hash of the canonical definition; a run pins the version it started with.")
+        @Argument(help: "The workflow's name.") var name: String
+        @OptionGroup var options: ClientOptions
+
+        func run() async throws {
+            let response = try await options.withClient { client in try await client.workflow(name) }
+            if options.json {
+                printJSON(response.versions.enumerated().map { index, version in
+                    ["version": version.version, "tasks": Int(version.taskCount), "applied_at": isoTime(version.appliedAtMilliseconds),
+                     "latest": index == 0] as [String: Any]
+                })
+            } else {
+                print(Table(
+                    headers: ["VERSION", "TASKS", "APPLIED", ""],
+                    rows: response.versions.enumerated().map { index, version in
+                        [version.version, "\(version.taskCount)", isoTime(version.appliedAtMilliseconds), index == 0 ? "latest" : ""]
+                    }
                 ).render())
             }
         }

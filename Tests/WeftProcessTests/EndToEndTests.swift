@@ -258,6 +258,45 @@ extension ProcessTests {
             }
         }
 
+        @Test("weftctl workflow versions and get: every version, the latest first; a pinned version; clear NOT_FOUNDs")
+        func workflowVersionsAndGet() async throws {
+            try await ProcessCluster.with { cluster in
+                try await cluster.start(workers: 0)
+                func weftctl(_ arguments: [String]) async throws -> ProcessResult {
+                    try await runProcess(
+                        try WeftBinaries.path("weftctl"), arguments + ["--address", cluster.coordinatorAddress],
+                        environment: cluster.environment, timeout: .seconds(60))
+                }
+                let client = try cluster.client()
+                let first = try await client.register(Workflow("report", Step("a", type: "echo")))
+                try await Task.sleep(for: .milliseconds(20))
+                let second = try await client.register(Workflow("report", Step("a", type: "echo") >>> Step("b", type: "noop")))
+                #expect(first.version != second.version)
+                let versions = try await weftctl(["workflow", "versions", "report", "--json"])
+                #expect(versions.status == 0, "\(versions.stderr)")
+                let listed = try JSONSerialization.jsonObject(with: Data(versions.stdout.utf8)) as? [[String: Any]] ?? []
+                #expect(listed.map { $0["version"] as? String } == [second.version, first.version])
+                #expect(listed.map { $0["tasks"] as? Int } == [2, 1])
+                #expect(listed.map { $0["latest"] as? Bool } == [true, false])
+                let latest = try await weftctl(["workflow", "get", "report", "--json"])
+                let shown = try JSONSerialization.jsonObject(with: Data(latest.stdout.utf8)) as? [String: Any]
+                #expect(shown?["version"] as? String == second.version && shown?["latest"] as? Bool == true, "\(latest.stdout)\(latest.stderr)")
+                #expect(((shown?["definition"] as? [String: Any])?["tasks"] as? [Any])?.count == 2)
+                let pinned = try await client.workflow("report", version: first.version)
+                #expect(pinned.version == first.version && pinned.versions.count == 2)
+                #expect(String(decoding: pinned.definitionJSON, as: UTF8.self).contains(#""name":"report""#))
+                let table = try await weftctl(["workflow", "get", "report", "--version", first.version])
+                #expect(table.status == 0 && table.stdout.contains("version   \(first.version)\n"), "\(table.stdout)")
+                let missing = try await weftctl(["workflow", "get", "report", "--version", "0000000000000000"])
+                #expect(missing.status != 0 && missing.stderr.contains("NOT_FOUND") && missing.stderr.contains("has no version"), "\(missing.stderr)")
+                let unknown = try await weftctl(["workflow", "versions", "nope"])
+                #expect(unknown.status != 0 && unknown.stderr.contains("no workflow 'nope'"), "\(unknown.stderr)")
+                let error = await #expect(throws: WeftError.self) { try await client.workflow("") }
+                #expect(error?.code == .invalidArgument)
+                await client.close()
+            }
+        }
+
         @Test("weftctl run wait prints the run's progress to stderr while it waits, and the outcome on stdout")
         func weftctlWait_printsProgress() async throws {
             try await ProcessCluster.with { cluster in

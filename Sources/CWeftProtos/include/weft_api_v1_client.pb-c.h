@@ -20,6 +20,9 @@ typedef struct Weft__Api__V1__RegisterWorkflowResponse Weft__Api__V1__RegisterWo
 typedef struct Weft__Api__V1__ListWorkflowsRequest Weft__Api__V1__ListWorkflowsRequest;
 typedef struct Weft__Api__V1__WorkflowSummary Weft__Api__V1__WorkflowSummary;
 typedef struct Weft__Api__V1__ListWorkflowsResponse Weft__Api__V1__ListWorkflowsResponse;
+typedef struct Weft__Api__V1__GetWorkflowRequest Weft__Api__V1__GetWorkflowRequest;
+typedef struct Weft__Api__V1__WorkflowVersionSummary Weft__Api__V1__WorkflowVersionSummary;
+typedef struct Weft__Api__V1__GetWorkflowResponse Weft__Api__V1__GetWorkflowResponse;
 typedef struct Weft__Api__V1__StartRunRequest Weft__Api__V1__StartRunRequest;
 typedef struct Weft__Api__V1__StartRunResponse Weft__Api__V1__StartRunResponse;
 typedef struct Weft__Api__V1__TaskInfo Weft__Api__V1__TaskInfo;
@@ -148,6 +151,54 @@ struct  Weft__Api__V1__ListWorkflowsResponse
 #define WEFT__API__V1__LIST_WORKFLOWS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__list_workflows_response__descriptor) \
     , 0,NULL }
+
+
+/*
+ * GetWorkflow: one version's definition (the canonical JSON), and every version of the workflow,
+ * newest first. An empty version: the latest.
+ */
+struct  Weft__Api__V1__GetWorkflowRequest
+{
+  ProtobufCMessage base;
+  char *name;
+  char *version;
+};
+#define WEFT__API__V1__GET_WORKFLOW_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__get_workflow_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+
+
+struct  Weft__Api__V1__WorkflowVersionSummary
+{
+  ProtobufCMessage base;
+  char *version;
+  uint32_t task_count;
+  /*
+   * when that content was last registered
+   */
+  int64_t applied_at_ms;
+};
+#define WEFT__API__V1__WORKFLOW_VERSION_SUMMARY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__workflow_version_summary__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Weft__Api__V1__GetWorkflowResponse
+{
+  ProtobufCMessage base;
+  char *name;
+  char *version;
+  ProtobufCBinaryData definition_json;
+  int64_t applied_at_ms;
+  /*
+   * the 200 latest
+   */
+  size_t n_versions;
+  Weft__Api__V1__WorkflowVersionSummary **versions;
+};
+#define WEFT__API__V1__GET_WORKFLOW_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__get_workflow_response__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, 0, 0,NULL }
 
 
 /*
@@ -446,6 +497,63 @@ Weft__Api__V1__ListWorkflowsResponse *
 void   weft__api__v1__list_workflows_response__free_unpacked
                      (Weft__Api__V1__ListWorkflowsResponse *message,
                       ProtobufCAllocator *allocator);
+/* Weft__Api__V1__GetWorkflowRequest methods */
+void   weft__api__v1__get_workflow_request__init
+                     (Weft__Api__V1__GetWorkflowRequest         *message);
+size_t weft__api__v1__get_workflow_request__get_packed_size
+                     (const Weft__Api__V1__GetWorkflowRequest   *message);
+size_t weft__api__v1__get_workflow_request__pack
+                     (const Weft__Api__V1__GetWorkflowRequest   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__get_workflow_request__pack_to_buffer
+                     (const Weft__Api__V1__GetWorkflowRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__GetWorkflowRequest *
+       weft__api__v1__get_workflow_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__get_workflow_request__free_unpacked
+                     (Weft__Api__V1__GetWorkflowRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Weft__Api__V1__WorkflowVersionSummary methods */
+void   weft__api__v1__workflow_version_summary__init
+                     (Weft__Api__V1__WorkflowVersionSummary         *message);
+size_t weft__api__v1__workflow_version_summary__get_packed_size
+                     (const Weft__Api__V1__WorkflowVersionSummary   *message);
+size_t weft__api__v1__workflow_version_summary__pack
+                     (const Weft__Api__V1__WorkflowVersionSummary   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__workflow_version_summary__pack_to_buffer
+                     (const Weft__Api__V1__WorkflowVersionSummary   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__WorkflowVersionSummary *
+       weft__api__v1__workflow_version_summary__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__workflow_version_summary__free_unpacked
+                     (Weft__Api__V1__WorkflowVersionSummary *message,
+                      ProtobufCAllocator *allocator);
+/* Weft__Api__V1__GetWorkflowResponse methods */
+void   weft__api__v1__get_workflow_response__init
+                     (Weft__Api__V1__GetWorkflowResponse         *message);
+size_t weft__api__v1__get_workflow_response__get_packed_size
+                     (const Weft__Api__V1__GetWorkflowResponse   *message);
+size_t weft__api__v1__get_workflow_response__pack
+                     (const Weft__Api__V1__GetWorkflowResponse   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__get_workflow_response__pack_to_buffer
+                     (const Weft__Api__V1__GetWorkflowResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__GetWorkflowResponse *
+       weft__api__v1__get_workflow_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__get_workflow_response__free_unpacked
+                     (Weft__Api__V1__GetWorkflowResponse *message,
+                      ProtobufCAllocator *allocator);
 /* Weft__Api__V1__StartRunRequest methods */
 void   weft__api__v1__start_run_request__init
                      (Weft__Api__V1__StartRunRequest         *message);
@@ -691,6 +799,15 @@ typedef void (*Weft__Api__V1__WorkflowSummary_Closure)
 typedef void (*Weft__Api__V1__ListWorkflowsResponse_Closure)
                  (const Weft__Api__V1__ListWorkflowsResponse *message,
                   void *closure_data);
+typedef void (*Weft__Api__V1__GetWorkflowRequest_Closure)
+                 (const Weft__Api__V1__GetWorkflowRequest *message,
+                  void *closure_data);
+typedef void (*Weft__Api__V1__WorkflowVersionSummary_Closure)
+                 (const Weft__Api__V1__WorkflowVersionSummary *message,
+                  void *closure_data);
+typedef void (*Weft__Api__V1__GetWorkflowResponse_Closure)
+                 (const Weft__Api__V1__GetWorkflowResponse *message,
+                  void *closure_data);
 typedef void (*Weft__Api__V1__StartRunRequest_Closure)
                  (const Weft__Api__V1__StartRunRequest *message,
                   void *closure_data);
@@ -741,6 +858,9 @@ extern const ProtobufCMessageDescriptor weft__api__v1__register_workflow_respons
 extern const ProtobufCMessageDescriptor weft__api__v1__list_workflows_request__descriptor;
 extern const ProtobufCMessageDescriptor weft__api__v1__workflow_summary__descriptor;
 extern const ProtobufCMessageDescriptor weft__api__v1__list_workflows_response__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__get_workflow_request__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__workflow_version_summary__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__get_workflow_response__descriptor;
 extern const ProtobufCMessageDescriptor weft__api__v1__start_run_request__descriptor;
 extern const ProtobufCMessageDescriptor weft__api__v1__start_run_response__descriptor;
 extern const ProtobufCMessageDescriptor weft__api__v1__task_info__descriptor;

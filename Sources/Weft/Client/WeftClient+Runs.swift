@@ -65,6 +65,12 @@ extension WeftClient {
         return response.workflows
     }
 
+    /// The definition of workflow `name` at `version` (nil: the latest), as canonical JSON, with
+    /// the list of its versions (the 200 latest, newest first). Throws `NOT_FOUND`.
+    public func workflow(_ name: String, version: String? = nil) async throws -> GetWorkflowResponse {
+        try await call(ClientMethods.getWorkflow, GetWorkflowRequest(name: name, version: version ?? ""))
+    }
+
     /// Starts a run of `workflow` with `input`; returns once the run is durable (it will run to its
     /// end whatever process dies afterwards).
     ///

@@ -9,6 +9,9 @@ import WeftWire
 /// `forward`). Every acknowledgement a scheduler gives follows a commit, so reads here see the
 /// caller's own writes.
 enum CoordinatorHandlers {
+    /// The most versions `GetWorkflow` lists (the latest ones).
+    static let maxVersionsListed = 200
+
     static func register(
         reads: ReadPool, directory: OwnerDirectory, maxInputBytes: Int, runIDPolicy: RunIDPolicy, clock: any WallClock,
         into router: inout RPCRouter
@@ -28,6 +31,37 @@ enum CoordinatorHandlers {
                     name: definition.name, version: definition.version, taskCount: UInt32(tasks),
                     createdAtMilliseconds: definition.createdAtMilliseconds)
             })
+        }
+        router.unary(ClientMethods.getWorkflow, request: GetWorkflowRequest.self, response: GetWorkflowResponse.self) { request, context in
+            guard !request.name.isEmpty, request.name.utf8.count <= 256, request.version.utf8.count <= 256 else {
+                throw RPCError(.invalidArgument, "GetWorkflow needs a workflow name (at most 256 bytes) and a version of at most 256 bytes")
+            }
+            let (versions, pinned) = try await reads.withStore(for: context.peer.address) { store in
+                let versions = try await store.definitionVersions(name: request.name, limit: Self.maxVersionsListed)
+                let wanted = request.version.isEmpty || versions.contains { $0.version == request.version }
+                    ? nil : try await store.definition(name: request.name, version: request.version)
+                return (versions, wanted)
+            }
+            guard let latest = versions.first else {
+                throw RPCError(.notFound, "no workflow \(MessageText.quoted(request.name))")
+            }
+            let shown: (version: String, body: [UInt8], appliedAtMilliseconds: Int64)
+            if request.version.isEmpty {
+                shown = latest
+            } else if let listed = versions.first(where: { $0.version == request.version }) {
+                shown = listed
+            } else if let pinned {
+                shown = (pinned.version, pinned.body, 0)  // older than the versions listed
+            } else {
+                throw RPCError(.notFound, "workflow \(MessageText.quoted(request.name)) has no version \(MessageText.quoted(request.version))")
+            }
+            return GetWorkflowResponse(
+                name: request.name, version: shown.version, definitionJSON: shown.body, appliedAtMilliseconds: shown.appliedAtMilliseconds,
+                versions: versions.map { version in
+                    WorkflowVersionSummary(
+                        version: version.version, taskCount: UInt32((try? WorkflowCatalog.decode(version.body))?.tasks.count ?? 0),
+                        appliedAtMilliseconds: version.appliedAtMilliseconds)
+                })
         }
         router.unary(ClientMethods.startRun) { payload, context in
             let request = try StartRunRequest(serializedBytes: payload)

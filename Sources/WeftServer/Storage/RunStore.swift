@@ -420,6 +420,20 @@ public struct RunStore: Sendable {
         return (version, body)
     }
 
+    /// The `limit` latest versions of `name` (last registered first), with bodies.
+    public func definitionVersions(name: String, limit: Int) async throws -> [(version: String, body: [UInt8], appliedAtMilliseconds: Int64)] {
+        let rows = try await connection.query(
+            """
+            SELECT version_hash, body, (extract(epoch FROM applied_at) * 1000)::bigint AS applied_ms
+            FROM workflow_definitions WHERE name = $1::text ORDER BY applied_at DESC, version_hash LIMIT $2::int
+            """, [PostgresValue(name), PostgresValue(limit)])
+        var out: [(version: String, body: [UInt8], appliedAtMilliseconds: Int64)] = []
+        for row in rows {
+            out.append((try row.string("version_hash") ?? "", try row.bytes("body") ?? [], try row.int64("applied_ms") ?? 0))
+        }
+        return out
+    }
+
     /// The latest version of every workflow, with its body.
     public func latestDefinitions() async throws -> [(name: String, version: String, body: [UInt8], createdAtMilliseconds: Int64)] {
         let rows = try await connection.query(

@@ -7,6 +7,7 @@ import WeftCore
 public enum ClientMethods {
     public static let registerWorkflow = "weft.api.v1.Client/RegisterWorkflow"
     public static let listWorkflows = "weft.api.v1.Client/ListWorkflows"
+    public static let getWorkflow = "weft.api.v1.Client/GetWorkflow"
     public static let startRun = "weft.api.v1.Client/StartRun"
     public static let getRun = "weft.api.v1.Client/GetRun"
     public static let waitRun = "weft.api.v1.Client/WaitRun"
@@ -139,6 +140,57 @@ public struct WorkflowSummary: Hashable, Sendable {
 public struct ListWorkflowsResponse: Hashable, Sendable {
     public var workflows: [WorkflowSummary]
     public init(workflows: [WorkflowSummary]) { self.workflows = workflows }
+}
+
+/// `GetWorkflow`: a workflow's definition at one version (empty: the latest) and its versions.
+public struct GetWorkflowRequest: Hashable, Sendable {
+    /// The workflow's name.
+    public var name: String
+    /// The version; empty for the latest.
+    public var version: String
+    /// The request.
+    public init(name: String, version: String = "") {
+        self.name = name
+        self.version = version
+    }
+}
+
+/// One version of a workflow.
+public struct WorkflowVersionSummary: Hashable, Sendable {
+    /// The version (the content hash of the canonical definition).
+    public var version: String
+    /// How many tasks it has.
+    public var taskCount: UInt32
+    /// When that content was last registered (Unix milliseconds).
+    public var appliedAtMilliseconds: Int64
+    /// A version record.
+    public init(version: String, taskCount: UInt32, appliedAtMilliseconds: Int64) {
+        self.version = version
+        self.taskCount = taskCount
+        self.appliedAtMilliseconds = appliedAtMilliseconds
+    }
+}
+
+/// A workflow's definition at one version, and all its versions.
+public struct GetWorkflowResponse: Hashable, Sendable {
+    /// The workflow's name.
+    public var name: String
+    /// The version shown.
+    public var version: String
+    /// Its canonical definition (JSON, the file format of ARCHITECTURE.md §4).
+    public var definitionJSON: [UInt8]
+    /// When that version was last registered (Unix milliseconds).
+    public var appliedAtMilliseconds: Int64
+    /// Every version, the latest first.
+    public var versions: [WorkflowVersionSummary]
+    /// A response.
+    public init(name: String, version: String, definitionJSON: [UInt8], appliedAtMilliseconds: Int64, versions: [WorkflowVersionSummary]) {
+        self.name = name
+        self.version = version
+        self.definitionJSON = definitionJSON
+        self.appliedAtMilliseconds = appliedAtMilliseconds
+        self.versions = versions
+    }
 }
 
 public struct StartRunRequest: Hashable, Sendable {

@@ -129,6 +129,94 @@ extension ListWorkflowsResponse: WireMessage {
     }
 }
 
+extension GetWorkflowRequest: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = Weft__Api__V1__GetWorkflowRequest()
+        weft__api__v1__get_workflow_request__init(&m)
+        m.name = a.string(name)
+        m.version = a.string(version)
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__get_workflow_request__get_packed_size, pack: weft__api__v1__get_workflow_request__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "GetWorkflowRequest", unpack: weft__api__v1__get_workflow_request__unpack, free: weft__api__v1__get_workflow_request__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__GetWorkflowRequest) throws(WireError) -> GetWorkflowRequest in
+            GetWorkflowRequest(
+                name: swiftString(m.name),
+                version: swiftString(m.version))
+        }
+    }
+}
+
+extension WorkflowVersionSummary {
+    func cMessage(_ a: CArena) -> Weft__Api__V1__WorkflowVersionSummary {
+        var m = Weft__Api__V1__WorkflowVersionSummary()
+        weft__api__v1__workflow_version_summary__init(&m)
+        m.version = a.string(version)
+        m.task_count = taskCount
+        m.applied_at_ms = appliedAtMilliseconds
+        return m
+    }
+
+    init(c m: Weft__Api__V1__WorkflowVersionSummary) throws(WireError) {
+        self.init(
+                version: swiftString(m.version),
+                taskCount: m.task_count,
+                appliedAtMilliseconds: m.applied_at_ms)
+    }
+}
+
+extension WorkflowVersionSummary: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = cMessage(a)
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__workflow_version_summary__get_packed_size, pack: weft__api__v1__workflow_version_summary__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "WorkflowVersionSummary", unpack: weft__api__v1__workflow_version_summary__unpack, free: weft__api__v1__workflow_version_summary__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__WorkflowVersionSummary) throws(WireError) -> WorkflowVersionSummary in
+            try WorkflowVersionSummary(c: m)
+        }
+    }
+}
+
+extension GetWorkflowResponse: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = Weft__Api__V1__GetWorkflowResponse()
+        weft__api__v1__get_workflow_response__init(&m)
+        m.name = a.string(name)
+        m.version = a.string(version)
+        m.definition_json = a.bytes(definitionJSON)
+        m.applied_at_ms = appliedAtMilliseconds
+        (m.n_versions, m.versions) = a.repeated(versions) { $0.cMessage(a) }
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__get_workflow_response__get_packed_size, pack: weft__api__v1__get_workflow_response__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "GetWorkflowResponse", unpack: weft__api__v1__get_workflow_response__unpack, free: weft__api__v1__get_workflow_response__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__GetWorkflowResponse) throws(WireError) -> GetWorkflowResponse in
+            GetWorkflowResponse(
+                name: swiftString(m.name),
+                version: swiftString(m.version),
+                definitionJSON: swiftBytes(m.definition_json),
+                appliedAtMilliseconds: m.applied_at_ms,
+                versions: try swiftArray(m.n_versions, m.versions) { (c) throws(WireError) in try WorkflowVersionSummary(c: c) })
+        }
+    }
+}
+
 extension StartRunRequest: WireMessage {
     public func serializedBytes() -> [UInt8] {
         let a = CArena()

@@ -907,6 +907,141 @@ void   weft__api__v1__list_runs_response__free_unpacked
   assert(message->base.descriptor == &weft__api__v1__list_runs_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   weft__api__v1__get_run_history_request__init
+                     (Weft__Api__V1__GetRunHistoryRequest         *message)
+{
+  static const Weft__Api__V1__GetRunHistoryRequest init_value = WEFT__API__V1__GET_RUN_HISTORY_REQUEST__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__get_run_history_request__get_packed_size
+                     (const Weft__Api__V1__GetRunHistoryRequest *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__get_run_history_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__get_run_history_request__pack
+                     (const Weft__Api__V1__GetRunHistoryRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__get_run_history_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__get_run_history_request__pack_to_buffer
+                     (const Weft__Api__V1__GetRunHistoryRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__get_run_history_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__GetRunHistoryRequest *
+       weft__api__v1__get_run_history_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__GetRunHistoryRequest *)
+     protobuf_c_message_unpack (&weft__api__v1__get_run_history_request__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__get_run_history_request__free_unpacked
+                     (Weft__Api__V1__GetRunHistoryRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__get_run_history_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   weft__api__v1__run_history_entry__init
+                     (Weft__Api__V1__RunHistoryEntry         *message)
+{
+  static const Weft__Api__V1__RunHistoryEntry init_value = WEFT__API__V1__RUN_HISTORY_ENTRY__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__run_history_entry__get_packed_size
+                     (const Weft__Api__V1__RunHistoryEntry *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__run_history_entry__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__run_history_entry__pack
+                     (const Weft__Api__V1__RunHistoryEntry *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__run_history_entry__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__run_history_entry__pack_to_buffer
+                     (const Weft__Api__V1__RunHistoryEntry *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__run_history_entry__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__RunHistoryEntry *
+       weft__api__v1__run_history_entry__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__RunHistoryEntry *)
+     protobuf_c_message_unpack (&weft__api__v1__run_history_entry__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__run_history_entry__free_unpacked
+                     (Weft__Api__V1__RunHistoryEntry *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__run_history_entry__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   weft__api__v1__get_run_history_response__init
+                     (Weft__Api__V1__GetRunHistoryResponse         *message)
+{
+  static const Weft__Api__V1__GetRunHistoryResponse init_value = WEFT__API__V1__GET_RUN_HISTORY_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__get_run_history_response__get_packed_size
+                     (const Weft__Api__V1__GetRunHistoryResponse *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__get_run_history_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__get_run_history_response__pack
+                     (const Weft__Api__V1__GetRunHistoryResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__get_run_history_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__get_run_history_response__pack_to_buffer
+                     (const Weft__Api__V1__GetRunHistoryResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__get_run_history_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__GetRunHistoryResponse *
+       weft__api__v1__get_run_history_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__GetRunHistoryResponse *)
+     protobuf_c_message_unpack (&weft__api__v1__get_run_history_response__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__get_run_history_response__free_unpacked
+                     (Weft__Api__V1__GetRunHistoryResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__get_run_history_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor weft__api__v1__register_workflow_request__field_descriptors[1] =
 {
   {
@@ -2256,6 +2391,211 @@ const ProtobufCMessageDescriptor weft__api__v1__list_runs_response__descriptor =
   weft__api__v1__list_runs_response__field_indices_by_name,
   1,  weft__api__v1__list_runs_response__number_ranges,
   (ProtobufCMessageInit) weft__api__v1__list_runs_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor weft__api__v1__get_run_history_request__field_descriptors[1] =
+{
+  {
+    "run_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__GetRunHistoryRequest, run_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned weft__api__v1__get_run_history_request__field_indices_by_name[] = {
+  0,   /* field[0] = run_id */
+};
+static const ProtobufCIntRange weft__api__v1__get_run_history_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor weft__api__v1__get_run_history_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.GetRunHistoryRequest",
+  "GetRunHistoryRequest",
+  "Weft__Api__V1__GetRunHistoryRequest",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__GetRunHistoryRequest),
+  1,
+  weft__api__v1__get_run_history_request__field_descriptors,
+  weft__api__v1__get_run_history_request__field_indices_by_name,
+  1,  weft__api__v1__get_run_history_request__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__get_run_history_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor weft__api__v1__run_history_entry__field_descriptors[5] =
+{
+  {
+    "at_micros",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__RunHistoryEntry, at_micros),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "kind",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__RunHistoryEntry, kind),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "node",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__RunHistoryEntry, node),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "attempt",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__RunHistoryEntry, attempt),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "detail",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__RunHistoryEntry, detail),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned weft__api__v1__run_history_entry__field_indices_by_name[] = {
+  0,   /* field[0] = at_micros */
+  3,   /* field[3] = attempt */
+  4,   /* field[4] = detail */
+  1,   /* field[1] = kind */
+  2,   /* field[2] = node */
+};
+static const ProtobufCIntRange weft__api__v1__run_history_entry__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor weft__api__v1__run_history_entry__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.RunHistoryEntry",
+  "RunHistoryEntry",
+  "Weft__Api__V1__RunHistoryEntry",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__RunHistoryEntry),
+  5,
+  weft__api__v1__run_history_entry__field_descriptors,
+  weft__api__v1__run_history_entry__field_indices_by_name,
+  1,  weft__api__v1__run_history_entry__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__run_history_entry__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor weft__api__v1__get_run_history_response__field_descriptors[4] =
+{
+  {
+    "run_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__GetRunHistoryResponse, run_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "status",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__GetRunHistoryResponse, status),
+    &weft__api__v1__run_status__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "entries",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Weft__Api__V1__GetRunHistoryResponse, n_entries),
+    offsetof(Weft__Api__V1__GetRunHistoryResponse, entries),
+    &weft__api__v1__run_history_entry__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "truncated",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__GetRunHistoryResponse, truncated),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned weft__api__v1__get_run_history_response__field_indices_by_name[] = {
+  2,   /* field[2] = entries */
+  0,   /* field[0] = run_id */
+  1,   /* field[1] = status */
+  3,   /* field[3] = truncated */
+};
+static const ProtobufCIntRange weft__api__v1__get_run_history_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 4 }
+};
+const ProtobufCMessageDescriptor weft__api__v1__get_run_history_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.GetRunHistoryResponse",
+  "GetRunHistoryResponse",
+  "Weft__Api__V1__GetRunHistoryResponse",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__GetRunHistoryResponse),
+  4,
+  weft__api__v1__get_run_history_response__field_descriptors,
+  weft__api__v1__get_run_history_response__field_indices_by_name,
+  1,  weft__api__v1__get_run_history_response__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__get_run_history_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCEnumValue weft__api__v1__run_status__enum_values_by_number[6] =

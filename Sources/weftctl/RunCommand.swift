@@ -7,7 +7,7 @@ import WeftCore
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run", abstract: "Start, inspect, wait for, cancel, retry and list runs.",
-        subcommands: [Start.self, Get.self, Wait.self, Cancel.self, Retry.self, List.self])
+        subcommands: [Start.self, Get.self, Wait.self, History.self, Cancel.self, Retry.self, List.self])
 
     struct Start: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start a run of WORKFLOW; prints its id once it is durable.")
@@ -137,6 +137,74 @@ struct RunCommand: AsyncParsableCommand {
             let order = ["succeeded", "in flight", "waiting to retry", "failed", "cancelled"]
             let parts = order.compactMap { word in counts[word].map { "\($0) \(word)" } }
             return "\(info.status)" + (parts.isEmpty ? "" : "; tasks: " + parts.joined(separator: ", "))
+        }
+    }
+
+    struct History: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print what happened in a run, oldest first: attempts (where they ran), errors, retries, map expansion, the close.",
+            discussion: """
+                With --follow, new entries are printed as they are recorded until the run closes (or --timeout \
+                passes). An attempt's start is recorded with its end, so it appears then, with its own time.
+                """)
+        @Argument(help: "The run id.") var id: String
+        @Flag(help: "Keep printing new entries until the run closes.") var follow = false
+        @Option(name: .customLong("poll-every"), help: "With --follow, how often to look for new entries. (default: 1s)")
+        var pollEvery: String = "1s"
+        @OptionGroup var options: ClientOptions
+
+        func validate() throws {
+            _ = try parseRunID(id)
+            guard try parseDuration(pollEvery, flag: "poll-every") >= .milliseconds(100) else {
+                throw ValidationError("--poll-every: at least 100ms")
+            }
+        }
+
+        func run() async throws {
+            let run = try parseRunID(id)
+            let poll = try parseDuration(pollEvery, flag: "poll-every")
+            let limit = follow ? try options.explicitTimeout() : nil
+            try await options.withClient { client in
+                var printed = Set<RunHistoryEntry>()
+                let started = ContinuousClock.now
+                while true {
+                    let history: GetRunHistoryResponse
+                    do {
+                        history = try await client.history(of: run)
+                    } catch let error as WeftError where follow && error.code == .unavailable {
+                        try await Task.sleep(for: poll)  // the coordinator is restarting: keep following
+                        continue
+                    }
+                    for entry in history.entries where !printed.contains(entry) {
+                        printed.insert(entry)
+                        Self.print(entry, json: options.json)
+                    }
+                    if history.truncated && !follow {
+                        FileHandleWriter.stderr("(history truncated: the run has more than \(history.entries.count) entries)")
+                    }
+                    guard follow, !history.status.isClosed else { return }
+                    if let limit, ContinuousClock.now - started >= limit {
+                        throw CommandFailure("run \(run) is still \(history.status) after \(DurationText.format(limit)) (--timeout); it keeps running")
+                    }
+                    try await Task.sleep(for: poll)
+                }
+            }
+        }
+
+        static func print(_ entry: RunHistoryEntry, json: Bool) {
+            let time = isoTime(entry.atMicros / 1000)
+            if json {
+                var object: [String: Any] = ["at": time, "kind": entry.kind]
+                if !entry.node.isEmpty { object["node"] = entry.node }
+                if entry.attempt > 0 { object["attempt"] = Int(entry.attempt) }
+                if !entry.detail.isEmpty { object["detail"] = entry.detail }
+                let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])) ?? Data()
+                Swift.print(String(decoding: data, as: UTF8.self))
+            } else {
+                let subject = entry.node.isEmpty ? "" : entry.attempt > 0 ? "\(entry.node)#\(entry.attempt)" : entry.node
+                Swift.print([time, entry.kind.padding(toLength: 18, withPad: " ", startingAt: 0), subject, entry.detail]
+                    .filter { !$0.isEmpty }.joined(separator: "  "))
+            }
         }
     }
 

@@ -297,6 +297,58 @@ extension ProcessTests {
             }
         }
 
+        @Test("weftctl run history: attempts with their worker, timeouts, the retry, the failure, in order; --follow until the close")
+        func runHistory_andFollow() async throws {
+            try await ProcessCluster.with { cluster in
+                try await cluster.start(workers: 1)
+                func weftctl(_ arguments: [String]) async throws -> ProcessResult {
+                    try await runProcess(
+                        try WeftBinaries.path("weftctl"), arguments + ["--address", cluster.coordinatorAddress],
+                        environment: cluster.environment, timeout: .seconds(60))
+                }
+                let client = try cluster.client()
+                try await client.register(definitionJSON: Array(#"""
+                    {"name":"flaky","tasks":[{"name":"nap","type":"sleep","timeouts":{"start_to_close":"300ms"},
+                     "retry":{"max_attempts":2,"initial_backoff":"100ms"}}]}
+                    """#.utf8))
+                let failing = try await client.start(workflow: "flaky", inputJSON: Array(#"{"duration": "5s"}"#.utf8))
+                #expect(try await client.wait(for: failing).status == .failed)
+                let result = try await weftctl(["run", "history", failing.description, "--json"])
+                #expect(result.status == 0, "\(result.stderr)")
+                let entries = result.stdout.split(separator: "\n").compactMap {
+                    try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+                }
+                let steps = entries.map { entry -> String in
+                    let node = entry["node"] as? String
+                    let attempt = entry["attempt"] as? Int
+                    return [entry["kind"] as? String ?? "?", node.map { n in attempt.map { "\(n)#\($0)" } ?? n } ?? ""]
+                        .filter { !$0.isEmpty }.joined(separator: " ")
+                }
+                #expect(steps == [
+                    "run_started", "attempt_scheduled nap#1", "attempt_started nap#1", "attempt_timed_out nap#1", "retry_scheduled nap#2",
+                    "attempt_scheduled nap#2", "attempt_started nap#2", "attempt_timed_out nap#2", "node_failed nap", "run_failed",
+                ], "\(result.stdout)")
+                #expect(entries.first { $0["kind"] as? String == "attempt_started" }?["detail"] as? String == "on e2e-worker-0")
+                #expect((entries.first { $0["kind"] as? String == "attempt_timed_out" }?["detail"] as? String)?.contains("start_to_close") == true)
+                // The table form, and the SDK's.
+                let table = try await weftctl(["run", "history", failing.description])
+                #expect(table.status == 0 && table.stdout.contains("attempt_timed_out") && table.stdout.contains("nap#2"), "\(table.stdout)")
+                #expect(try await client.history(of: failing).entries.count == entries.count)
+                // --follow prints as the run goes and returns when it closes.
+                try await client.register(definitionJSON: Array(#"{"name":"nap","tasks":[{"name":"a","type":"sleep"},{"name":"b","type":"echo","depends_on":["a"]}]}"#.utf8))
+                let napping = try await client.start(workflow: "nap", inputJSON: Array(#"{"duration": "1500ms"}"#.utf8))
+                let followed = try await weftctl(["run", "history", napping.description, "--follow", "--poll-every", "200ms"])
+                #expect(followed.status == 0, "\(followed.stderr)")
+                let lines = followed.stdout.split(separator: "\n")
+                #expect(lines.first?.contains("run_started") == true && lines.last?.contains("run_succeeded") == true, "\(followed.stdout)")
+                #expect(lines.filter { $0.contains("attempt_succeeded") }.count == 2, "\(followed.stdout)")
+                var generator = SystemRandomNumberGenerator()
+                let unknown = try await weftctl(["run", "history", RunID(unixMilliseconds: 1_767_225_600_000, using: &generator).description])
+                #expect(unknown.status != 0 && unknown.stderr.contains("NOT_FOUND"), "\(unknown.stderr)")
+                await client.close()
+            }
+        }
+
         @Test("weftctl run wait prints the run's progress to stderr while it waits, and the outcome on stdout")
         func weftctlWait_printsProgress() async throws {
             try await ProcessCluster.with { cluster in

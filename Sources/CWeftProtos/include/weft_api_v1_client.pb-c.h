@@ -35,6 +35,9 @@ typedef struct Weft__Api__V1__RetryRunRequest Weft__Api__V1__RetryRunRequest;
 typedef struct Weft__Api__V1__ListRunsRequest Weft__Api__V1__ListRunsRequest;
 typedef struct Weft__Api__V1__RunSummary Weft__Api__V1__RunSummary;
 typedef struct Weft__Api__V1__ListRunsResponse Weft__Api__V1__ListRunsResponse;
+typedef struct Weft__Api__V1__GetRunHistoryRequest Weft__Api__V1__GetRunHistoryRequest;
+typedef struct Weft__Api__V1__RunHistoryEntry Weft__Api__V1__RunHistoryEntry;
+typedef struct Weft__Api__V1__GetRunHistoryResponse Weft__Api__V1__GetRunHistoryResponse;
 
 
 /* --- enums --- */
@@ -400,6 +403,65 @@ struct  Weft__Api__V1__ListRunsResponse
 #define WEFT__API__V1__LIST_RUNS_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__list_runs_response__descriptor) \
     , 0,NULL, (char *)protobuf_c_empty_string }
+
+
+/*
+ * GetRunHistory: what happened in a run, oldest first, assembled from its rows in runs,
+ * task_attempts and history_events (at most 20,000 entries; `truncated` says when more exist).
+ */
+struct  Weft__Api__V1__GetRunHistoryRequest
+{
+  ProtobufCMessage base;
+  ProtobufCBinaryData run_id;
+};
+#define WEFT__API__V1__GET_RUN_HISTORY_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__get_run_history_request__descriptor) \
+    , {0,NULL} }
+
+
+struct  Weft__Api__V1__RunHistoryEntry
+{
+  ProtobufCMessage base;
+  /*
+   * Unix microseconds
+   */
+  int64_t at_micros;
+  /*
+   * run_started, attempt_scheduled, attempt_started, attempt_succeeded,
+   */
+  char *kind;
+  /*
+   * attempt_failed, attempt_timed_out, attempt_cancelled, retry_scheduled,
+   * node_failed, map_expanded, map_completed, run_succeeded, run_failed,
+   * run_cancelled
+   */
+  /*
+   * the step or map element, when the entry is about one
+   */
+  char *node;
+  uint32_t attempt;
+  /*
+   * worker, error, width, …
+   */
+  char *detail;
+};
+#define WEFT__API__V1__RUN_HISTORY_ENTRY__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__run_history_entry__descriptor) \
+    , 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string }
+
+
+struct  Weft__Api__V1__GetRunHistoryResponse
+{
+  ProtobufCMessage base;
+  ProtobufCBinaryData run_id;
+  Weft__Api__V1__RunStatus status;
+  size_t n_entries;
+  Weft__Api__V1__RunHistoryEntry **entries;
+  protobuf_c_boolean truncated;
+};
+#define WEFT__API__V1__GET_RUN_HISTORY_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__get_run_history_response__descriptor) \
+    , {0,NULL}, WEFT__API__V1__RUN_STATUS__RUN_STATUS_UNSPECIFIED, 0,NULL, 0 }
 
 
 /* Weft__Api__V1__RegisterWorkflowRequest methods */
@@ -782,6 +844,63 @@ Weft__Api__V1__ListRunsResponse *
 void   weft__api__v1__list_runs_response__free_unpacked
                      (Weft__Api__V1__ListRunsResponse *message,
                       ProtobufCAllocator *allocator);
+/* Weft__Api__V1__GetRunHistoryRequest methods */
+void   weft__api__v1__get_run_history_request__init
+                     (Weft__Api__V1__GetRunHistoryRequest         *message);
+size_t weft__api__v1__get_run_history_request__get_packed_size
+                     (const Weft__Api__V1__GetRunHistoryRequest   *message);
+size_t weft__api__v1__get_run_history_request__pack
+                     (const Weft__Api__V1__GetRunHistoryRequest   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__get_run_history_request__pack_to_buffer
+                     (const Weft__Api__V1__GetRunHistoryRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__GetRunHistoryRequest *
+       weft__api__v1__get_run_history_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__get_run_history_request__free_unpacked
+                     (Weft__Api__V1__GetRunHistoryRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Weft__Api__V1__RunHistoryEntry methods */
+void   weft__api__v1__run_history_entry__init
+                     (Weft__Api__V1__RunHistoryEntry         *message);
+size_t weft__api__v1__run_history_entry__get_packed_size
+                     (const Weft__Api__V1__RunHistoryEntry   *message);
+size_t weft__api__v1__run_history_entry__pack
+                     (const Weft__Api__V1__RunHistoryEntry   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__run_history_entry__pack_to_buffer
+                     (const Weft__Api__V1__RunHistoryEntry   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__RunHistoryEntry *
+       weft__api__v1__run_history_entry__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__run_history_entry__free_unpacked
+                     (Weft__Api__V1__RunHistoryEntry *message,
+                      ProtobufCAllocator *allocator);
+/* Weft__Api__V1__GetRunHistoryResponse methods */
+void   weft__api__v1__get_run_history_response__init
+                     (Weft__Api__V1__GetRunHistoryResponse         *message);
+size_t weft__api__v1__get_run_history_response__get_packed_size
+                     (const Weft__Api__V1__GetRunHistoryResponse   *message);
+size_t weft__api__v1__get_run_history_response__pack
+                     (const Weft__Api__V1__GetRunHistoryResponse   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__get_run_history_response__pack_to_buffer
+                     (const Weft__Api__V1__GetRunHistoryResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__GetRunHistoryResponse *
+       weft__api__v1__get_run_history_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__get_run_history_response__free_unpacked
+                     (Weft__Api__V1__GetRunHistoryResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Weft__Api__V1__RegisterWorkflowRequest_Closure)
@@ -844,6 +963,15 @@ typedef void (*Weft__Api__V1__RunSummary_Closure)
 typedef void (*Weft__Api__V1__ListRunsResponse_Closure)
                  (const Weft__Api__V1__ListRunsResponse *message,
                   void *closure_data);
+typedef void (*Weft__Api__V1__GetRunHistoryRequest_Closure)
+                 (const Weft__Api__V1__GetRunHistoryRequest *message,
+                  void *closure_data);
+typedef void (*Weft__Api__V1__RunHistoryEntry_Closure)
+                 (const Weft__Api__V1__RunHistoryEntry *message,
+                  void *closure_data);
+typedef void (*Weft__Api__V1__GetRunHistoryResponse_Closure)
+                 (const Weft__Api__V1__GetRunHistoryResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -873,6 +1001,9 @@ extern const ProtobufCMessageDescriptor weft__api__v1__retry_run_request__descri
 extern const ProtobufCMessageDescriptor weft__api__v1__list_runs_request__descriptor;
 extern const ProtobufCMessageDescriptor weft__api__v1__run_summary__descriptor;
 extern const ProtobufCMessageDescriptor weft__api__v1__list_runs_response__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__get_run_history_request__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__run_history_entry__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__get_run_history_response__descriptor;
 
 PROTOBUF_C__END_DECLS
 

@@ -117,6 +117,13 @@ extension WeftClient {
         try await call(ClientMethods.getRun, GetRunRequest(runID: run, includeTasks: includeTasks), runID: run)
     }
 
+    /// What happened in the run so far, oldest first: started, each attempt scheduled, started (on
+    /// which worker) and ended, failures and timeouts with their errors, retries, map expansion,
+    /// the close. Throws `NOT_FOUND` for an unknown run.
+    public func history(of run: RunID) async throws -> GetRunHistoryResponse {
+        try await call(ClientMethods.getRunHistory, GetRunHistoryRequest(runID: run), runID: run)
+    }
+
     /// Waits until the run is closed and returns it, whatever its outcome.
     ///
     /// Waiting is safe to repeat, so a wait cut by a coordinator restart or a lost connection is

@@ -11,6 +11,8 @@ import WeftWire
 enum CoordinatorHandlers {
     /// The most versions `GetWorkflow` lists (the latest ones).
     static let maxVersionsListed = 200
+    /// The most entries `GetRunHistory` returns.
+    static let maxHistoryEntries = 20_000
 
     static func register(
         reads: ReadPool, directory: OwnerDirectory, maxInputBytes: Int, runIDPolicy: RunIDPolicy, clock: any WallClock,
@@ -86,6 +88,11 @@ enum CoordinatorHandlers {
                 throw RPCError(.notFound, "no run \(request.runID)")
             }
             return info
+        }
+        router.unary(ClientMethods.getRunHistory, request: GetRunHistoryRequest.self, response: GetRunHistoryResponse.self) { request, context in
+            let found = try await reads.withStore(for: context.peer.address) { try await $0.history(request.runID, limit: Self.maxHistoryEntries) }
+            guard let history = found else { throw RPCError(.notFound, "no run \(request.runID)") }
+            return history
         }
         router.unary(ClientMethods.listRuns, request: ListRunsRequest.self, response: ListRunsResponse.self) { request, context in
             try RequestChecks.check(request)

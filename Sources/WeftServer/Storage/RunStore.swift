@@ -346,6 +346,79 @@ public struct RunStore: Sendable {
         return info
     }
 
+    /// What happened in run `id`, oldest first (`GetRunHistory`), or nil when there is no such run:
+    /// the routine lifecycle from the run's and its attempts' rows (their timestamps are the
+    /// events: ARCHITECTURE.md §5 keeps no history row for them) merged with its `history_events`
+    /// (failures, timeouts, retries, map expansion, cancellation). At most `limit` entries.
+    public func history(_ id: RunID, limit: Int) async throws -> GetRunHistoryResponse? {
+        let runs = try await connection.query(
+            """
+            SELECT workflow, version, status, error,
+                   (extract(epoch FROM created_at) * 1000000)::bigint AS created_us,
+                   (extract(epoch FROM closed_at) * 1000000)::bigint AS closed_us
+            FROM runs WHERE run_id = $1::uuid AND created_at = $2::timestamptz
+            """, [PostgresValue(id), .timestamp(id.createdAt)])
+        guard let run = runs.first else { return nil }
+        let status = Self.runStatus(try run.string("status") ?? "")
+        var entries: [(rank: Int, entry: RunHistoryEntry)] = []
+        func add(_ at: Int64?, _ kind: String, node: String = "", attempt: Int = 0, _ detail: String = "", rank: Int) {
+            guard let at else { return }
+            entries.append((rank, RunHistoryEntry(atMicros: at, kind: kind, node: node, attempt: UInt32(clamping: attempt), detail: detail)))
+        }
+        add(try run.int64("created_us"), "run_started", "workflow \(try run.string("workflow") ?? "") version \(try run.string("version") ?? "")", rank: 0)
+        if status == .succeeded { add(try run.int64("closed_us"), "run_succeeded", rank: 9) }
+        let attempts = try await connection.query(
+            """
+            SELECT node, attempt, status, worker,
+                   (extract(epoch FROM scheduled_at) * 1000000)::bigint AS scheduled_us,
+                   (extract(epoch FROM started_at) * 1000000)::bigint AS started_us,
+                   (extract(epoch FROM finished_at) * 1000000)::bigint AS finished_us
+            FROM task_attempts WHERE run_id = $1::uuid AND created_at = $2::timestamptz
+            ORDER BY scheduled_at, node, attempt LIMIT $3::int
+            """, [PostgresValue(id), .timestamp(id.createdAt), PostgresValue(limit)])
+        for row in attempts {
+            let node = try row.string("node") ?? ""
+            let attempt = try row.int("attempt") ?? 1
+            let stored = AttemptStatus(rawValue: try row.string("status") ?? "")
+            guard stored != .mapping else { continue }  // the map's own row: map_expanded / map_completed below
+            if stored != .retryWait { add(try row.int64("scheduled_us"), "attempt_scheduled", node: node, attempt: attempt, rank: 1) }
+            add(try row.int64("started_us"), "attempt_started", node: node, attempt: attempt, "on \(try row.string("worker") ?? "?")", rank: 2)
+            switch stored {
+            case .succeeded?: add(try row.int64("finished_us"), "attempt_succeeded", node: node, attempt: attempt, rank: 3)
+            case .cancelled?: add(try row.int64("finished_us"), "attempt_cancelled", node: node, attempt: attempt, rank: 3)
+            default: break  // failures and timeouts: their history rows say why
+            }
+        }
+        let recorded = try await connection.query(
+            """
+            SELECT kind, body, (extract(epoch FROM at) * 1000000)::bigint AS at_us
+            FROM history_events WHERE run_id = $1::uuid AND at >= $2::timestamptz
+            ORDER BY seq LIMIT $3::int
+            """, [PostgresValue(id), .timestamp(id.createdAt), PostgresValue(limit)])
+        for row in recorded {
+            let kind = try row.string("kind") ?? ""
+            let body = String(decoding: try row.bytes("body") ?? [], as: UTF8.self)
+            // Bodies start with the node (`shard[2]#3 Timeout: …`, `shard width 40`) except the run's own.
+            var node = "", attempt = 0, detail = body
+            if !kind.hasPrefix("run_") {
+                let head = body.prefix { $0 != " " }
+                detail = String(body.dropFirst(head.count).drop { $0 == " " })
+                if let hash = head.lastIndex(of: "#"), let number = Int(head[head.index(after: hash)...]) {
+                    node = String(head[..<hash])
+                    attempt = number
+                } else {
+                    node = String(head)
+                }
+            }
+            add(try row.int64("at_us"), kind, node: node, attempt: attempt, detail, rank: kind.hasPrefix("run_") ? 9 : 4)
+        }
+        let ordered = entries.enumerated().sorted { a, b in
+            (a.element.entry.atMicros, a.element.rank, a.offset) < (b.element.entry.atMicros, b.element.rank, b.offset)
+        }.map(\.element.entry)
+        let truncated = ordered.count > limit || attempts.count >= limit || recorded.count >= limit
+        return GetRunHistoryResponse(runID: id, status: status, entries: Array(ordered.prefix(limit)), truncated: truncated)
+    }
+
     /// One page of runs, newest first; the page token is the last row's position.
     public func listRuns(_ request: ListRunsRequest) async throws -> ListRunsResponse {
         let limit = Int(request.limit == 0 ? 50 : min(request.limit, 1000))

@@ -8,6 +8,7 @@ public enum ClientMethods {
     public static let registerWorkflow = "weft.api.v1.Client/RegisterWorkflow"
     public static let listWorkflows = "weft.api.v1.Client/ListWorkflows"
     public static let getWorkflow = "weft.api.v1.Client/GetWorkflow"
+    public static let getRunHistory = "weft.api.v1.Client/GetRunHistory"
     public static let startRun = "weft.api.v1.Client/StartRun"
     public static let getRun = "weft.api.v1.Client/GetRun"
     public static let waitRun = "weft.api.v1.Client/WaitRun"
@@ -393,5 +394,58 @@ public struct ListRunsResponse: Hashable, Sendable {
     public init(runs: [RunSummary], nextPageToken: String = "") {
         self.runs = runs
         self.nextPageToken = nextPageToken
+    }
+}
+
+/// `GetRunHistory`: what happened in run `runID`.
+public struct GetRunHistoryRequest: Hashable, Sendable {
+    /// The run.
+    public var runID: RunID
+    /// The request.
+    public init(runID: RunID) { self.runID = runID }
+}
+
+/// One thing that happened in a run (`weftctl run history`).
+public struct RunHistoryEntry: Hashable, Sendable {
+    /// When (Unix microseconds).
+    public var atMicros: Int64
+    /// What: `run_started`, `attempt_scheduled`, `attempt_started`, `attempt_succeeded`,
+    /// `attempt_failed`, `attempt_timed_out`, `attempt_cancelled`, `retry_scheduled`, `node_failed`,
+    /// `map_expanded`, `map_completed`, `run_succeeded`, `run_failed`, `run_cancelled`.
+    public var kind: String
+    /// The step or map element it concerns (empty for the run's own entries).
+    public var node: String
+    /// The attempt it concerns (0 when none).
+    public var attempt: UInt32
+    /// The rest: the worker, the error, a map's width, a retry's time.
+    public var detail: String
+
+    /// An entry.
+    public init(atMicros: Int64, kind: String, node: String = "", attempt: UInt32 = 0, detail: String = "") {
+        self.atMicros = atMicros
+        self.kind = kind
+        self.node = node
+        self.attempt = attempt
+        self.detail = detail
+    }
+}
+
+/// A run's history, oldest first.
+public struct GetRunHistoryResponse: Hashable, Sendable {
+    /// The run.
+    public var runID: RunID
+    /// Its state now.
+    public var status: RunStatus
+    /// What happened, oldest first.
+    public var entries: [RunHistoryEntry]
+    /// More entries exist than were returned (a run with a very wide map).
+    public var truncated: Bool
+
+    /// A response.
+    public init(runID: RunID, status: RunStatus, entries: [RunHistoryEntry], truncated: Bool = false) {
+        self.runID = runID
+        self.status = status
+        self.entries = entries
+        self.truncated = truncated
     }
 }

@@ -560,3 +560,91 @@ extension ListRunsResponse: WireMessage {
         }
     }
 }
+
+extension GetRunHistoryRequest: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = Weft__Api__V1__GetRunHistoryRequest()
+        weft__api__v1__get_run_history_request__init(&m)
+        m.run_id = a.runID(runID)
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__get_run_history_request__get_packed_size, pack: weft__api__v1__get_run_history_request__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "GetRunHistoryRequest", unpack: weft__api__v1__get_run_history_request__unpack, free: weft__api__v1__get_run_history_request__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__GetRunHistoryRequest) throws(WireError) -> GetRunHistoryRequest in
+            GetRunHistoryRequest(
+                runID: try decodeRunID(m.run_id, field: "GetRunHistoryRequest.run_id"))
+        }
+    }
+}
+
+extension RunHistoryEntry {
+    func cMessage(_ a: CArena) -> Weft__Api__V1__RunHistoryEntry {
+        var m = Weft__Api__V1__RunHistoryEntry()
+        weft__api__v1__run_history_entry__init(&m)
+        m.at_micros = atMicros
+        m.kind = a.string(kind)
+        m.node = a.string(node)
+        m.attempt = attempt
+        m.detail = a.string(detail)
+        return m
+    }
+
+    init(c m: Weft__Api__V1__RunHistoryEntry) throws(WireError) {
+        self.init(
+                atMicros: m.at_micros,
+                kind: swiftString(m.kind),
+                node: swiftString(m.node),
+                attempt: m.attempt,
+                detail: swiftString(m.detail))
+    }
+}
+
+extension RunHistoryEntry: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = cMessage(a)
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__run_history_entry__get_packed_size, pack: weft__api__v1__run_history_entry__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "RunHistoryEntry", unpack: weft__api__v1__run_history_entry__unpack, free: weft__api__v1__run_history_entry__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__RunHistoryEntry) throws(WireError) -> RunHistoryEntry in
+            try RunHistoryEntry(c: m)
+        }
+    }
+}
+
+extension GetRunHistoryResponse: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = Weft__Api__V1__GetRunHistoryResponse()
+        weft__api__v1__get_run_history_response__init(&m)
+        m.run_id = a.runID(runID)
+        m.status = Weft__Api__V1__RunStatus(rawValue: status.rawValue)
+        (m.n_entries, m.entries) = a.repeated(entries) { $0.cMessage(a) }
+        m.truncated = truncated ? 1 : 0
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__get_run_history_response__get_packed_size, pack: weft__api__v1__get_run_history_response__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "GetRunHistoryResponse", unpack: weft__api__v1__get_run_history_response__unpack, free: weft__api__v1__get_run_history_response__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__GetRunHistoryResponse) throws(WireError) -> GetRunHistoryResponse in
+            GetRunHistoryResponse(
+                runID: try decodeRunID(m.run_id, field: "GetRunHistoryResponse.run_id"),
+                status: try wireEnum(RunStatus.self, m.status.rawValue, field: "GetRunHistoryResponse.status"),
+                entries: try swiftArray(m.n_entries, m.entries) { (c) throws(WireError) in try RunHistoryEntry(c: c) },
+                truncated: m.truncated != 0)
+        }
+    }
+}

@@ -158,6 +158,52 @@ extension ProcessTests {
             }
         }
 
+        @Test("durable timers: kill -9 of the scheduler while 30 runs sleep; the sleeps and start_afters fire once, at their recorded deadlines")
+        func schedulerKilled_duringSleep_timersFireOnce() async throws {
+            try await ProcessCluster.with { cluster in
+                try await cluster.start(workers: 1)
+                let client = try cluster.client()
+                let definition = #"""
+                    {"name": "timers", "tasks": [
+                      {"name": "a", "type": "echo"},
+                      {"name": "wait", "sleep": "2s", "depends_on": ["a"]},
+                      {"name": "b", "type": "echo", "depends_on": ["wait"]},
+                      {"name": "later", "type": "echo", "start_after": "1s", "depends_on": ["b"]}
+                    ]}
+                    """#
+                try await client.register(definitionJSON: Array(definition.utf8))
+                var runs: [RunID] = []
+                for i in 0..<30 { runs.append(try await client.start(workflow: "timers", inputJSON: Array("{\"n\": \(i)}".utf8))) }
+                // Every run asleep (its sleep's row waits), then the scheduler dies, and stays down
+                // past the sleeps' deadlines.
+                #expect(try await eventually(within: .seconds(30)) {
+                    try await cluster.query("SELECT count(*) AS n FROM task_attempts WHERE node = 'wait' AND status = 'retry_wait'")[0].int("n") == 30
+                })
+                cluster.killScheduler()
+                try await Task.sleep(for: .seconds(2.5))
+                try await cluster.startScheduler()
+                for (i, run) in runs.enumerated() {
+                    let info = try await client.wait(for: run, timeout: .seconds(60))
+                    #expect(info.status == .succeeded, "run \(run): \(info.status) \(info.error)")
+                    #expect(String(decoding: info.output, as: UTF8.self) == "{\"n\": \(i)}")  // through the sleep, unchanged
+                    // Never early: a's end + 2 s of sleep + 1 s before later (not a speed claim: a floor).
+                    #expect(info.closedAtMilliseconds - info.createdAtMilliseconds >= 3000, "run \(run) closed too early")
+                }
+                // Fired once: one row per timed node, succeeded, and no worker ever ran the sleep.
+                let rows = try await cluster.query("""
+                    SELECT node, count(*) AS n, count(*) FILTER (WHERE status = 'succeeded') AS ok, count(worker) AS workers
+                    FROM task_attempts GROUP BY node ORDER BY node
+                    """)
+                var byNode: [String: (Int, Int, Int)] = [:]
+                for row in rows { byNode[try row.string("node") ?? ""] = (try row.int("n") ?? 0, try row.int("ok") ?? 0, try row.int("workers") ?? 0) }
+                #expect(byNode["wait"].map { $0 == (30, 30, 0) } == true, "\(byNode)")
+                #expect(byNode["later"].map { $0.0 == 30 && $0.1 == 30 } == true, "\(byNode)")
+                let history = try await client.history(of: runs[0])
+                #expect(history.entries.filter { $0.kind == "timer_started" }.map(\.node) == ["wait", "later"], "\(history.entries.map(\.kind))")
+                await client.close()
+            }
+        }
+
         @Test("kill -9 of a worker in the middle of a task: the task is retried on another worker")
         func workerKilled_taskRetriedElsewhere() async throws {
             try await ProcessCluster.with { cluster in

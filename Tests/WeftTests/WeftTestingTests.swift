@@ -107,3 +107,26 @@ struct WeftTestingTests {
         #expect(stuck?.code == .failedPrecondition && stuck?.message.contains("a#1") == true, "\(String(describing: stuck))")
     }
 }
+
+@Suite("WeftTesting: durable timers")
+struct WeftTestingTimerTests {
+    @Test("start_after and Sleep pass on a virtual clock: 10 min + 1 h skipped, no handler for the sleep")
+    func timers_virtualTime() async throws {
+        let price = TaskType<Order, Quote>("price")
+        let label = TaskType<Quote, Label>("label")
+        var env = WeftTestEnvironment()
+        env.register(price) { order, _ in Quote(total: order.items) }
+        env.register(label) { quote, _ in Label(text: "\(quote.total)") }
+        let workflow = Workflow("later") {
+            Step(price).startAfter(.seconds(600))
+            Sleep<Quote>("cool-off", for: .seconds(3600))
+            Step(label)
+        }
+        let definition = String(decoding: try workflow.definitionJSON(), as: UTF8.self)
+        #expect(definition.contains(#"{"depends_on":["price"],"name":"cool-off","sleep":"1h"}"#), "\(definition)")
+        let run = try await env.run(workflow, input: Order(id: "o", items: 4))
+        #expect(try run.result() == Label(text: "4"))
+        #expect(run.elapsed == .seconds(600 + 3600))
+        #expect(run.history.contains("attempt_completed cool-off#1") && run.attempts(of: "cool-off").map(\.outcome) == [.succeeded])
+    }
+}

@@ -431,7 +431,7 @@ struct  Weft__Api__V1__RunHistoryEntry
    */
   char *kind;
   /*
-   * attempt_failed, attempt_timed_out, attempt_cancelled, retry_scheduled,
+   * attempt_failed, attempt_timed_out, attempt_cancelled, retry_scheduled, timer_started,
    * node_failed, map_expanded, map_completed, run_succeeded, run_failed,
    * run_cancelled
    */

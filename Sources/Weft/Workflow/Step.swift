@@ -97,6 +97,10 @@ public struct Step<Input: Codable & Sendable, Output: Codable & Sendable>: Workf
     /// The queue whose workers run this step (default `default`).
     public func queue(_ queue: String) -> Self { with("queue", .string(queue)) }
 
+    /// Delays the step's first attempt by `delay` after it becomes ready, without holding a
+    /// worker slot: a durable timer of the scheduler, which survives restarts and failover.
+    public func startAfter(_ delay: Duration) -> Self { with("start_after", .string(DurationText.format(delay))) }
+
     /// When the step starts if it has several parents (default ``Join/all``).
     public func join(_ join: Join) -> Self { with("join", .string(join.text)) }
 
@@ -146,4 +150,34 @@ public struct MapStep<Element: Codable & Sendable, ElementOutput: Codable & Send
 
     /// The step as a graph of one node.
     public var graph: StepGraph { StepGraph(step.spec) }
+}
+
+/// A step that waits: it succeeds `duration` after it becomes ready, with its input as its output,
+/// and runs no task (`sleep: D` in a definition). The wait is a durable timer of the scheduler — no
+/// worker slot is held, and a restart or failover does not move or repeat it.
+///
+/// ```swift
+/// let flow = Step(charge) >>> Sleep<Receipt>("cool-off", for: .seconds(600)) >>> Step(settle)
+/// ```
+public struct Sleep<Value: Codable & Sendable>: WorkflowGraph {
+    /// What the sleep takes (its parent's output).
+    public typealias Input = Value
+    /// What it gives: the same value.
+    public typealias Output = Value
+
+    /// The step's name, unique in its workflow.
+    public let name: String
+    /// How long it waits.
+    public let duration: Duration
+
+    /// A sleep step named `name` that waits `duration`.
+    public init(_ name: String, for duration: Duration) {
+        self.name = name
+        self.duration = duration
+    }
+
+    /// The step as a graph of one node.
+    public var graph: StepGraph {
+        StepGraph(StepSpec(name: name, type: "", options: ["sleep": .string(DurationText.format(duration))], input: InputShape(Value.self)))
+    }
 }

@@ -58,7 +58,8 @@ public struct Workflow<Input: Codable & Sendable, Output: Codable & Sendable>: S
             throw WeftError(.invalidArgument, "workflow '\(name)': " + problems.joined(separator: "; "))
         }
         let tasks: [JSONValue] = graph.steps.map { step in
-            var object: [String: JSONValue] = ["name": .string(step.name), "type": .string(step.type)]
+            var object: [String: JSONValue] = ["name": .string(step.name)]
+            if !step.type.isEmpty { object["type"] = .string(step.type) }  // a sleep node has none
             if let parents = graph.dependencies[step.name], !parents.isEmpty {
                 object["depends_on"] = .array(parents.map(JSONValue.string))
             }

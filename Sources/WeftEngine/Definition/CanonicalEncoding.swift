@@ -4,7 +4,8 @@
 /// - keys in byte order; no whitespace; strings escaped as in ``JSONWriter``;
 /// - tasks sorted by name; `depends_on` sorted; `non_retryable` sorted without duplicates;
 /// - defaults spelled out (`retry` with all its fields, `priority`, `queue`, `join` of every node
-///   with parents); absent options (`timeouts` fields, keys, `map: false`, empty lists) omitted;
+///   with parents); absent options (`timeouts` fields, keys, `map: false`, empty lists,
+///   `start_after`, `sleep`, a sleep node's `type`) omitted;
 /// - durations in ``DurationCoding/format(_:)``'s exact spelling; the multiplier as Swift's
 ///   shortest round-tripping decimal.
 ///
@@ -59,12 +60,22 @@ enum CanonicalEncoding {
         out.string(task.queue)
         key("retry")
         encode(task.retry, into: &out)
+        if let sleep = task.sleep {
+            key("sleep")
+            out.string(DurationCoding.format(sleep))
+        }
+        if let startAfter = task.startAfter {
+            key("start_after")
+            out.string(DurationCoding.format(startAfter))
+        }
         if !task.timeouts.isEmpty {
             key("timeouts")
             encode(task.timeouts, into: &out)
         }
-        key("type")
-        out.string(task.type)
+        if task.sleep == nil {  // a sleep node has no type
+            key("type")
+            out.string(task.type)
+        }
         out.raw("}")
     }
 

@@ -11,15 +11,18 @@ extension TaskDefinition: Codable {
         case cacheKey = "cache_key"
         case map
         case join
+        case startAfter = "start_after"
+        case sleep
     }
 
-    /// Absent optional fields take their defaults; `name` and `type` are required.
+    /// Absent optional fields take their defaults; `name` is required, and `type` unless the task
+    /// is a `sleep` node.
     public init(from decoder: any Decoder) throws {
         try StrictKeys.check(decoder, against: CodingKeys.self, what: "task")
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
             name: try container.decode(String.self, forKey: .name),
-            type: try container.decode(String.self, forKey: .type),
+            type: container.contains(.sleep) && !container.contains(.type) ? "" : try container.decode(String.self, forKey: .type),
             dependsOn: try container.decodeIfPresent([String].self, forKey: .dependsOn) ?? [],
             retry: try container.decodeIfPresent(RetryPolicy.self, forKey: .retry) ?? RetryPolicy(),
             timeouts: try container.decodeIfPresent(TaskTimeouts.self, forKey: .timeouts) ?? TaskTimeouts(),
@@ -28,7 +31,9 @@ extension TaskDefinition: Codable {
             concurrencyKey: try container.decodeIfPresent(String.self, forKey: .concurrencyKey),
             cacheKey: try container.decodeIfPresent(String.self, forKey: .cacheKey),
             map: try container.decodeIfPresent(Bool.self, forKey: .map) ?? false,
-            join: try container.decodeIfPresent(JoinPolicy.self, forKey: .join)
+            join: try container.decodeIfPresent(JoinPolicy.self, forKey: .join),
+            startAfter: try DurationCoding.decode(container, forKey: .startAfter),
+            sleep: try DurationCoding.decode(container, forKey: .sleep)
         )
     }
 
@@ -36,7 +41,7 @@ extension TaskDefinition: Codable {
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(name, forKey: .name)
-        try container.encode(type, forKey: .type)
+        if !type.isEmpty || sleep == nil { try container.encode(type, forKey: .type) }
         if !dependsOn.isEmpty { try container.encode(dependsOn, forKey: .dependsOn) }
         if retry != RetryPolicy() { try container.encode(retry, forKey: .retry) }
         if !timeouts.isEmpty { try container.encode(timeouts, forKey: .timeouts) }
@@ -46,5 +51,7 @@ extension TaskDefinition: Codable {
         try container.encodeIfPresent(cacheKey, forKey: .cacheKey)
         if map { try container.encode(true, forKey: .map) }
         try container.encodeIfPresent(join, forKey: .join)
+        try container.encodeIfPresent(startAfter.map(DurationCoding.format), forKey: .startAfter)
+        try container.encodeIfPresent(sleep.map(DurationCoding.format), forKey: .sleep)
     }
 }

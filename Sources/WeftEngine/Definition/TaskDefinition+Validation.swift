@@ -21,7 +21,14 @@ extension TaskDefinition {
         if !NameRules.isValidName(name, maxLength: limits.maxNameLength) {
             report(.invalidName, "invalid name \(NameRules.quoted(name)): \(NameRules.nameRule(limits.maxNameLength))")
         }
-        if type.isEmpty {
+        if sleep != nil {
+            // A sleep node runs nothing: options about attempts would silently do nothing.
+            if !type.isEmpty { report(.invalidType, "a sleep node runs no task: remove type (or sleep)") }
+            if map { report(.invalidMap, "a sleep node cannot map") }
+            if retry != RetryPolicy() { report(.invalidRetryPolicy, "a sleep node has no attempts to retry: remove retry") }
+            if !timeouts.isEmpty { report(.invalidTimeout, "a sleep node has no attempts to time out: remove timeouts") }
+            if startAfter != nil { report(.invalidTimeout, "start_after on a sleep node: add the delay to sleep instead") }
+        } else if type.isEmpty {
             report(.invalidType, "the task type is empty: name the type a worker registered, e.g. type: echo")
         } else if type.count > limits.maxNameLength {
             report(.invalidType, "the task type is longer than \(limits.maxNameLength) characters")
@@ -71,6 +78,18 @@ extension TaskDefinition {
             } else if limit > limits.maxDuration {
                 report(.invalidTimeout, "timeouts.\(kind) of \(DurationCoding.format(limit)) exceeds the limit of \(DurationCoding.format(limits.maxDuration))")
             }
+        }
+
+        for (field, value) in [("start_after", startAfter), ("sleep", sleep)] {
+            guard let value else { continue }
+            if value <= .zero {
+                report(.invalidTimeout, "\(field) must be positive, not \(DurationCoding.format(value))")
+            } else if value > limits.maxDuration {
+                report(.invalidTimeout, "\(field) of \(DurationCoding.format(value)) exceeds the limit of \(DurationCoding.format(limits.maxDuration))")
+            }
+        }
+        if map && startAfter != nil {
+            report(.unsupported, "start_after on a map node is not supported yet: put it on the node before the map")
         }
 
         if map && parentCount != 1 {

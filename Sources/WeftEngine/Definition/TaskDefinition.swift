@@ -1,6 +1,12 @@
 /// One node of a workflow's DAG: which task type runs, after which nodes, and with which options
 /// (ARCHITECTURE.md §4). File fields: `name`, `type`, `depends_on`, `retry`, `timeouts`, `priority`,
-/// `queue`, `concurrency_key`, `cache_key`, `map`, `join`.
+/// `queue`, `concurrency_key`, `cache_key`, `map`, `join`, `start_after`, `sleep`.
+///
+/// Durable timers: `start_after: D` delays the node's first attempt by D after it becomes ready;
+/// a node with `sleep: D` (and no `type`) runs nothing — it succeeds D after it becomes ready, its
+/// output its input. Neither holds a worker slot while it waits: the wait is a timer of the
+/// scheduler, recorded with its deadline (an attempt row in `retry_wait`), re-armed on recovery
+/// and fired once.
 ///
 /// Input: a node without parents receives the run's input; a node with one parent receives that
 /// parent's output; a node with several parents receives a JSON object keyed by parent name (see
@@ -31,6 +37,11 @@ public struct TaskDefinition: Hashable, Sendable {
     /// How many parents must succeed before this node runs. `nil` means ``JoinPolicy/all`` for a
     /// node with parents; a root must leave it `nil`.
     public var join: JoinPolicy?
+    /// How long after the node becomes ready its first attempt is dispatched. `nil`: at once.
+    public var startAfter: Duration?
+    /// Makes this a sleep node: it succeeds this long after it becomes ready, with its input as
+    /// its output, without a task (``type`` is empty).
+    public var sleep: Duration?
 
     /// The queue a node uses when its definition names none.
     public static let defaultQueue = "default"
@@ -46,7 +57,9 @@ public struct TaskDefinition: Hashable, Sendable {
         concurrencyKey: String? = nil,
         cacheKey: String? = nil,
         map: Bool = false,
-        join: JoinPolicy? = nil
+        join: JoinPolicy? = nil,
+        startAfter: Duration? = nil,
+        sleep: Duration? = nil
     ) {
         self.name = name
         self.type = type
@@ -59,7 +72,13 @@ public struct TaskDefinition: Hashable, Sendable {
         self.cacheKey = cacheKey
         self.map = map
         self.join = join
+        self.startAfter = startAfter
+        self.sleep = sleep
     }
+
+    /// How long the node waits, once ready, before its first attempt (or, for a sleep node, before
+    /// it succeeds); nil when it does not.
+    public var readyDelay: Duration? { sleep ?? startAfter }
 
     /// The join the engine applies: the declared one, or ``JoinPolicy/all`` when none is declared.
     public var effectiveJoin: JoinPolicy { join ?? .all }

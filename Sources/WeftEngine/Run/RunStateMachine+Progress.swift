@@ -232,6 +232,16 @@ extension RunStateMachine {
         precondition(nodes[index] == .waiting, "activating node '\(workflow.graph.tasks[index].name)' in state \(nodes[index])")
         let task = workflow.graph.tasks[index]
         let input = input(of: index)
+        if let delay = task.readyDelay {
+            // A durable timer (start_after, sleep): "attempt 1 is due at `at`", recorded like a
+            // retry so that recovery re-arms it at the same deadline.
+            let node = NodeKey(task.name)
+            let at = now.advanced(by: delay)
+            actions.append(.record(.retryScheduled(node: node, attempt: 1, at: at)))
+            actions.append(.schedule(TimerID(.retryBackoff, node: node, attempt: 1), at: at))
+            nodes[index] = .active(Execution(attempt: 0, input: input, phase: .backingOff(until: at)))
+            return false
+        }
         guard task.map else {
             nodes[index] = .active(beginAttempt(.node(index), attempt: 1, input: input, now: now, into: &actions))
             return false

@@ -188,7 +188,10 @@ extension RunStateMachine {
     ) throws(RecoveryError) -> Execution {
         let key = key(for: slot)
         let maxAttempts = task(at: slot).retry.maxAttempts
-        guard node.attempts >= 1, node.attempts <= maxAttempts else {
+        // 0 attempts: a node waiting out its start_after or sleep (attempt 1 is due).
+        let delayedStart: Bool
+        if case .backingOff = node.status, node.attempts == 0, task(at: slot).readyDelay != nil { delayedStart = true } else { delayedStart = false }
+        guard node.attempts >= 1 || delayedStart, node.attempts <= maxAttempts else {
             throw RecoveryError(.inconsistentSnapshot, node: key, "attempt \(node.attempts) is outside 1…\(maxAttempts)")
         }
         switch node.status {

@@ -267,6 +267,12 @@ public struct RunStateMachine: Sendable {
                 return [.ignored(IgnoredEvent(.staleTimer, node: id.node, attempt: id.attempt))]
             }
             guard now >= until else { return [.schedule(id, at: until)] }
+            if task(at: slot).sleep != nil {
+                // A sleep node's timer: it succeeds with its input, no task run.
+                actions.append(.record(.attemptCompleted(node: id.node, attempt: id.attempt, output: execution.input)))
+                unitSucceeded(slot, output: execution.input, attempts: id.attempt, now: now, into: &actions)
+                return actions
+            }
             let next = beginAttempt(slot, attempt: id.attempt, input: execution.input, now: now, into: &actions)
             store(next, at: slot)
         case .timeout(let kind):

@@ -14,7 +14,8 @@ import WeftEngine
 /// - `history_events` keeps what the run and attempt rows cannot show, numbered by `historySeq`
 ///   (which starts from the wall clock, milliseconds << 20, so numbers keep growing across
 ///   restarts): failures (`attempt_failed`, `attempt_timed_out`, `node_failed`, `run_failed`),
-///   retries (`retry_scheduled`), cancellations (`run_cancelled`) and map expansion. The routine
+///   retries (`retry_scheduled`), durable timers (`timer_started`: a start_after or sleep),
+///   cancellations (`run_cancelled`) and map expansion. The routine
 ///   events of a run that goes well — started, each attempt scheduled and completed, completed —
 ///   are exactly the rows' own timestamps (`runs.created_at`/`closed_at`, `task_attempts.
 ///   scheduled_at`/`started_at`/`finished_at`, `worker`), so they get no history row of their
@@ -70,7 +71,8 @@ struct RunRecorder: Sendable {
         case .retryScheduled(let node, let attempt, let due):
             batch.attempts.append(AttemptRow(
                 runID: runID, node: node.description, attempt: attempt, status: .retryWait, scheduledAt: due.unixMilliseconds * 1000))
-            history("retry_scheduled", "\(node)#\(attempt) at \(due.unixMilliseconds)")
+            // Attempt 1 "due later" is a durable timer (start_after, sleep), not a retry.
+            history(attempt == 1 ? "timer_started" : "retry_scheduled", "\(node)#\(attempt) at \(due.unixMilliseconds)")
         case .nodeFailed(let node, let failure):
             if node.index == nil, isMapNode(node.name) {
                 batch.finishes.append(AttemptFinish(

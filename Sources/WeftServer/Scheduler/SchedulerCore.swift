@@ -465,7 +465,7 @@ actor SchedulerCore {
     /// Refuses a run whose tasks could never run: a queue that has workers, none of which registered
     /// the task's type. (A queue with no worker connected yet is not judged: workers may come.)
     private func checkTaskTypes(of workflow: ValidatedWorkflow) throws {
-        for task in workflow.tasks {
+        for task in workflow.tasks where task.sleep == nil {  // a sleep node runs no task
             let serving = sessions.values.filter { $0.queues.contains(task.queue) }
             guard !serving.isEmpty, !serving.contains(where: { $0.taskTypes.isEmpty || $0.taskTypes.contains(task.type) }) else { continue }
             let offered = Set(serving.flatMap(\.taskTypes)).sorted().joined(separator: ", ")

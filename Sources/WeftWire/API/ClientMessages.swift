@@ -410,7 +410,7 @@ public struct RunHistoryEntry: Hashable, Sendable {
     /// When (Unix microseconds).
     public var atMicros: Int64
     /// What: `run_started`, `attempt_scheduled`, `attempt_started`, `attempt_succeeded`,
-    /// `attempt_failed`, `attempt_timed_out`, `attempt_cancelled`, `retry_scheduled`, `node_failed`,
+    /// `attempt_failed`, `attempt_timed_out`, `attempt_cancelled`, `retry_scheduled`, `timer_started`, `node_failed`,
     /// `map_expanded`, `map_completed`, `run_succeeded`, `run_failed`, `run_cancelled`.
     public var kind: String
     /// The step or map element it concerns (empty for the run's own entries).

@@ -64,7 +64,7 @@ log "running tests (Postgres: $WEFT_POSTGRES_URL, Redis: $WEFT_REDIS_URL)"
 export WEFT_BIN_DIR="$PWD/.build/debug"
 test_log="$base/test.log"
 set +e
-swift test --skip-build --parallel "$@" 2>&1 | tee "$test_log" | grep -vE "^(◇|↳)|started\.$|passed after [0-9.]+ seconds\.$"
+swift test --skip-build --parallel "$@" 2>&1 | tee "$test_log" | grep -vE "^◇|^↳ ///|^↳ (Testing Library Version|Target Platform)|started\.$|passed after [0-9.]+ seconds\.$"
 status=${PIPESTATUS[0]}
 set -e
 summary=$(grep -E "Test run with [0-9]+ tests? " "$test_log" | tail -1 || true)

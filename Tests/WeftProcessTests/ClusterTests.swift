@@ -307,7 +307,9 @@ extension ProcessTests {
                 try await cluster.start(workers: 1)
                 try cluster.startWorker(id: "e2e-reports", concurrency: 4, extraArguments: ["--queues", "reports"])
                 let client = try cluster.client()
-                try await client.register(definitionJSON: Array(#"{"name":"beam","tasks":[{"name":"a","type":"teleport","priority":"high"}]}"#.utf8))
+                // A queue no worker takes: its tasks wait, unserved (a type no connected worker of a
+                // queue runs is refused at start instead).
+                try await client.register(definitionJSON: Array(#"{"name":"beam","tasks":[{"name":"a","type":"teleport","priority":"high","queue":"nobody"}]}"#.utf8))
                 try await client.register(definitionJSON: Array(#"{"name":"nap","tasks":[{"name":"a","type":"sleep"}]}"#.utf8))
                 for _ in 0..<3 { _ = try await client.start(workflow: "beam", inputJSON: Array("1".utf8)) }
                 let nap = try await client.start(workflow: "nap", inputJSON: Array(#"{"duration": "20s"}"#.utf8))
@@ -325,18 +327,19 @@ extension ProcessTests {
                 try await Task.sleep(for: .milliseconds(300))  // the beams have waited a while
                 let queues = try Self.json(try await Self.weftctl(["queues"], cluster: cluster)) as? [[String: Any]] ?? []
                 let byName = Dictionary(uniqueKeysWithValues: queues.map { ($0["queue"] as? String ?? "", $0) })
-                #expect(Set(byName.keys) == ["default", "reports"], "\(queues)")
-                let main_ = byName["default"]
-                #expect(main_?["ready"] as? Int == 3 && main_?["unserved"] as? Int == 3, "\(queues)")
-                #expect((main_?["ready_by_priority"] as? [String: Int]) == ["critical": 0, "high": 3, "normal": 0, "low": 0])
-                #expect((main_?["oldest_wait_ms"] as? Int ?? 0) >= 300, "\(queues)")
-                #expect(main_?["workers"] as? Int == 1)
+                #expect(Set(byName.keys) == ["default", "reports", "nobody"], "\(queues)")
+                let waiting = byName["nobody"]
+                #expect(waiting?["ready"] as? Int == 3 && waiting?["unserved"] as? Int == 3, "\(queues)")
+                #expect((waiting?["ready_by_priority"] as? [String: Int]) == ["critical": 0, "high": 3, "normal": 0, "low": 0])
+                #expect((waiting?["oldest_wait_ms"] as? Int ?? 0) >= 300, "\(queues)")
+                #expect(waiting?["workers"] as? Int == 0)
+                #expect(byName["default"]?["ready"] as? Int == 0 && byName["default"]?["workers"] as? Int == 1, "\(queues)")
                 #expect(byName["reports"]?["ready"] as? Int == 0 && byName["reports"]?["workers"] as? Int == 1)
                 // The table form names the same.
                 let table = try await runProcess(
                     try WeftBinaries.path("weftctl"), ["queues", "--address", cluster.coordinatorAddress],
                     environment: cluster.environment, timeout: .seconds(30))
-                #expect(table.status == 0 && table.stdout.contains("UNSERVED") && table.stdout.contains("default"), "\(table.stdout)\(table.stderr)")
+                #expect(table.status == 0 && table.stdout.contains("UNSERVED") && table.stdout.contains("nobody"), "\(table.stdout)\(table.stderr)")
                 _ = try await client.cancel(nap)
                 await client.close()
             }

@@ -1042,6 +1042,96 @@ void   weft__api__v1__get_run_history_response__free_unpacked
   assert(message->base.descriptor == &weft__api__v1__get_run_history_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   weft__api__v1__signal_run_request__init
+                     (Weft__Api__V1__SignalRunRequest         *message)
+{
+  static const Weft__Api__V1__SignalRunRequest init_value = WEFT__API__V1__SIGNAL_RUN_REQUEST__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__signal_run_request__get_packed_size
+                     (const Weft__Api__V1__SignalRunRequest *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__signal_run_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__signal_run_request__pack
+                     (const Weft__Api__V1__SignalRunRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__signal_run_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__signal_run_request__pack_to_buffer
+                     (const Weft__Api__V1__SignalRunRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__signal_run_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__SignalRunRequest *
+       weft__api__v1__signal_run_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__SignalRunRequest *)
+     protobuf_c_message_unpack (&weft__api__v1__signal_run_request__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__signal_run_request__free_unpacked
+                     (Weft__Api__V1__SignalRunRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__signal_run_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   weft__api__v1__signal_run_response__init
+                     (Weft__Api__V1__SignalRunResponse         *message)
+{
+  static const Weft__Api__V1__SignalRunResponse init_value = WEFT__API__V1__SIGNAL_RUN_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__signal_run_response__get_packed_size
+                     (const Weft__Api__V1__SignalRunResponse *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__signal_run_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__signal_run_response__pack
+                     (const Weft__Api__V1__SignalRunResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__signal_run_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__signal_run_response__pack_to_buffer
+                     (const Weft__Api__V1__SignalRunResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__signal_run_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__SignalRunResponse *
+       weft__api__v1__signal_run_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__SignalRunResponse *)
+     protobuf_c_message_unpack (&weft__api__v1__signal_run_response__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__signal_run_response__free_unpacked
+                     (Weft__Api__V1__SignalRunResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__signal_run_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor weft__api__v1__register_workflow_request__field_descriptors[1] =
 {
   {
@@ -2596,6 +2686,108 @@ const ProtobufCMessageDescriptor weft__api__v1__get_run_history_response__descri
   weft__api__v1__get_run_history_response__field_indices_by_name,
   1,  weft__api__v1__get_run_history_response__number_ranges,
   (ProtobufCMessageInit) weft__api__v1__get_run_history_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor weft__api__v1__signal_run_request__field_descriptors[3] =
+{
+  {
+    "run_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__SignalRunRequest, run_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "name",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__SignalRunRequest, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "payload",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__SignalRunRequest, payload),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned weft__api__v1__signal_run_request__field_indices_by_name[] = {
+  1,   /* field[1] = name */
+  2,   /* field[2] = payload */
+  0,   /* field[0] = run_id */
+};
+static const ProtobufCIntRange weft__api__v1__signal_run_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor weft__api__v1__signal_run_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.SignalRunRequest",
+  "SignalRunRequest",
+  "Weft__Api__V1__SignalRunRequest",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__SignalRunRequest),
+  3,
+  weft__api__v1__signal_run_request__field_descriptors,
+  weft__api__v1__signal_run_request__field_indices_by_name,
+  1,  weft__api__v1__signal_run_request__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__signal_run_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor weft__api__v1__signal_run_response__field_descriptors[1] =
+{
+  {
+    "delivered",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__SignalRunResponse, delivered),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned weft__api__v1__signal_run_response__field_indices_by_name[] = {
+  0,   /* field[0] = delivered */
+};
+static const ProtobufCIntRange weft__api__v1__signal_run_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor weft__api__v1__signal_run_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.SignalRunResponse",
+  "SignalRunResponse",
+  "Weft__Api__V1__SignalRunResponse",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__SignalRunResponse),
+  1,
+  weft__api__v1__signal_run_response__field_descriptors,
+  weft__api__v1__signal_run_response__field_indices_by_name,
+  1,  weft__api__v1__signal_run_response__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__signal_run_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCEnumValue weft__api__v1__run_status__enum_values_by_number[6] =

@@ -1,4 +1,5 @@
 import WeftCore
+import WeftEngine
 import WeftWire
 
 /// Bounds on what a client may put in a request, checked where the request enters (coordinator)
@@ -22,6 +23,27 @@ enum RequestChecks {
         try bounded(request.workflow, "workflow", maxNameBytes)
         try bounded(request.version, "version", maxNameBytes)
         try bounded(request.idempotencyKey, "idempotency_key", maxIdempotencyKeyBytes)
+    }
+
+    /// A signal: a valid name, a payload within the input limit that is one JSON value.
+    static func check(_ request: SignalRunRequest, maxInputBytes: Int) throws(RPCError) {
+        guard !request.name.isEmpty, request.name.utf8.count <= 128,
+              request.name.utf8.allSatisfy({ $0 < 0x80 && ($0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-")
+                  || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0)
+                  || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0)) })
+        else {
+            throw RPCError(.invalidArgument, "invalid signal name \(MessageText.quoted(request.name)): use 1–128 characters from A–Z a–z 0–9 _ . -")
+        }
+        guard request.payload.count <= maxInputBytes else {
+            throw RPCError(.invalidArgument, "the signal payload is \(request.payload.count) bytes; the limit is \(maxInputBytes)")
+        }
+        if !request.payload.isEmpty {
+            do {
+                try JSONPayload.checkUniqueMemberNames(request.payload)
+            } catch {
+                throw RPCError(.invalidArgument, "the signal payload is not one JSON value: \(error)")
+            }
+        }
     }
 
     static func check(_ request: CancelRunRequest) throws(RPCError) {

@@ -49,6 +49,7 @@ public struct WeftTestEnvironment: Sendable {
     public var maxEvents = 1_000_000
     /// The run's start instant on the virtual clock (milliseconds since the Unix epoch).
     public var startTime = Date(timeIntervalSince1970: 1_767_225_600)  // 2026-01-01T00:00:00Z
+    private var signals: [(after: Duration, name: String, payload: [UInt8])] = []
     private var faults: [Key: Fault] = [:]
     private var allAttemptFaults: [String: Fault] = [:]
 
@@ -81,6 +82,12 @@ public struct WeftTestEnvironment: Sendable {
         for attempt in attempts { faults[Key(node: step, attempt: attempt)] = fault }
     }
 
+    /// Sends signal `name` with `payload` to each run, `after` (virtual time) its start — before
+    /// its signal step is reached, or while it waits, as the timing falls.
+    public mutating func signal(_ name: String, payload: some Encodable, after: Duration = .zero) throws {
+        signals.append((after, name, try JSONCoding.encode(payload)))
+    }
+
     /// Runs `workflow` with `input` until the run closes, and returns what happened.
     ///
     /// - Throws: ``WeftError`` `INVALID_ARGUMENT` when the definition is invalid (the same checks as
@@ -102,6 +109,7 @@ public struct WeftTestEnvironment: Sendable {
         var driver = Driver(
             machine: RunStateMachine(runID: runID, workflow: validated, seed: 42), now: start, start: start)
         driver.apply(driver.machine.started(input: inputBytes, now: start))
+        for signal in signals { driver.post(.signal(signal.name, signal.payload), after: signal.after) }
         var events = 0
         while driver.outcome == nil {
             events += 1
@@ -116,10 +124,13 @@ public struct WeftTestEnvironment: Sendable {
                 driver.fire(next.event)
             } else {
                 let hung = driver.hung.map { "\($0.node)#\($0.attempt)" }.sorted()
-                throw WeftError(
-                    .failedPrecondition,
-                    "run of '\(workflow.name)' can make no progress: attempt(s) \(hung.joined(separator: ", ")) hang and have no timeout",
-                    runID: runID)
+                let waiting = driver.machine.workflow.tasks.filter { task in
+                    if case .awaitingSignal? = driver.machine.node(NodeKey(task.name))?.status { true } else { false }
+                }.map { "'\($0.name)' (signal '\($0.waitSignal ?? "")')" }
+                let why = hung.isEmpty
+                    ? "step(s) \(waiting.joined(separator: ", ")) wait for a signal that never comes: send it with env.signal"
+                    : "attempt(s) \(hung.joined(separator: ", ")) hang and have no timeout"
+                throw WeftError(.failedPrecondition, "run of '\(workflow.name)' can make no progress: \(why)", runID: runID)
             }
         }
         return TestRun(runID: runID, driver: driver)
@@ -197,10 +208,11 @@ struct Driver: Sendable {
         case timer(TimerID)
         case result(Ref, Outcome)
         case lost(Ref)
+        case signal(String, [UInt8])
 
         var ref: Ref? {
             switch self {
-            case .timer: nil
+            case .timer, .signal: nil
             case .result(let ref, _), .lost(let ref): ref
             }
         }
@@ -258,6 +270,8 @@ struct Driver: Sendable {
             apply(machine.taskFailed(node: ref.node, attempt: ref.attempt, failure: failure, now: now))
         case .lost(let ref):
             apply(machine.workerLost(node: ref.node, attempt: ref.attempt, now: now))
+        case .signal(let name, let payload):
+            apply(machine.signalReceived(name: name, payload: payload, now: now))
         }
     }
 

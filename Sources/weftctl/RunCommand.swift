@@ -7,7 +7,7 @@ import WeftCore
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run", abstract: "Start, inspect, wait for, cancel, retry and list runs.",
-        subcommands: [Start.self, Get.self, Wait.self, History.self, Cancel.self, Retry.self, List.self])
+        subcommands: [Start.self, Get.self, Wait.self, History.self, Signal.self, Cancel.self, Retry.self, List.self])
 
     struct Start: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Start a run of WORKFLOW; prints its id once it is durable.")
@@ -204,6 +204,37 @@ struct RunCommand: AsyncParsableCommand {
                 let subject = entry.node.isEmpty ? "" : entry.attempt > 0 ? "\(entry.node)#\(entry.attempt)" : entry.node
                 Swift.print([time, entry.kind.padding(toLength: 18, withPad: " ", startingAt: 0), subject, entry.detail]
                     .filter { !$0.isEmpty }.joined(separator: "  "))
+            }
+        }
+    }
+
+    struct Signal: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Send signal NAME to a run: the node waiting for it (wait_signal: NAME) succeeds with the payload.",
+            discussion: """
+                A signal sent before its node is reached is kept until the node waits for it. Sending twice \
+                sends two signals: after a lost answer, look at the run (weftctl run history) before sending again.
+                """)
+        @Argument(help: "The run id.") var id: String
+        @Argument(help: "The signal's name.") var name: String
+        @Option(help: "The payload: one JSON value (default: null).") var payload: String?
+        @OptionGroup var options: ClientOptions
+
+        func validate() throws {
+            _ = try parseRunID(id)
+            if let payload, (try? JSONSerialization.jsonObject(with: Data(payload.utf8), options: [.fragmentsAllowed])) == nil {
+                throw ValidationError("--payload: not JSON: \(payload.prefix(80))")
+            }
+        }
+
+        func run() async throws {
+            let run = try parseRunID(id)
+            let value = try payload.map { try JSONDecoder().decode(JSONValue.self, from: Data($0.utf8)) } ?? .null
+            let delivered = try await options.withClient { client in try await client.signal(run, name, payload: value) }
+            if options.json {
+                printJSON(["run": run.description, "signal": name, "delivered": delivered])
+            } else {
+                print(delivered ? "signal \(name) delivered to run \(run)" : "signal \(name) kept for run \(run): no node waits for it yet")
             }
         }
     }

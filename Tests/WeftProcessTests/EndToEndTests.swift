@@ -204,6 +204,59 @@ extension ProcessTests {
             }
         }
 
+        @Test("signals: one sent while its node waits and one sent early both survive kill -9 of the scheduler; each is consumed once; clear errors")
+        func signals_survive_schedulerKill() async throws {
+            try await ProcessCluster.with { cluster in
+                try await cluster.start(workers: 1)
+                func weftctl(_ arguments: [String]) async throws -> ProcessResult {
+                    try await runProcess(
+                        try WeftBinaries.path("weftctl"), arguments + ["--address", cluster.coordinatorAddress],
+                        environment: cluster.environment, timeout: .seconds(60))
+                }
+                let client = try cluster.client()
+                try await client.register(definitionJSON: Array(#"""
+                    {"name": "review", "tasks": [
+                      {"name": "nap", "type": "sleep"},
+                      {"name": "approval", "wait_signal": "approve", "depends_on": ["nap"]},
+                      {"name": "publish", "type": "echo", "depends_on": ["approval"]}
+                    ]}
+                    """#.utf8))
+                // Run A reaches its wait; run B gets its signal before its nap is over.
+                let a = try await client.start(workflow: "review", inputJSON: Array(#"{"ms": 1}"#.utf8))
+                let b = try await client.start(workflow: "review", inputJSON: Array(#"{"duration": "4s"}"#.utf8))
+                #expect(try await client.signal(b, "approve", payload: ["by": "early"]) == false)  // kept
+                #expect(try await eventually(within: .seconds(30)) {
+                    try await cluster.query("SELECT count(*) AS n FROM task_attempts WHERE node = 'approval' AND status = 'awaiting_signal'")[0].int("n") == 1
+                })
+                cluster.killScheduler()
+                try await cluster.startScheduler()
+                let sent = try await weftctl(["run", "signal", a.description, "approve", "--payload", #"{"by": "ann"}"#])
+                #expect(sent.status == 0 && sent.stdout.contains("delivered"), "\(sent.stdout)\(sent.stderr)")
+                let infoA = try await client.wait(for: a, timeout: .seconds(60))
+                #expect(infoA.status == .succeeded && String(decoding: infoA.output, as: UTF8.self) == #"{"by":"ann"}"#, "\(infoA)")
+                let infoB = try await client.wait(for: b, timeout: .seconds(60))
+                #expect(infoB.status == .succeeded && String(decoding: infoB.output, as: UTF8.self) == #"{"by":"early"}"#, "\(infoB)")
+                let rows = try await cluster.query("SELECT count(*) AS n, count(consumed_by) AS taken FROM run_signals")
+                #expect(try rows[0].int("n") == 2 && rows[0].int("taken") == 2)
+                // Errors: a closed run, a name nobody waits for, an unknown run, a payload that is not JSON.
+                let closed = await #expect(throws: WeftError.self) { try await client.signal(a, "approve", payload: JSONValue.null) }
+                #expect(closed?.code == .failedPrecondition && closed?.message.contains("closed") == true, "\(String(describing: closed))")
+                let c = try await client.start(workflow: "review", inputJSON: Array(#"{"duration": "30s"}"#.utf8))
+                let unknownName = await #expect(throws: WeftError.self) { try await client.signal(c, "reject", payload: JSONValue.null) }
+                #expect(unknownName?.code == .invalidArgument && unknownName?.message.contains("it waits for 'approve'") == true, "\(String(describing: unknownName))")
+                var generator = SystemRandomNumberGenerator()
+                let nobody = RunID(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000), using: &generator)
+                let unknownRun = await #expect(throws: WeftError.self) { try await client.signal(nobody, "approve", payload: JSONValue.null) }
+                #expect(unknownRun?.code == .notFound)
+                let badPayload = try await weftctl(["run", "signal", c.description, "approve", "--payload", "{nope"])
+                #expect(badPayload.status != 0 && badPayload.stderr.contains("not JSON"), "\(badPayload.stderr)")
+                _ = try await client.cancel(c)
+                let history = try await client.history(of: a)
+                #expect(history.entries.contains { $0.kind == "signal_received" } && history.entries.contains { $0.kind == "signal_awaited" })
+                await client.close()
+            }
+        }
+
         @Test("kill -9 of a worker in the middle of a task: the task is retried on another worker")
         func workerKilled_taskRetriedElsewhere() async throws {
             try await ProcessCluster.with { cluster in

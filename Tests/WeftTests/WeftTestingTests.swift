@@ -130,3 +130,32 @@ struct WeftTestingTimerTests {
         #expect(run.history.contains("attempt_completed cool-off#1") && run.attempts(of: "cool-off").map(\.outcome) == [.succeeded])
     }
 }
+
+@Suite("WeftTesting: signals")
+struct WeftTestingSignalTests {
+    struct Approval: Codable, Sendable, Hashable { var by: String }
+
+    @Test("a signal sent at a virtual time completes the waiting step; none: a clear error; early: kept")
+    func signals_virtualTime() async throws {
+        let publish = TaskType<ParentOutputs, String>("publish")
+        let approval = WaitSignal<Approval>("approval", signal: "approve", timeout: .seconds(86_400))
+        var env = WeftTestEnvironment()
+        env.register(publish) { parents, _ in "published, approved by \(try parents.output(of: approval).by)" }
+        let workflow = Workflow("review", (Step("draft", type: "echo") | approval) >>> Step(publish))
+        try env.signal("approve", payload: Approval(by: "ann"), after: .seconds(3600))
+        let run = try await env.run(workflow, input: JSONValue.null)
+        #expect(try run.result() == "published, approved by ann")
+        #expect(run.elapsed == .seconds(3600))
+        #expect(run.history.contains("signal_consumed #0 by approval"))
+        // No signal: the run cannot progress (no timeout) — said clearly.
+        var silent = WeftTestEnvironment()
+        silent.register(publish) { _, _ in "" }
+        let stuck = await #expect(throws: WeftError.self) {
+            try await silent.run(Workflow("w", Step("draft", type: "echo") >>> WaitSignal<Approval>("approval", signal: "approve")), input: JSONValue.null)
+        }
+        #expect(stuck?.message.contains("wait for a signal that never comes") == true, "\(String(describing: stuck))")
+        // The timeout fails the step.
+        let late = try await silent.run(Workflow("w", WaitSignal<Approval>("approval", timeout: .seconds(60))), input: JSONValue.null)
+        #expect(late.status == .failed && late.elapsed == .seconds(60))
+    }
+}

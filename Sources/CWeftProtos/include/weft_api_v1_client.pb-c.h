@@ -38,6 +38,8 @@ typedef struct Weft__Api__V1__ListRunsResponse Weft__Api__V1__ListRunsResponse;
 typedef struct Weft__Api__V1__GetRunHistoryRequest Weft__Api__V1__GetRunHistoryRequest;
 typedef struct Weft__Api__V1__RunHistoryEntry Weft__Api__V1__RunHistoryEntry;
 typedef struct Weft__Api__V1__GetRunHistoryResponse Weft__Api__V1__GetRunHistoryResponse;
+typedef struct Weft__Api__V1__SignalRunRequest Weft__Api__V1__SignalRunRequest;
+typedef struct Weft__Api__V1__SignalRunResponse Weft__Api__V1__SignalRunResponse;
 
 
 /* --- enums --- */
@@ -432,8 +434,8 @@ struct  Weft__Api__V1__RunHistoryEntry
   char *kind;
   /*
    * attempt_failed, attempt_timed_out, attempt_cancelled, retry_scheduled, timer_started,
-   * node_failed, map_expanded, map_completed, run_succeeded, run_failed,
-   * run_cancelled
+   * node_failed, map_expanded, map_completed, signal_awaited, signal_received,
+   * run_succeeded, run_failed, run_cancelled
    */
   /*
    * the step or map element, when the entry is about one
@@ -462,6 +464,36 @@ struct  Weft__Api__V1__GetRunHistoryResponse
 #define WEFT__API__V1__GET_RUN_HISTORY_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__get_run_history_response__descriptor) \
     , {0,NULL}, WEFT__API__V1__RUN_STATUS__RUN_STATUS_UNSPECIFIED, 0,NULL, 0 }
+
+
+/*
+ * SignalRun: deliver signal `name` with `payload` (JSON; empty means null) to a running run;
+ * acknowledged once stored. The first wait_signal node waiting for `name` takes it; when none
+ * waits yet it is kept until one does.
+ */
+struct  Weft__Api__V1__SignalRunRequest
+{
+  ProtobufCMessage base;
+  ProtobufCBinaryData run_id;
+  char *name;
+  ProtobufCBinaryData payload;
+};
+#define WEFT__API__V1__SIGNAL_RUN_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__signal_run_request__descriptor) \
+    , {0,NULL}, (char *)protobuf_c_empty_string, {0,NULL} }
+
+
+struct  Weft__Api__V1__SignalRunResponse
+{
+  ProtobufCMessage base;
+  /*
+   * a waiting node took it now (false: kept for a node not reached yet)
+   */
+  protobuf_c_boolean delivered;
+};
+#define WEFT__API__V1__SIGNAL_RUN_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__signal_run_response__descriptor) \
+    , 0 }
 
 
 /* Weft__Api__V1__RegisterWorkflowRequest methods */
@@ -901,6 +933,44 @@ Weft__Api__V1__GetRunHistoryResponse *
 void   weft__api__v1__get_run_history_response__free_unpacked
                      (Weft__Api__V1__GetRunHistoryResponse *message,
                       ProtobufCAllocator *allocator);
+/* Weft__Api__V1__SignalRunRequest methods */
+void   weft__api__v1__signal_run_request__init
+                     (Weft__Api__V1__SignalRunRequest         *message);
+size_t weft__api__v1__signal_run_request__get_packed_size
+                     (const Weft__Api__V1__SignalRunRequest   *message);
+size_t weft__api__v1__signal_run_request__pack
+                     (const Weft__Api__V1__SignalRunRequest   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__signal_run_request__pack_to_buffer
+                     (const Weft__Api__V1__SignalRunRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__SignalRunRequest *
+       weft__api__v1__signal_run_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__signal_run_request__free_unpacked
+                     (Weft__Api__V1__SignalRunRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Weft__Api__V1__SignalRunResponse methods */
+void   weft__api__v1__signal_run_response__init
+                     (Weft__Api__V1__SignalRunResponse         *message);
+size_t weft__api__v1__signal_run_response__get_packed_size
+                     (const Weft__Api__V1__SignalRunResponse   *message);
+size_t weft__api__v1__signal_run_response__pack
+                     (const Weft__Api__V1__SignalRunResponse   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__signal_run_response__pack_to_buffer
+                     (const Weft__Api__V1__SignalRunResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__SignalRunResponse *
+       weft__api__v1__signal_run_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__signal_run_response__free_unpacked
+                     (Weft__Api__V1__SignalRunResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Weft__Api__V1__RegisterWorkflowRequest_Closure)
@@ -972,6 +1042,12 @@ typedef void (*Weft__Api__V1__RunHistoryEntry_Closure)
 typedef void (*Weft__Api__V1__GetRunHistoryResponse_Closure)
                  (const Weft__Api__V1__GetRunHistoryResponse *message,
                   void *closure_data);
+typedef void (*Weft__Api__V1__SignalRunRequest_Closure)
+                 (const Weft__Api__V1__SignalRunRequest *message,
+                  void *closure_data);
+typedef void (*Weft__Api__V1__SignalRunResponse_Closure)
+                 (const Weft__Api__V1__SignalRunResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -1004,6 +1080,8 @@ extern const ProtobufCMessageDescriptor weft__api__v1__list_runs_response__descr
 extern const ProtobufCMessageDescriptor weft__api__v1__get_run_history_request__descriptor;
 extern const ProtobufCMessageDescriptor weft__api__v1__run_history_entry__descriptor;
 extern const ProtobufCMessageDescriptor weft__api__v1__get_run_history_response__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__signal_run_request__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__signal_run_response__descriptor;
 
 PROTOBUF_C__END_DECLS
 

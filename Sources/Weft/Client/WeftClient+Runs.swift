@@ -174,6 +174,28 @@ extension WeftClient {
         }
     }
 
+    /// Sends signal `name` with `payload` (encoded as JSON) to run `run`: the first of its
+    /// `wait_signal: name` nodes that waits takes it and succeeds with the payload as its output; a
+    /// signal that arrives before such a node is reached is kept until one is. Returns once the
+    /// signal is stored: true when a waiting node took it now.
+    ///
+    /// - Throws: `NOT_FOUND` (no such run), `FAILED_PRECONDITION` (the run is closed),
+    ///   `INVALID_ARGUMENT` (no node of the run's workflow waits for `name`, or the payload is over
+    ///   the limit). A repeated signal is a second signal: after a lost answer, check the run
+    ///   before sending again.
+    @discardableResult
+    public func signal(_ run: RunID, _ name: String, payload: some Encodable) async throws -> Bool {
+        let bytes: [UInt8]
+        do {
+            bytes = try JSONCoding.encode(payload)
+        } catch {
+            throw WeftError(.invalidArgument, "the signal payload does not encode as JSON: \(error)", runID: run)
+        }
+        let response: SignalRunResponse = try await call(
+            ClientMethods.signalRun, SignalRunRequest(runID: run, name: name, payload: bytes), runID: run)
+        return response.delivered
+    }
+
     /// Cancels a run (its attempts in flight are told to stop). Returns the status afterwards; a
     /// closed run keeps its status.
     @discardableResult

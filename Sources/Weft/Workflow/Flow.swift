@@ -123,6 +123,11 @@ public struct ParentOutputs: Sendable, Hashable, Codable {
         try decode(step.name, as: [O].self)
     }
 
+    /// The payload of parent signal step `step`.
+    public func output<P>(of step: WaitSignal<P>) throws -> P {
+        try decode(step.name, as: P.self)
+    }
+
     /// The output of the parent named `name`, as JSON; nil when it is not here.
     public subscript(name: String) -> JSONValue? { outputs[name] }
 

@@ -181,3 +181,39 @@ public struct Sleep<Value: Codable & Sendable>: WorkflowGraph {
         StepGraph(StepSpec(name: name, type: "", options: ["sleep": .string(DurationText.format(duration))], input: InputShape(Value.self)))
     }
 }
+
+/// A step that waits for a signal (`wait_signal` in a definition): it succeeds when the run
+/// receives signal `signal` (``WeftClient/signal(_:_:payload:)``, `weftctl run signal`), with the
+/// signal's payload as its output, and runs no task. A signal sent before the step is reached is
+/// kept until it is. With a `timeout`, the step fails if no signal comes in time.
+///
+/// ```swift
+/// let flow = Step(draft) >>> WaitSignal<Approval>("approval", timeout: .seconds(86_400)) >>> Step(publish)
+/// ```
+public struct WaitSignal<Payload: Codable & Sendable>: WorkflowGraph {
+    /// What the step takes: anything (its parent's output is not used).
+    public typealias Input = JSONValue
+    /// What it gives: the signal's payload.
+    public typealias Output = Payload
+
+    /// The step's name, unique in its workflow.
+    public let name: String
+    /// The signal it waits for.
+    public let signal: String
+    /// How long it waits before it fails; nil: forever.
+    public let timeout: Duration?
+
+    /// A step named `name` waiting for signal `signal` (default: the step's name).
+    public init(_ name: String, signal: String? = nil, timeout: Duration? = nil) {
+        self.name = name
+        self.signal = signal ?? name
+        self.timeout = timeout
+    }
+
+    /// The step as a graph of one node.
+    public var graph: StepGraph {
+        var options: [String: JSONValue] = ["wait_signal": .string(signal)]
+        if let timeout { options["signal_timeout"] = .string(DurationText.format(timeout)) }
+        return StepGraph(StepSpec(name: name, type: "", options: options, input: .any))
+    }
+}

@@ -5,7 +5,8 @@
 /// - tasks sorted by name; `depends_on` sorted; `non_retryable` sorted without duplicates;
 /// - defaults spelled out (`retry` with all its fields, `priority`, `queue`, `join` of every node
 ///   with parents); absent options (`timeouts` fields, keys, `map: false`, empty lists,
-///   `start_after`, `sleep`, a sleep node's `type`) omitted;
+///   `start_after`, `sleep`, `wait_signal`, `signal_timeout`, the `type` of sleep and signal
+///   nodes) omitted;
 /// - durations in ``DurationCoding/format(_:)``'s exact spelling; the multiplier as Swift's
 ///   shortest round-tripping decimal.
 ///
@@ -60,6 +61,10 @@ enum CanonicalEncoding {
         out.string(task.queue)
         key("retry")
         encode(task.retry, into: &out)
+        if let signalTimeout = task.signalTimeout {
+            key("signal_timeout")
+            out.string(DurationCoding.format(signalTimeout))
+        }
         if let sleep = task.sleep {
             key("sleep")
             out.string(DurationCoding.format(sleep))
@@ -72,9 +77,13 @@ enum CanonicalEncoding {
             key("timeouts")
             encode(task.timeouts, into: &out)
         }
-        if task.sleep == nil {  // a sleep node has no type
+        if task.runsTask {  // sleep and signal nodes have no type
             key("type")
             out.string(task.type)
+        }
+        if let waitSignal = task.waitSignal {
+            key("wait_signal")
+            out.string(waitSignal)
         }
         out.raw("}")
     }

@@ -24,6 +24,7 @@ public struct DefinitionError: Error, Hashable, Sendable, CustomStringConvertibl
             case invalidTimeout = "invalid timeout"
             case invalidMap = "invalid map"
             case invalidJoin = "invalid join"
+            case invalidSignal = "invalid signal"
             case unsupported = "unsupported"
         }
         private let base: Base
@@ -65,6 +66,8 @@ public struct DefinitionError: Error, Hashable, Sendable, CustomStringConvertibl
         public static let invalidMap = Code(.invalidMap)
         /// A `join` on a task without parents, or `at_least(N)` with N outside 1…parents.
         public static let invalidJoin = Code(.invalidJoin)
+        /// A signal node's name or options are wrong (`wait_signal`, `signal_timeout`).
+        public static let invalidSignal = Code(.invalidSignal)
 
         public var description: String { base.rawValue }
     }

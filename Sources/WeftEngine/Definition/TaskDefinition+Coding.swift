@@ -13,16 +13,19 @@ extension TaskDefinition: Codable {
         case join
         case startAfter = "start_after"
         case sleep
+        case waitSignal = "wait_signal"
+        case signalTimeout = "signal_timeout"
     }
 
     /// Absent optional fields take their defaults; `name` is required, and `type` unless the task
-    /// is a `sleep` node.
+    /// is a `sleep` or `wait_signal` node.
     public init(from decoder: any Decoder) throws {
         try StrictKeys.check(decoder, against: CodingKeys.self, what: "task")
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
             name: try container.decode(String.self, forKey: .name),
-            type: container.contains(.sleep) && !container.contains(.type) ? "" : try container.decode(String.self, forKey: .type),
+            type: (container.contains(.sleep) || container.contains(.waitSignal)) && !container.contains(.type)
+                ? "" : try container.decode(String.self, forKey: .type),
             dependsOn: try container.decodeIfPresent([String].self, forKey: .dependsOn) ?? [],
             retry: try container.decodeIfPresent(RetryPolicy.self, forKey: .retry) ?? RetryPolicy(),
             timeouts: try container.decodeIfPresent(TaskTimeouts.self, forKey: .timeouts) ?? TaskTimeouts(),
@@ -33,7 +36,9 @@ extension TaskDefinition: Codable {
             map: try container.decodeIfPresent(Bool.self, forKey: .map) ?? false,
             join: try container.decodeIfPresent(JoinPolicy.self, forKey: .join),
             startAfter: try DurationCoding.decode(container, forKey: .startAfter),
-            sleep: try DurationCoding.decode(container, forKey: .sleep)
+            sleep: try DurationCoding.decode(container, forKey: .sleep),
+            waitSignal: try container.decodeIfPresent(String.self, forKey: .waitSignal),
+            signalTimeout: try DurationCoding.decode(container, forKey: .signalTimeout)
         )
     }
 
@@ -41,7 +46,7 @@ extension TaskDefinition: Codable {
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(name, forKey: .name)
-        if !type.isEmpty || sleep == nil { try container.encode(type, forKey: .type) }
+        if !type.isEmpty || runsTask { try container.encode(type, forKey: .type) }
         if !dependsOn.isEmpty { try container.encode(dependsOn, forKey: .dependsOn) }
         if retry != RetryPolicy() { try container.encode(retry, forKey: .retry) }
         if !timeouts.isEmpty { try container.encode(timeouts, forKey: .timeouts) }
@@ -53,5 +58,7 @@ extension TaskDefinition: Codable {
         try container.encodeIfPresent(join, forKey: .join)
         try container.encodeIfPresent(startAfter.map(DurationCoding.format), forKey: .startAfter)
         try container.encodeIfPresent(sleep.map(DurationCoding.format), forKey: .sleep)
+        try container.encodeIfPresent(waitSignal, forKey: .waitSignal)
+        try container.encodeIfPresent(signalTimeout.map(DurationCoding.format), forKey: .signalTimeout)
     }
 }

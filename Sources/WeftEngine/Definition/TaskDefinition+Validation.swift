@@ -21,7 +21,21 @@ extension TaskDefinition {
         if !NameRules.isValidName(name, maxLength: limits.maxNameLength) {
             report(.invalidName, "invalid name \(NameRules.quoted(name)): \(NameRules.nameRule(limits.maxNameLength))")
         }
-        if sleep != nil {
+        if let waitSignal {
+            if !NameRules.isValidName(waitSignal, maxLength: limits.maxNameLength) {
+                report(.invalidSignal, "invalid signal name \(NameRules.quoted(waitSignal)): \(NameRules.nameRule(limits.maxNameLength))")
+            }
+            if !type.isEmpty { report(.invalidType, "a signal node runs no task: remove type (or wait_signal)") }
+            if map { report(.invalidMap, "a signal node cannot map") }
+            if retry != RetryPolicy() { report(.invalidRetryPolicy, "a signal node has no attempts to retry: remove retry") }
+            if !timeouts.isEmpty { report(.invalidTimeout, "a signal node's wait is limited by signal_timeout, not timeouts") }
+            if sleep != nil || startAfter != nil { report(.invalidSignal, "a signal node cannot also sleep or start_after") }
+        } else if signalTimeout != nil {
+            report(.invalidSignal, "signal_timeout without wait_signal")
+        }
+        if waitSignal != nil {
+            // A signal node: its options were checked above.
+        } else if sleep != nil {
             // A sleep node runs nothing: options about attempts would silently do nothing.
             if !type.isEmpty { report(.invalidType, "a sleep node runs no task: remove type (or sleep)") }
             if map { report(.invalidMap, "a sleep node cannot map") }
@@ -80,7 +94,7 @@ extension TaskDefinition {
             }
         }
 
-        for (field, value) in [("start_after", startAfter), ("sleep", sleep)] {
+        for (field, value) in [("start_after", startAfter), ("sleep", sleep), ("signal_timeout", signalTimeout)] {
             guard let value else { continue }
             if value <= .zero {
                 report(.invalidTimeout, "\(field) must be positive, not \(DurationCoding.format(value))")

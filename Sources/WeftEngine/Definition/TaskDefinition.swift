@@ -1,12 +1,18 @@
 /// One node of a workflow's DAG: which task type runs, after which nodes, and with which options
 /// (ARCHITECTURE.md §4). File fields: `name`, `type`, `depends_on`, `retry`, `timeouts`, `priority`,
-/// `queue`, `concurrency_key`, `cache_key`, `map`, `join`, `start_after`, `sleep`.
+/// `queue`, `concurrency_key`, `cache_key`, `map`, `join`, `start_after`, `sleep`, `wait_signal`,
+/// `signal_timeout`.
 ///
 /// Durable timers: `start_after: D` delays the node's first attempt by D after it becomes ready;
 /// a node with `sleep: D` (and no `type`) runs nothing — it succeeds D after it becomes ready, its
 /// output its input. Neither holds a worker slot while it waits: the wait is a timer of the
 /// scheduler, recorded with its deadline (an attempt row in `retry_wait`), re-armed on recovery
 /// and fired once.
+///
+/// Signals: a node with `wait_signal: NAME` (and no `type`) runs nothing — it succeeds when the
+/// run receives the signal NAME (`SignalRun`), its output the signal's payload. A signal that
+/// arrives before its node is reached is kept (durably) and consumed when it is; `signal_timeout`
+/// fails the node if none comes in time.
 ///
 /// Input: a node without parents receives the run's input; a node with one parent receives that
 /// parent's output; a node with several parents receives a JSON object keyed by parent name (see
@@ -42,6 +48,11 @@ public struct TaskDefinition: Hashable, Sendable {
     /// Makes this a sleep node: it succeeds this long after it becomes ready, with its input as
     /// its output, without a task (``type`` is empty).
     public var sleep: Duration?
+    /// Makes this a signal node: it succeeds with the payload of the first signal of this name the
+    /// run receives, without a task (``type`` is empty).
+    public var waitSignal: String?
+    /// How long a signal node waits before it fails (`Timeout`, not retried); nil: forever.
+    public var signalTimeout: Duration?
 
     /// The queue a node uses when its definition names none.
     public static let defaultQueue = "default"
@@ -59,7 +70,9 @@ public struct TaskDefinition: Hashable, Sendable {
         map: Bool = false,
         join: JoinPolicy? = nil,
         startAfter: Duration? = nil,
-        sleep: Duration? = nil
+        sleep: Duration? = nil,
+        waitSignal: String? = nil,
+        signalTimeout: Duration? = nil
     ) {
         self.name = name
         self.type = type
@@ -74,7 +87,12 @@ public struct TaskDefinition: Hashable, Sendable {
         self.join = join
         self.startAfter = startAfter
         self.sleep = sleep
+        self.waitSignal = waitSignal
+        self.signalTimeout = signalTimeout
     }
+
+    /// Whether a worker runs this node (false for sleep and signal nodes, which have no type).
+    public var runsTask: Bool { sleep == nil && waitSignal == nil }
 
     /// How long the node waits, once ready, before its first attempt (or, for a sleep node, before
     /// it succeeds); nil when it does not.

@@ -32,6 +32,12 @@ public enum HistoryEvent: Hashable, Sendable {
     case mapExpanded(node: NodeKey, width: Int)
     /// Every element of map node `node` succeeded; `output` is the array of their outputs.
     case mapCompleted(node: NodeKey, output: [UInt8])
+    /// Signal node `node` started waiting for signal `name` (attempt 1), until `deadline` if any.
+    case signalAwaited(node: NodeKey, name: String, deadline: EngineInstant?)
+    /// The run received signal `name` with `payload`; `seq` numbers the run's signals from 0.
+    case signalReceived(seq: Int, name: String, payload: [UInt8])
+    /// Signal `seq` was consumed by signal node `node` (which completes with its payload).
+    case signalConsumed(seq: Int, node: NodeKey)
     /// The run succeeded with `output`.
     case runCompleted(output: [UInt8])
     /// The run failed.

@@ -6,6 +6,7 @@
 ///                   ↑           ↓    ↘ failed
 ///                   └── backingOff ←┘  (attempt failed, retry pending)
 ///     (absent) → mapping(width) → succeeded | failed          (map nodes; no attempts of their own)
+///     (absent) → awaitingSignal → succeeded | failed           (signal nodes: attempt 1 is the wait)
 ///     any non-terminal → cancelled                             (the run closed)
 public struct NodeSnapshot: Hashable, Sendable, CustomStringConvertible {
     /// Where the node stands.
@@ -16,6 +17,8 @@ public struct NodeSnapshot: Hashable, Sendable, CustomStringConvertible {
         case started(worker: String)
         /// Attempt ``NodeSnapshot/attempts`` failed; the next one is due at `until`.
         case backingOff(until: EngineInstant)
+        /// A signal node waits for its signal, until `deadline` if it has one.
+        case awaitingSignal(deadline: EngineInstant?)
         /// A map node fanned out into `width` elements, some still running.
         case mapping(width: Int)
         /// Finished with `output`.
@@ -28,7 +31,7 @@ public struct NodeSnapshot: Hashable, Sendable, CustomStringConvertible {
         /// `true` for `succeeded`, `failed` and `cancelled`.
         public var isTerminal: Bool {
             switch self {
-            case .scheduled, .started, .backingOff, .mapping: false
+            case .scheduled, .started, .backingOff, .awaitingSignal, .mapping: false
             case .succeeded, .failed, .cancelled: true
             }
         }

@@ -29,6 +29,13 @@ extension RunSnapshot {
         case .mapCompleted(let node, let output):
             nodes[node] = NodeSnapshot(.succeeded(output: output), attempts: 0)
             removeElements(of: node.name)
+        case .signalAwaited(let node, _, let deadline):
+            nodes[node] = NodeSnapshot(.awaitingSignal(deadline: deadline), attempts: 1)
+        case .signalReceived(let seq, let name, let payload):
+            signals.append(PendingSignal(seq: seq, name: name, payload: payload))
+            nextSignalSeq = seq + 1
+        case .signalConsumed(let seq, _):
+            signals.removeAll { $0.seq == seq }
         case .runCompleted(let output):
             status = .succeeded
             self.output = output

@@ -24,6 +24,10 @@ public struct RunSnapshot: Hashable, Sendable {
     public var failure: RunFailure?
     /// Why the run was cancelled, when cancelled.
     public var cancelReason: String?
+    /// Signals received and not yet consumed by a signal node, in arrival order.
+    public var signals: [PendingSignal] = []
+    /// The number the next signal the run receives gets (signals received so far).
+    public var nextSignalSeq = 0
 
     /// A snapshot of a run; the default is a pending run, the starting point for ``apply(_:)``.
     public init(
@@ -40,5 +44,21 @@ public struct RunSnapshot: Hashable, Sendable {
         self.output = output
         self.failure = failure
         self.cancelReason = cancelReason
+    }
+}
+
+/// A signal a run received and no signal node has consumed yet.
+public struct PendingSignal: Hashable, Sendable {
+    /// Its number in the run (from 0, in arrival order).
+    public var seq: Int
+    /// Its name.
+    public var name: String
+    /// Its payload (JSON).
+    public var payload: [UInt8]
+
+    public init(seq: Int, name: String, payload: [UInt8]) {
+        self.seq = seq
+        self.name = name
+        self.payload = payload
     }
 }

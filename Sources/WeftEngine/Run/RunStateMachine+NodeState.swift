@@ -36,6 +36,9 @@ extension RunStateMachine {
             case running(worker: String, startToClose: EngineInstant?, heartbeat: EngineInstant?)
             /// Attempt `attempt` failed; attempt `attempt + 1` is due at `until`.
             case backingOff(until: EngineInstant)
+            /// A signal node's wait (attempt 1), timed out at `deadline` if it has one. No worker
+            /// runs it: results from workers are stale.
+            case awaitingSignal(deadline: EngineInstant?)
         }
 
         /// The latest attempt's number (1-based).
@@ -46,8 +49,10 @@ extension RunStateMachine {
 
         /// `true` while attempt `attempt` is queued or running (its results are accepted).
         var isOpen: Bool {
-            if case .backingOff = phase { return false }
-            return true
+            switch phase {
+            case .queued, .running: true
+            case .backingOff, .awaitingSignal: false
+            }
         }
 
         /// The deadline of the armed timeout of `kind`, if any.
@@ -56,6 +61,7 @@ extension RunStateMachine {
             case (.queued(let scheduleToStart), .scheduleToStart): scheduleToStart
             case (.running(_, let startToClose, _), .startToClose): startToClose
             case (.running(_, _, let heartbeat), .heartbeat): heartbeat
+            case (.awaitingSignal(let deadline), .startToClose): deadline
             default: nil
             }
         }
@@ -72,6 +78,8 @@ extension RunStateMachine {
                 return timers
             case .backingOff:
                 return [TimerID(.retryBackoff, node: node, attempt: attempt + 1)]
+            case .awaitingSignal(let deadline):
+                return deadline == nil ? [] : [TimerID(.timeout(.startToClose), node: node, attempt: attempt)]
             }
         }
 
@@ -81,6 +89,7 @@ extension RunStateMachine {
             case .queued: NodeSnapshot(.scheduled, attempts: attempt)
             case .running(let worker, _, _): NodeSnapshot(.started(worker: worker), attempts: attempt)
             case .backingOff(let until): NodeSnapshot(.backingOff(until: until), attempts: attempt)
+            case .awaitingSignal(let deadline): NodeSnapshot(.awaitingSignal(deadline: deadline), attempts: attempt)
             }
         }
     }

@@ -118,7 +118,8 @@ extension RunStateMachine {
     mutating func attemptEnded(_ slot: Slot, _ execution: Execution, failure: TaskFailure, now: EngineInstant, into actions: inout [Action]) {
         let node = key(for: slot)
         let policy = task(at: slot).retry
-        guard policy.allowsRetry(after: failure, attempt: execution.attempt) else {
+        // A signal node's wait that timed out is over: there is nothing to retry.
+        guard task(at: slot).waitSignal == nil, policy.allowsRetry(after: failure, attempt: execution.attempt) else {
             actions.append(.record(.nodeFailed(node: node, failure: failure)))
             unitFailed(slot, failure: failure, attempts: execution.attempt, now: now, into: &actions)
             return
@@ -226,12 +227,30 @@ extension RunStateMachine {
         if case .running = state, unfinished == 0 { completeRun(into: &actions) }
     }
 
-    /// Node `index` is ready: dispatch its first attempt, or fan out a map node. Returns `true` when
-    /// the node finished at once (a map over an empty or invalid list), for the caller to settle.
+    /// Node `index` is ready: dispatch its first attempt, fan out a map node, arm a durable timer
+    /// (start_after, sleep) or wait for a signal. Returns `true` when the node finished at once (a
+    /// map over an empty or invalid list, a signal that had already arrived), for the caller to
+    /// settle.
     mutating func activate(_ index: Int, now: EngineInstant, into actions: inout [Action]) -> Bool {
         precondition(nodes[index] == .waiting, "activating node '\(workflow.graph.tasks[index].name)' in state \(nodes[index])")
         let task = workflow.graph.tasks[index]
         let input = input(of: index)
+        if let name = task.waitSignal {
+            let node = NodeKey(task.name)
+            if let pending = pendingSignals.firstIndex(where: { $0.name == name }) {
+                // The signal came first: consume it now.
+                let signal = pendingSignals.remove(at: pending)
+                actions.append(.record(.signalConsumed(seq: signal.seq, node: node)))
+                actions.append(.record(.attemptCompleted(node: node, attempt: 1, output: signal.payload)))
+                finish(index, as: .succeeded(output: signal.payload, attempts: 1))
+                return true
+            }
+            let deadline = task.signalTimeout.map { now.advanced(by: $0) }
+            actions.append(.record(.signalAwaited(node: node, name: name, deadline: deadline)))
+            if let deadline { actions.append(.schedule(TimerID(.timeout(.startToClose), node: node, attempt: 1), at: deadline)) }
+            nodes[index] = .active(Execution(attempt: 1, input: input, phase: .awaitingSignal(deadline: deadline)))
+            return false
+        }
         if let delay = task.readyDelay {
             // A durable timer (start_after, sleep): "attempt 1 is due at `at`", recorded like a
             // retry so that recovery re-arms it at the same deadline.

@@ -35,6 +35,8 @@ extension RunStateMachine {
         now: EngineInstant
     ) throws(RecoveryError) -> (machine: RunStateMachine, actions: [Action]) {
         var machine = RunStateMachine(runID: runID, workflow: workflow, configuration: configuration, seed: seed)
+        machine.pendingSignals = snapshot.signals
+        machine.nextSignalSeq = snapshot.nextSignalSeq
         let graph = workflow.graph
 
         var plain: [Int: NodeSnapshot] = [:]
@@ -85,7 +87,7 @@ extension RunStateMachine {
             case .failed(let failure): machine.nodes[index] = .failed(failure, attempts: node.attempts)
             case .cancelled:
                 throw RecoveryError(.inconsistentSnapshot, node: NodeKey(graph.tasks[index].name), "a node of a running run is never cancelled")
-            case .scheduled, .started, .backingOff, .mapping: break
+            case .scheduled, .started, .backingOff, .awaitingSignal, .mapping: break
             }
         }
 
@@ -102,6 +104,12 @@ extension RunStateMachine {
             case .succeeded, .failed, .cancelled:
                 // Elements of a finished map node are history; a store may still list them.
                 continue
+            case .awaitingSignal(let deadline):
+                guard task.waitSignal != nil, node.attempts == 1 else {
+                    throw RecoveryError(.inconsistentSnapshot, node: key, "only a signal node waits for a signal, as attempt 1")
+                }
+                if let deadline { actions.append(.schedule(TimerID(.timeout(.startToClose), node: key, attempt: 1), at: deadline)) }
+                machine.nodes[index] = .active(Execution(attempt: 1, input: machine.input(of: index), phase: .awaitingSignal(deadline: deadline)))
             case .scheduled, .started, .backingOff:
                 guard !task.map else { throw RecoveryError(.inconsistentSnapshot, node: key, "a map node has no attempts of its own") }
                 guard machine.joinSatisfied(index) else {
@@ -141,7 +149,7 @@ extension RunStateMachine {
                         let execution = try machine.restoredExecution(.element(index, element), entry, input: list[element], now: now, into: &actions)
                         progress.elements.append(.active(execution))
                         progress.remaining += 1
-                    case .mapping, .failed, .cancelled:
+                    case .mapping, .awaitingSignal, .failed, .cancelled:
                         throw RecoveryError(.inconsistentSnapshot, node: elementKey, "an element of a mapping node is \(entry.status)")
                     }
                 }
@@ -155,6 +163,7 @@ extension RunStateMachine {
         machine.unfinished = machine.nodes.reduce(0) { $0 + ($1.isTerminal ? 0 : 1) }
         let finished = graph.tasks.indices.filter { machine.nodes[$0].isTerminal }
         machine.settle(finished, now: now, into: &actions)
+        machine.deliverPendingSignals(now: now, into: &actions)
         return (machine, actions)
     }
 
@@ -168,7 +177,7 @@ extension RunStateMachine {
             case .succeeded(let output): nodes[index] = .succeeded(output: output, attempts: node.attempts)
             case .failed(let failure): nodes[index] = .failed(failure, attempts: node.attempts)
             case .cancelled: nodes[index] = .cancelled(attempts: node.attempts)
-            case .scheduled, .started, .backingOff, .mapping:
+            case .scheduled, .started, .backingOff, .awaitingSignal, .mapping:
                 throw RecoveryError(
                     .inconsistentSnapshot, node: NodeKey(workflow.graph.tasks[index].name),
                     "a node of a closed run is \(node.status)"
@@ -203,8 +212,33 @@ extension RunStateMachine {
             }
             actions.append(.schedule(TimerID(.retryBackoff, node: key, attempt: node.attempts + 1), at: until))
             return Execution(attempt: node.attempts, input: input, phase: .backingOff(until: until))
-        case .mapping, .succeeded, .failed, .cancelled:
+        case .mapping, .awaitingSignal, .succeeded, .failed, .cancelled:
             preconditionFailure("restoring attempts of '\(key)' from status \(node.status)")
+        }
+    }
+}
+
+extension RunStateMachine {
+    /// Consumes kept signals for which a signal node now waits (after a recovery from a store
+    /// whose snapshot has both; the engine's own records never do).
+    mutating func deliverPendingSignals(now: EngineInstant, into actions: inout [Action]) {
+        var index = 0
+        while index < pendingSignals.count, case .running = state {
+            let signal = pendingSignals[index]
+            guard let node = workflow.graph.tasks.indices.first(where: { candidate in
+                guard workflow.graph.tasks[candidate].waitSignal == signal.name, case .active(let execution) = nodes[candidate],
+                      case .awaitingSignal = execution.phase else { return false }
+                return true
+            }), case .active(let execution) = nodes[node] else {
+                index += 1
+                continue
+            }
+            pendingSignals.remove(at: index)
+            let key = NodeKey(workflow.graph.tasks[node].name)
+            actions += closingActions(for: execution, node: key)
+            actions.append(.record(.signalConsumed(seq: signal.seq, node: key)))
+            actions.append(.record(.attemptCompleted(node: key, attempt: execution.attempt, output: signal.payload)))
+            unitSucceeded(.node(node), output: signal.payload, attempts: execution.attempt, now: now, into: &actions)
         }
     }
 }

@@ -4,6 +4,8 @@ extension RunStateMachine {
     /// ``recover(runID:workflow:snapshot:configuration:seed:now:)`` to rebuild the machine.
     public func snapshot() -> RunSnapshot {
         var snapshot = RunSnapshot(status: status, input: input)
+        snapshot.signals = pendingSignals
+        snapshot.nextSignalSeq = nextSignalSeq
         switch state {
         case .pending, .running: break
         case .succeeded(let output): snapshot.output = output

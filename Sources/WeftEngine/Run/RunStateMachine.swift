@@ -100,6 +100,10 @@ public struct RunStateMachine: Sendable {
     /// Nodes not yet succeeded, failed or cancelled; the run succeeds when it reaches 0.
     var unfinished: Int
     var random: SplitMix64
+    /// Signals received and not consumed yet, in arrival order.
+    var pendingSignals: [PendingSignal] = []
+    /// The number of the next signal received.
+    var nextSignalSeq = 0
 
     /// A pending run of `workflow`. `seed` seeds the backoff jitter (any value; the shell may take it
     /// from the system generator or derive it from the run id).
@@ -285,6 +289,33 @@ public struct RunStateMachine: Sendable {
             actions.append(.record(.attemptTimedOut(node: id.node, attempt: id.attempt, timeout: kind)))
             attemptEnded(slot, execution, failure: .timeout(kind), now: now, into: &actions)
         }
+        return actions
+    }
+
+    /// The run received signal `name` with `payload` (JSON). The first signal node waiting for
+    /// `name` (in topological order) succeeds with the payload; when none waits yet, the signal is
+    /// kept and consumed by the first one that does. Either way it is recorded first
+    /// (``HistoryEvent/signalReceived(seq:name:payload:)``), so a signal acknowledged to its sender
+    /// is never lost. Only while the run is running.
+    public mutating func signalReceived(name: String, payload: [UInt8], now: EngineInstant) -> [Action] {
+        guard case .running = state else { return [.ignored(IgnoredEvent(.runNotRunning))] }
+        let seq = nextSignalSeq
+        nextSignalSeq += 1
+        var actions: [Action] = [.record(.signalReceived(seq: seq, name: name, payload: payload))]
+        let waiting = workflow.graph.tasks.indices.first { index in
+            guard workflow.graph.tasks[index].waitSignal == name, case .active(let execution) = nodes[index],
+                  case .awaitingSignal = execution.phase else { return false }
+            return true
+        }
+        guard let index = waiting, case .active(let execution) = nodes[index] else {
+            pendingSignals.append(PendingSignal(seq: seq, name: name, payload: payload))
+            return actions
+        }
+        let node = NodeKey(workflow.graph.tasks[index].name)
+        actions += closingActions(for: execution, node: node)
+        actions.append(.record(.signalConsumed(seq: seq, node: node)))
+        actions.append(.record(.attemptCompleted(node: node, attempt: execution.attempt, output: payload)))
+        unitSucceeded(.node(index), output: payload, attempts: execution.attempt, now: now, into: &actions)
         return actions
     }
 

@@ -116,6 +116,13 @@ enum CoordinatorHandlers {
                 try await client.unary(ClientMethods.cancelRun, request: request, response: CancelRunResponse.self, options: options)
             }
         }
+        router.unary(ClientMethods.signalRun, request: SignalRunRequest.self, response: SignalRunResponse.self) { request, context in
+            try RequestChecks.check(request, maxInputBytes: maxInputBytes)
+            let partition = request.runID.partition(count: try await directory.partitions())
+            return try await forward(partition, directory: directory, context: context) { client, options in
+                try await client.unary(ClientMethods.signalRun, request: request, response: SignalRunResponse.self, options: options)
+            }
+        }
         router.unary(ClientMethods.retryRun, request: RetryRunRequest.self, response: StartRunResponse.self) { request, context in
             let found = try await reads.withStore(for: context.peer.address) { try await $0.run(request.runID, includeTasks: false) }
             guard let previous = found else {

@@ -87,6 +87,16 @@ struct RunRecorder: Sendable {
         case .mapCompleted(let node, let output):
             batch.finishes.append(AttemptFinish(runID: runID, node: node.description, attempt: 1, status: .succeeded, output: output, finishedAt: at))
             history("map_completed", "\(node)")
+        case .signalAwaited(let node, let name, let deadline):
+            batch.attempts.append(AttemptRow(
+                runID: runID, node: node.description, attempt: 1, status: .awaitingSignal, scheduledAt: at,
+                output: deadline.map { Array(String($0.unixMilliseconds).utf8) }))
+            history("signal_awaited", "\(node)#1 \(name)")
+        case .signalReceived(let seq, let name, let payload):
+            batch.signals.append(SignalRow(runID: runID, seq: seq, name: name, payload: payload, receivedAt: at))
+            history("signal_received", "\(name) #\(seq)")
+        case .signalConsumed(let seq, let node):
+            batch.signalConsumptions.append(SignalConsumption(runID: runID, seq: seq, node: node.description))
         case .runCompleted(let output):
             batch.closes.append(RunClose(runID: runID, status: .succeeded, output: output, closedAt: at))
         case .runFailed(let failure):
@@ -114,6 +124,9 @@ enum RunRecovery {
             switch AttemptStatus(rawValue: attempt.status) {
             case .scheduled: status = .scheduled
             case .retryWait: status = .backingOff(until: EngineInstant(unixMilliseconds: attempt.scheduledAt))
+            case .awaitingSignal:
+                status = .awaitingSignal(deadline: attempt.output.flatMap { Int64(String(decoding: $0, as: UTF8.self)) }
+                    .map { EngineInstant(unixMilliseconds: $0) })
             case .mapping: status = .mapping(width: Int(String(decoding: attempt.output ?? [], as: UTF8.self)) ?? 0)
             case .succeeded: status = .succeeded(output: attempt.output ?? [])
             case .failed, .timedOut:
@@ -130,7 +143,10 @@ enum RunRecovery {
             nodes[key] = NodeSnapshot(status, attempts: attempts)
         }
         for key in nodes.keys where key.index != nil && terminalMaps.contains(key.name) { nodes[key] = nil }
-        return RunSnapshot(status: .running, input: run.input, nodes: nodes)
+        var snapshot = RunSnapshot(status: .running, input: run.input, nodes: nodes)
+        snapshot.signals = run.pendingSignals
+        snapshot.nextSignalSeq = run.nextSignalSeq
+        return snapshot
     }
 
     /// `runs.priority` (0 critical … 3 low) → ready-queue level (3 critical … 0 low); nil for the

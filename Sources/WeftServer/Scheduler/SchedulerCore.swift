@@ -465,13 +465,49 @@ actor SchedulerCore {
     /// Refuses a run whose tasks could never run: a queue that has workers, none of which registered
     /// the task's type. (A queue with no worker connected yet is not judged: workers may come.)
     private func checkTaskTypes(of workflow: ValidatedWorkflow) throws {
-        for task in workflow.tasks where task.sleep == nil {  // a sleep node runs no task
+        for task in workflow.tasks where task.runsTask {  // sleep and signal nodes run no task
             let serving = sessions.values.filter { $0.queues.contains(task.queue) }
             guard !serving.isEmpty, !serving.contains(where: { $0.taskTypes.isEmpty || $0.taskTypes.contains(task.type) }) else { continue }
             let offered = Set(serving.flatMap(\.taskTypes)).sorted().joined(separator: ", ")
             throw RPCError(
                 .failedPrecondition,
                 "task '\(task.name)' has type '\(task.type)', which no worker of queue '\(task.queue)' runs (they run: \(offered))")
+        }
+    }
+
+    /// Delivers a signal to an open run of this scheduler (`SignalRun`). Returns whether a
+    /// waiting node took it now (false: kept until a node waits for it). Acknowledged only after
+    /// the signal is committed.
+    func signalRun(_ request: SignalRunRequest) async throws -> Bool {
+        try RequestChecks.check(request, maxInputBytes: configuration.maxInputBytes)
+        let id = request.runID
+        try requireServing(id.partition(count: partitionCount))
+        if runs[id]?.pendingStart != nil {
+            _ = try await withCheckedThrowingContinuation { runs[id]!.pendingStart!.append($0) }
+        }
+        guard let run = runs[id] else {
+            guard let info = try await store.run(id, includeTasks: false) else {
+                throw RPCError(.notFound, "no run \(id)")
+            }
+            throw RPCError(.failedPrecondition, "run \(id) is closed (\(info.status)): it takes no more signals")
+        }
+        let waiting = run.machine.workflow.tasks.compactMap(\.waitSignal)
+        guard waiting.contains(request.name) else {
+            let names = waiting.isEmpty ? "no signal" : Set(waiting).sorted().map { MessageText.quoted($0) }.joined(separator: ", ")
+            throw RPCError(
+                .invalidArgument,
+                "workflow \(MessageText.quoted(run.machine.workflow.name)) has no node waiting for signal \(MessageText.quoted(request.name)) (it waits for \(names))")
+        }
+        let payload = request.payload.isEmpty ? Array("null".utf8) : request.payload
+        let actions = run.machine.signalReceived(name: Self.storable(request.name), payload: payload, now: now())
+        if case .ignored? = actions.first {
+            throw RPCError(.failedPrecondition, "run \(id) is not running (\(run.machine.status)): it takes no signals")
+        }
+        let delivered = actions.contains { if case .record(.signalConsumed) = $0 { true } else { false } }
+        switch await process(id, actions) {
+        case .committed: return delivered
+        case .notOwner(let partition): throw RPCError.notOwner(partition, owner: nil, "its fence moved on")
+        default: throw RPCError(.unavailable, "the signal could not be stored; retry")
         }
     }
 

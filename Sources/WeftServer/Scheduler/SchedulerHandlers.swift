@@ -9,6 +9,9 @@ enum SchedulerHandlers {
         router.unary(ClientMethods.startRun, request: StartRunRequest.self, response: StartRunResponse.self) { request, _ in
             try await core.startRun(request)
         }
+        router.unary(ClientMethods.signalRun, request: SignalRunRequest.self, response: SignalRunResponse.self) { request, _ in
+            SignalRunResponse(delivered: try await core.signalRun(request))
+        }
         router.unary(ClientMethods.cancelRun, request: CancelRunRequest.self, response: CancelRunResponse.self) { request, _ in
             CancelRunResponse(status: try await core.cancelRun(request.runID, reason: request.reason))
         }

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import WeftCore
+import WeftEngine
 import WeftPostgres
 import WeftWire
 
@@ -237,6 +238,33 @@ public struct RunStore: Sendable {
             SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::int8[], $4::int4[], $5::text[], $6::bytea[])
             ON CONFLICT DO NOTHING
             """, on: connection)
+        // 7. Signals received, then those taken (a signal may be both in one batch).
+        var signals = Columns(.uuid, .int4, .text, .bytea, .timestamptz)
+        for row in live.lazy.flatMap(\.signals) {
+            signals[0].append(row.runID)
+            signals[1].append(row.seq)
+            signals[2].append(row.name)
+            signals[3].append(bytes: row.payload)
+            signals[4].append(PostgresTimestamp(unixMicroseconds: row.receivedAt))
+        }
+        try signals.run(
+            """
+            INSERT INTO run_signals (run_id, seq, name, payload, received_at)
+            SELECT * FROM unnest($1::uuid[], $2::int4[], $3::text[], $4::bytea[], $5::timestamptz[])
+            ON CONFLICT DO NOTHING
+            """, on: connection)
+        var consumed = Columns(.uuid, .int4, .text)
+        for row in live.lazy.flatMap(\.signalConsumptions) {
+            consumed[0].append(row.runID)
+            consumed[1].append(row.seq)
+            consumed[2].append(row.node)
+        }
+        try consumed.run(
+            """
+            UPDATE run_signals AS s SET consumed_by = v.node
+            FROM unnest($1::uuid[], $2::int4[], $3::text[]) AS v(run_id, seq, node)
+            WHERE s.run_id = v.run_id AND s.seq = v.seq AND s.consumed_by IS NULL
+            """, on: connection)
         return outcomes
     }
 
@@ -300,6 +328,22 @@ public struct RunStore: Sendable {
                 node: try row.string("node") ?? "", attempt: try row.int("attempt") ?? 1, status: try row.string("status") ?? "",
                 scheduledAt: try row.int64("scheduled_ms") ?? 0, worker: try row.string("worker"), errorKind: try row.string("error_kind"),
                 error: try row.string("error"), output: try row.bytes("output")))
+        }
+        // Signals: the ones still waiting for a node, and how many each run has had.
+        let signals = try await connection.query(
+            """
+            SELECT s.run_id, s.seq, s.name, s.payload, s.consumed_by IS NULL AS pending
+            FROM run_signals s JOIN runs r ON r.run_id = s.run_id
+            WHERE r.partition = ANY($1::int[]) AND r.closed_at IS NULL
+            ORDER BY s.run_id, s.seq
+            """, [list])
+        for row in signals {
+            guard let id = (try row["run_id", as: RunID.self]), byID[id] != nil else { continue }
+            let seq = try row.int("seq") ?? 0
+            byID[id]!.nextSignalSeq = max(byID[id]!.nextSignalSeq, seq + 1)
+            if try row.bool("pending") ?? false {
+                byID[id]!.pendingSignals.append(PendingSignal(seq: seq, name: try row.string("name") ?? "", payload: try row.bytes("payload") ?? []))
+            }
         }
         return Array(byID.values)
     }

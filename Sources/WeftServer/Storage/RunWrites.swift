@@ -14,10 +14,17 @@ public struct RunWriteBatch: Sendable {
     public var finishes: [AttemptFinish] = []
     public var closes: [RunClose] = []
     public var history: [HistoryRow] = []
+    /// Signals received (`run_signals` rows).
+    public var signals: [SignalRow] = []
+    /// Signals taken by signal nodes.
+    public var signalConsumptions: [SignalConsumption] = []
 
     public init(partition: PartitionID) { self.partition = partition }
 
-    public var isEmpty: Bool { newRun == nil && attempts.isEmpty && finishes.isEmpty && closes.isEmpty && history.isEmpty }
+    public var isEmpty: Bool {
+        newRun == nil && attempts.isEmpty && finishes.isEmpty && closes.isEmpty && history.isEmpty && signals.isEmpty
+            && signalConsumptions.isEmpty
+    }
 }
 
 /// What became of one batch (ARCHITECTURE.md §6: a write that fails on one record's data fails
@@ -54,7 +61,7 @@ public struct AttemptRow: Sendable {
     public var runID: RunID
     public var node: String
     public var attempt: Int
-    /// `scheduled`, `retry_wait` or `mapping`.
+    /// `scheduled`, `retry_wait`, `mapping` or `awaiting_signal`.
     public var status: AttemptStatus
     public var scheduledAt: Int64
     public var output: [UInt8]?
@@ -82,6 +89,23 @@ public struct RunClose: Sendable {
     public var output: [UInt8]?
     public var error: String?
     public var closedAt: Int64
+}
+
+/// A signal a run received (`run_signals`).
+public struct SignalRow: Sendable {
+    public var runID: RunID
+    public var seq: Int
+    public var name: String
+    public var payload: [UInt8]
+    /// Unix microseconds.
+    public var receivedAt: Int64
+}
+
+/// Signal `seq` of a run was taken by signal node `node`.
+public struct SignalConsumption: Sendable {
+    public var runID: RunID
+    public var seq: Int
+    public var node: String
 }
 
 public struct HistoryRow: Sendable {

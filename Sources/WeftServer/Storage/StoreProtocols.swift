@@ -1,4 +1,5 @@
 import WeftCore
+import WeftEngine
 import WeftPostgres
 import WeftWire
 
@@ -40,6 +41,10 @@ struct StoredOpenRun: Sendable {
     var priority: Int
     var input: [UInt8]
     var latestAttempts: [StoredAttempt]
+    /// Signals received and not taken yet, in order.
+    var pendingSignals: [PendingSignal] = []
+    /// The number of the next signal (signals received so far).
+    var nextSignalSeq = 0
 }
 
 /// The latest attempt row of a node.

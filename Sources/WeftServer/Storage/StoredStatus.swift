@@ -9,17 +9,20 @@ public enum AttemptStatus: String, Sendable, Hashable, CaseIterable {
     case retryWait = "retry_wait"
     /// A map node's own row while its elements run; `output` holds the width.
     case mapping
+    /// A signal node's wait (attempt 1); `output` holds its deadline (Unix milliseconds, as
+    /// text) when it has one.
+    case awaitingSignal = "awaiting_signal"
     case succeeded
     case failed
     case timedOut = "timed_out"
     case cancelled
 
     /// Statuses of a row that can still change (the "still open" test of the writer's updates).
-    public static let open: [AttemptStatus] = [.scheduled, .retryWait, .mapping]
+    public static let open: [AttemptStatus] = [.scheduled, .retryWait, .mapping, .awaitingSignal]
 
     public var isOpen: Bool { Self.open.contains(self) }
 
-    /// `'scheduled', 'retry_wait', 'mapping'`, for the writer's fixed SQL texts.
+    /// `'scheduled', 'retry_wait', 'mapping', 'awaiting_signal'`, for the writer's fixed SQL texts.
     static let openSQLList = open.map { "'\($0.rawValue)'" }.joined(separator: ", ")
 
     /// How a client sees a row (`started`: a worker took the attempt).
@@ -27,7 +30,7 @@ public enum AttemptStatus: String, Sendable, Hashable, CaseIterable {
         switch self {
         case .scheduled: started ? .running : .ready
         case .retryWait: .retryWait
-        case .mapping: .running
+        case .mapping, .awaitingSignal: .running
         case .succeeded: .succeeded
         case .failed, .timedOut: .failed
         case .cancelled: .cancelled

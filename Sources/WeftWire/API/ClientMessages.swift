@@ -9,6 +9,7 @@ public enum ClientMethods {
     public static let listWorkflows = "weft.api.v1.Client/ListWorkflows"
     public static let getWorkflow = "weft.api.v1.Client/GetWorkflow"
     public static let getRunHistory = "weft.api.v1.Client/GetRunHistory"
+    public static let signalRun = "weft.api.v1.Client/SignalRun"
     public static let startRun = "weft.api.v1.Client/StartRun"
     public static let getRun = "weft.api.v1.Client/GetRun"
     public static let waitRun = "weft.api.v1.Client/WaitRun"
@@ -411,7 +412,8 @@ public struct RunHistoryEntry: Hashable, Sendable {
     public var atMicros: Int64
     /// What: `run_started`, `attempt_scheduled`, `attempt_started`, `attempt_succeeded`,
     /// `attempt_failed`, `attempt_timed_out`, `attempt_cancelled`, `retry_scheduled`, `timer_started`, `node_failed`,
-    /// `map_expanded`, `map_completed`, `run_succeeded`, `run_failed`, `run_cancelled`.
+    /// `map_expanded`, `map_completed`, `signal_awaited`, `signal_received`, `run_succeeded`, `run_failed`,
+    /// `run_cancelled`.
     public var kind: String
     /// The step or map element it concerns (empty for the run's own entries).
     public var node: String
@@ -449,3 +451,28 @@ public struct GetRunHistoryResponse: Hashable, Sendable {
         self.truncated = truncated
     }
 }
+
+/// `SignalRun`: signal `name` with `payload` for run `runID`.
+public struct SignalRunRequest: Hashable, Sendable {
+    /// The run.
+    public var runID: RunID
+    /// The signal's name (what a `wait_signal` node waits for).
+    public var name: String
+    /// Its payload: JSON (empty means `null`); the output of the node that takes it.
+    public var payload: [UInt8]
+    /// The request.
+    public init(runID: RunID, name: String, payload: [UInt8]) {
+        self.runID = runID
+        self.name = name
+        self.payload = payload
+    }
+}
+
+/// What `SignalRun` did.
+public struct SignalRunResponse: Hashable, Sendable {
+    /// True: a waiting node took the signal now. False: it is kept until a node waits for it.
+    public var delivered: Bool
+    /// The response.
+    public init(delivered: Bool) { self.delivered = delivered }
+}
+

@@ -648,3 +648,49 @@ extension GetRunHistoryResponse: WireMessage {
         }
     }
 }
+
+extension SignalRunRequest: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = Weft__Api__V1__SignalRunRequest()
+        weft__api__v1__signal_run_request__init(&m)
+        m.run_id = a.runID(runID)
+        m.name = a.string(name)
+        m.payload = a.bytes(payload)
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__signal_run_request__get_packed_size, pack: weft__api__v1__signal_run_request__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "SignalRunRequest", unpack: weft__api__v1__signal_run_request__unpack, free: weft__api__v1__signal_run_request__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__SignalRunRequest) throws(WireError) -> SignalRunRequest in
+            SignalRunRequest(
+                runID: try decodeRunID(m.run_id, field: "SignalRunRequest.run_id"),
+                name: swiftString(m.name),
+                payload: swiftBytes(m.payload))
+        }
+    }
+}
+
+extension SignalRunResponse: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = Weft__Api__V1__SignalRunResponse()
+        weft__api__v1__signal_run_response__init(&m)
+        m.delivered = delivered ? 1 : 0
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__signal_run_response__get_packed_size, pack: weft__api__v1__signal_run_response__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "SignalRunResponse", unpack: weft__api__v1__signal_run_response__unpack, free: weft__api__v1__signal_run_response__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__SignalRunResponse) throws(WireError) -> SignalRunResponse in
+            SignalRunResponse(
+                delivered: m.delivered != 0)
+        }
+    }
+}

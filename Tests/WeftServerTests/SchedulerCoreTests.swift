@@ -14,6 +14,8 @@ struct CoreHarness {
     static let partitionCount = 4
     static let one = #"{"name":"one","tasks":[{"name":"a","type":"noop"}]}"#
     static let other = #"{"name":"other","tasks":[{"name":"b","type":"noop"}]}"#
+    /// A signal node behind a task no worker runs here: signals to it are kept, not taken.
+    static let waits = #"{"name":"waits","tasks":[{"name":"a","type":"noop"},{"name":"s","wait_signal":"go","depends_on":["a"]}]}"#
 
     let store: InMemoryRunStore
     let core: SchedulerCore
@@ -47,7 +49,7 @@ struct CoreHarness {
         configuration.randomSeed = 42
         let core = SchedulerCore(
             loop: .shared, writer: writer, store: store,
-            catalog: WorkflowCatalog(store: InMemoryDefinitions(["one": one, "other": other])), fences: fences, storage: storage,
+            catalog: WorkflowCatalog(store: InMemoryDefinitions(["one": one, "other": other, "waits": waits])), fences: fences, storage: storage,
             partitionCount: partitionCount, configuration: configuration, logger: logger)
         try await core.recover(fences: claimed)
         return CoreHarness(store: store, core: core, fences: fences, storage: storage, writer: writer, writerTask: writerTask, clock: clock)
@@ -74,6 +76,31 @@ struct CoreHarness {
 
 @Suite("SchedulerCore (in-memory store)")
 struct SchedulerCoreTests {
+    @Test("signals a run keeps for nodes not reached yet are bounded; a name no node waits for is refused")
+    func signals_boundedAndChecked() async throws {
+        let harness = try await CoreHarness.make()
+        let id = harness.runID()
+        _ = try await harness.start(id, workflow: "waits")
+        for _ in 0..<SchedulerCore.maxPendingSignals {
+            #expect(try await harness.core.signalRun(SignalRunRequest(runID: id, name: "go", payload: Array("1".utf8))) == false)
+        }
+        await #expect(throws: RPCError(
+            .resourceExhausted,
+            "run \(id) already holds \(SchedulerCore.maxPendingSignals) signals no node has taken; send more once its signal nodes take them"
+        )) {
+            try await harness.core.signalRun(SignalRunRequest(runID: id, name: "go", payload: []))
+        }
+        let wrong = await #expect(throws: RPCError.self) {
+            try await harness.core.signalRun(SignalRunRequest(runID: id, name: "stop", payload: []))
+        }
+        #expect(wrong?.code == .invalidArgument && wrong?.message.contains("it waits for 'go'") == true)
+        let notJSON = await #expect(throws: RPCError.self) {
+            try await harness.core.signalRun(SignalRunRequest(runID: id, name: "go", payload: Array("{nope".utf8)))
+        }
+        #expect(notJSON?.code == .invalidArgument)
+        await harness.stop()
+    }
+
     @Test("a start commits the run and its first attempt before it is answered")
     func start_commitsThenAnswers() async throws {
         let harness = try await CoreHarness.make()

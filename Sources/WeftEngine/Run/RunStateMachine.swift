@@ -292,6 +292,9 @@ public struct RunStateMachine: Sendable {
         return actions
     }
 
+    /// Signals received that no signal node has taken yet.
+    public var pendingSignalCount: Int { pendingSignals.count }
+
     /// The run received signal `name` with `payload` (JSON). The first signal node waiting for
     /// `name` (in topological order) succeeds with the payload; when none waits yet, the signal is
     /// kept and consumed by the first one that does. Either way it is recorded first

@@ -498,6 +498,13 @@ actor SchedulerCore {
                 .invalidArgument,
                 "workflow \(MessageText.quoted(run.machine.workflow.name)) has no node waiting for signal \(MessageText.quoted(request.name)) (it waits for \(names))")
         }
+        // A run keeps signals for nodes not reached yet, in memory and in Postgres: bounded, so
+        // that a sender in a loop cannot grow the scheduler.
+        guard run.machine.pendingSignalCount < Self.maxPendingSignals else {
+            throw RPCError(
+                .resourceExhausted,
+                "run \(id) already holds \(Self.maxPendingSignals) signals no node has taken; send more once its signal nodes take them")
+        }
         let payload = request.payload.isEmpty ? Array("null".utf8) : request.payload
         let actions = run.machine.signalReceived(name: Self.storable(request.name), payload: payload, now: now())
         if case .ignored? = actions.first {
@@ -510,6 +517,9 @@ actor SchedulerCore {
         default: throw RPCError(.unavailable, "the signal could not be stored; retry")
         }
     }
+
+    /// The most signals a run may hold that no node has taken.
+    static let maxPendingSignals = 1_000
 
     func cancelRun(_ id: RunID, reason: String) async throws -> WeftWire.RunStatus {
         try RequestChecks.check(CancelRunRequest(runID: id, reason: reason))

@@ -107,3 +107,54 @@ struct RunStateMachineTimerTests {
         #expect(again == workflow)
     }
 }
+
+@Suite("RunStateMachine: the workflow's timeout")
+struct RunStateMachineRunTimeoutTests {
+    typealias F = Fixtures
+
+    static func timed(_ timeout: Duration = .seconds(60)) throws -> ValidatedWorkflow {
+        try WorkflowDefinition(name: "timed", tasks: [TaskDefinition(name: "slow", type: "echo")], timeout: timeout).validated()
+    }
+
+    @Test("past the timeout (from the run's creation) the run fails with RunTimeout and its attempt is cancelled")
+    func timeout_failsRun() throws {
+        var run = RunDriver(workflow: try Self.timed())
+        let created = EngineInstant(unixMilliseconds: Int64(run.machine.runID.unixMilliseconds))
+        let started = run.start("1")
+        #expect(started.contains(.schedule(.run, at: created.advanced(by: .seconds(60)))))
+        run.take(F.k("slow"))
+        _ = run.advance(by: 120_000)
+        guard case .failed(let failure)? = run.outcome else {
+            Issue.record("expected the run to fail, got \(String(describing: run.outcome))")
+            return
+        }
+        #expect(failure.failure.kind == TaskFailure.runTimeoutKind && failure.node.name.isEmpty)
+        #expect(failure.description == "the run failed: RunTimeout: the run did not finish within its timeout of 1m")
+        #expect(run.cancelledAttempts.contains { $0.0 == F.k("slow") })
+    }
+
+    @Test("a run that finishes first is not failed by its late timer; recovery re-arms the same deadline")
+    func timeout_recovery() throws {
+        var run = RunDriver(workflow: try Self.timed())
+        run.start("1")
+        try run.crashAndRecover()
+        let created = EngineInstant(unixMilliseconds: Int64(run.machine.runID.unixMilliseconds))
+        #expect(run.nextTimer()?.0 == .run && run.nextTimer()?.1 == created.advanced(by: .seconds(60)))
+        run.take(F.k("slow"))
+        run.complete(F.k("slow"), "2")
+        #expect(run.outcome == .completed(F.b("2")))
+        #expect(run.send { $0.timerFired(.run, now: $1) } == [.ignored(IgnoredEvent(.runNotRunning, node: NodeKey(""), attempt: 0))])
+    }
+
+    @Test("the timeout is part of the version; without it the canonical bytes are unchanged")
+    func timeout_canonical() throws {
+        let plain = try WorkflowDefinition(name: "timed", tasks: [TaskDefinition(name: "slow", type: "echo")]).validated()
+        let timed = try Self.timed(.seconds(3600))
+        #expect(String(decoding: timed.canonicalJSON, as: UTF8.self).hasSuffix(#"],"timeout":"1h"}"#))
+        #expect(!String(decoding: plain.canonicalJSON, as: UTF8.self).contains("timeout\":\"1h"))
+        #expect(plain.version != timed.version)
+        #expect(throws: DefinitionError.self) {
+            try WorkflowDefinition(name: "t", tasks: [TaskDefinition(name: "a", type: "echo")], timeout: .zero).validated()
+        }
+    }
+}

@@ -257,6 +257,21 @@ extension ProcessTests {
             }
         }
 
+        @Test("a workflow's timeout fails a run that takes too long, with RunTimeout, and stops its attempt")
+        func workflowTimeout_failsRun() async throws {
+            try await ProcessCluster.with { cluster in
+                try await cluster.start(workers: 1)
+                let client = try cluster.client()
+                try await client.register(definitionJSON: Array(#"{"name":"bounded","timeout":"1500ms","tasks":[{"name":"nap","type":"sleep"}]}"#.utf8))
+                let run = try await client.start(workflow: "bounded", inputJSON: Array(#"{"duration": "30s"}"#.utf8))
+                let info = try await client.wait(for: run, timeout: .seconds(60))
+                #expect(info.status == .failed && info.error.contains("RunTimeout") && info.error.contains("1.5s"), "\(info.error)")
+                #expect(info.closedAtMilliseconds - info.createdAtMilliseconds >= 1500)
+                #expect(try await client.describe(run).tasks.first?.status == .cancelled)
+                await client.close()
+            }
+        }
+
         @Test("kill -9 of a worker in the middle of a task: the task is retried on another worker")
         func workerKilled_taskRetriedElsewhere() async throws {
             try await ProcessCluster.with { cluster in

@@ -159,3 +159,17 @@ struct WeftTestingSignalTests {
         #expect(late.status == .failed && late.elapsed == .seconds(60))
     }
 }
+
+@Suite("WeftTesting: the workflow's timeout")
+struct WeftTestingRunTimeoutTests {
+    @Test("a hanging step fails the run at the workflow's timeout, on the virtual clock")
+    func runTimeout() async throws {
+        var env = WeftTestEnvironment()
+        env.inject(.hang, into: "a")
+        let workflow = Workflow("w", Step("a", type: "echo")).timeout(.seconds(600))
+        #expect(String(decoding: try workflow.definitionJSON(), as: UTF8.self).hasSuffix(#","timeout":"10m"}"#))
+        let run = try await env.run(workflow, input: JSONValue.null)
+        #expect(run.status == .failed && run.elapsed == .seconds(600))
+        #expect(run.error.contains("RunTimeout"), "\(run.error)")
+    }
+}

@@ -1,3 +1,5 @@
+import WeftCore
+
 /// A named workflow: a graph of steps that takes `Input` (the run's input) and gives `Output` (the
 /// run's output), ready to register with ``WeftClient/register(_:)``.
 ///
@@ -17,6 +19,8 @@ public struct Workflow<Input: Codable & Sendable, Output: Codable & Sendable>: S
     public let name: String
     /// Its steps and dependencies.
     public let graph: StepGraph
+    /// The longest a run may take (``timeout(_:)``); nil: no limit.
+    public private(set) var runTimeout: Duration?
 
     /// The workflow `name` made of `flow`.
     public init(_ name: String, _ flow: some WorkflowGraph<Input, Output>) {
@@ -28,6 +32,15 @@ public struct Workflow<Input: Codable & Sendable, Output: Codable & Sendable>: S
     /// the previous stage's last steps (the same as joining the stages with `>>>`).
     public init(_ name: String, @StagesBuilder _ stages: () -> Flow<Input, Output>) {
         self.init(name, stages())
+    }
+
+    /// Limits how long a run may take, from its start to its close: past it the run fails
+    /// (`RunTimeout`) and its attempts in flight are cancelled. The deadline is durable (it follows
+    /// from the run's id), so restarts do not move it.
+    public func timeout(_ limit: Duration) -> Self {
+        var copy = self
+        copy.runTimeout = limit
+        return copy
     }
 
     /// The definition in the file format of ARCHITECTURE.md §4, as JSON (object keys sorted, so
@@ -66,7 +79,9 @@ public struct Workflow<Input: Codable & Sendable, Output: Codable & Sendable>: S
             object.merge(step.options) { _, new in new }
             return .object(object)
         }
-        return JSONValue.object(["name": .string(name), "tasks": .array(tasks)]).serialized()
+        var definition: [String: JSONValue] = ["name": .string(name), "tasks": .array(tasks)]
+        if let runTimeout { definition["timeout"] = .string(DurationText.format(runTimeout)) }
+        return JSONValue.object(definition).serialized()
     }
 }
 

@@ -12,7 +12,7 @@
 ///
 /// Changing these rules changes every version hash: treat them as a stored format.
 enum CanonicalEncoding {
-    static func encode(name: String, tasks: [TaskDefinition]) -> [UInt8] {
+    static func encode(name: String, tasks: [TaskDefinition], timeout: Duration? = nil) -> [UInt8] {
         var out = JSONWriter()
         out.raw("{\"name\":")
         out.string(name)
@@ -22,7 +22,12 @@ enum CanonicalEncoding {
             if position > 0 { out.raw(",") }
             encode(task, into: &out)
         }
-        out.raw("]}")
+        out.raw("]")
+        if let timeout {  // after "tasks" in byte order; absent: the bytes (and versions) of before
+            out.raw(",\"timeout\":")
+            out.string(DurationCoding.format(timeout))
+        }
+        out.raw("}")
         return out.bytes
     }
 

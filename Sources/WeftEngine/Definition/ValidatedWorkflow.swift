@@ -40,7 +40,7 @@ public struct ValidatedWorkflow: Sendable, Equatable, CustomStringConvertible {
             self.children = children
             self.roots = tasks.indices.filter { parents[$0].isEmpty }
             self.leaves = tasks.indices.filter { children[$0].isEmpty }
-            let canonical = CanonicalEncoding.encode(name: definition.name, tasks: tasks)
+            let canonical = CanonicalEncoding.encode(name: definition.name, tasks: tasks, timeout: definition.timeout)
             self.canonicalJSON = canonical
             self.version = WorkflowVersion(rawValue: StableHash.xxh64(canonical))
         }

@@ -2,6 +2,7 @@ extension WorkflowDefinition: Codable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case name
         case tasks
+        case timeout
     }
 
     public init(from decoder: any Decoder) throws {
@@ -9,7 +10,8 @@ extension WorkflowDefinition: Codable {
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
             name: try container.decode(String.self, forKey: .name),
-            tasks: try container.decode([TaskDefinition].self, forKey: .tasks)
+            tasks: try container.decode([TaskDefinition].self, forKey: .tasks),
+            timeout: try DurationCoding.decode(container, forKey: .timeout)
         )
     }
 
@@ -17,5 +19,6 @@ extension WorkflowDefinition: Codable {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(name, forKey: .name)
         try container.encode(tasks, forKey: .tasks)
+        try container.encodeIfPresent(timeout.map(DurationCoding.format), forKey: .timeout)
     }
 }

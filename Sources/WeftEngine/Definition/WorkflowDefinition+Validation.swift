@@ -13,6 +13,15 @@ extension WorkflowDefinition {
                 "workflow name \(NameRules.quoted(name)) is invalid: \(NameRules.nameRule(limits.maxNameLength))"
             ))
         }
+        if let timeout {
+            if timeout <= .zero {
+                problems.append(.init(.invalidTimeout, "the workflow timeout must be positive, not \(DurationCoding.format(timeout))"))
+            } else if timeout > limits.maxDuration {
+                problems.append(.init(
+                    .invalidTimeout,
+                    "the workflow timeout of \(DurationCoding.format(timeout)) exceeds the limit of \(DurationCoding.format(limits.maxDuration))"))
+            }
+        }
         guard !tasks.isEmpty else {
             problems.append(.init(.noTasks, "the workflow has no tasks"))
             throw DefinitionError(workflow: name, problems: problems)

@@ -1,7 +1,7 @@
 /// A workflow as its author wrote it: a name and a DAG of task nodes (ARCHITECTURE.md §4).
 ///
 /// This is what `weftctl workflow apply FILE` decodes (YAML or JSON, field names in snake case:
-/// `name`, `tasks`) and what the Swift DSL builds. It is plain data: nothing is checked until
+/// `name`, `tasks`, `timeout`) and what the Swift DSL builds. It is plain data: nothing is checked until
 /// ``validated(limits:)`` turns it into a ``ValidatedWorkflow`` — the only form the engine runs, and
 /// the one that carries the content hash (``WorkflowVersion``) a run pins.
 ///
@@ -13,9 +13,14 @@ public struct WorkflowDefinition: Hashable, Sendable {
     /// The task nodes. Their order in the file carries no meaning: two files that list the same
     /// tasks in different orders define the same workflow (and hash to the same version).
     public var tasks: [TaskDefinition]
+    /// The longest a run may take, from its creation (the time in its id) to its close: past it,
+    /// the run fails with ``TaskFailure/runTimeoutKind`` and its open attempts are cancelled. nil:
+    /// no limit. File field `timeout`.
+    public var timeout: Duration?
 
-    public init(name: String, tasks: [TaskDefinition]) {
+    public init(name: String, tasks: [TaskDefinition], timeout: Duration? = nil) {
         self.name = name
         self.tasks = tasks
+        self.timeout = timeout
     }
 }

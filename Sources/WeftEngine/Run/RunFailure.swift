@@ -2,7 +2,7 @@
 /// node was not a leaf — the downstream node that can consequently never run.
 public struct RunFailure: Hashable, Sendable, CustomStringConvertible {
     /// The node that failed for good (a workflow node, never a map element: an element's failure
-    /// fails its map node first).
+    /// fails its map node first); empty when the run itself failed (its workflow's `timeout`).
     public var node: NodeKey
     /// Its failure.
     public var failure: TaskFailure
@@ -17,7 +17,8 @@ public struct RunFailure: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String {
-        var text = "task '\(node)' failed: \(failure)"
+        // An empty node: the run itself (its workflow's timeout).
+        var text = node.name.isEmpty ? "the run failed: \(failure)" : "task '\(node)' failed: \(failure)"
         if let blockedNode { text += "; '\(blockedNode)' can no longer run" }
         return text
     }

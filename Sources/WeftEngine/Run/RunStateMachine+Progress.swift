@@ -343,6 +343,7 @@ extension RunStateMachine {
 
     /// Every node finished: the run succeeds with its leaves' outputs.
     mutating func completeRun(into actions: inout [Action]) {
+        if runDeadline != nil { actions.append(.cancelTimer(.run)) }
         let leaves = workflow.graph.leaves.sorted {
             workflow.graph.tasks[$0].name.utf8.lexicographicallyPrecedes(workflow.graph.tasks[$1].name.utf8)
         }
@@ -360,7 +361,8 @@ extension RunStateMachine {
     }
 
     /// The run cannot succeed any more: stop everything and close it as failed.
-    mutating func failRun(_ failure: RunFailure, into actions: inout [Action]) {
+    mutating func failRun(_ failure: RunFailure, runTimerFired: Bool = false, into actions: inout [Action]) {
+        if runDeadline != nil && !runTimerFired { actions.append(.cancelTimer(.run)) }
         stopEverything(into: &actions)
         actions.append(.record(.runFailed(failure)))
         actions.append(.failRun(failure))

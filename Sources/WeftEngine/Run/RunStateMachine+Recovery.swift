@@ -79,6 +79,8 @@ extension RunStateMachine {
         guard let input = snapshot.input else { throw RecoveryError(.inconsistentSnapshot, "a running run has an input") }
         machine.state = .running
         machine.input = input
+        var actions: [Action] = []
+        if let deadline = machine.runDeadline { actions.append(.schedule(.run, at: deadline)) }  // fires at once if past
 
         // Pass 1: finished nodes, so that the inputs of open ones can be computed.
         for (index, node) in plain {
@@ -92,7 +94,6 @@ extension RunStateMachine {
         }
 
         // Pass 2, in topological order: open nodes and map fan-outs.
-        var actions: [Action] = []
         for index in graph.tasks.indices {
             let task = graph.tasks[index]
             let key = NodeKey(task.name)

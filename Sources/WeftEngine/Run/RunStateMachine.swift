@@ -142,6 +142,7 @@ public struct RunStateMachine: Sendable {
         state = .running
         self.input = input
         var actions: [Action] = [.record(.runStarted(input: input))]
+        if let deadline = runDeadline { actions.append(.schedule(.run, at: deadline)) }
         var finished: [Int] = []
         for root in workflow.graph.roots where activate(root, now: now, into: &actions) {
             finished.append(root)
@@ -252,11 +253,24 @@ public struct RunStateMachine: Sendable {
     }
 
     /// A timer armed with ``Action/schedule(_:at:)`` expired. A timeout fails its attempt with
-    /// ``TaskFailure/timeout(_:)`` (and cancels it); a retry backoff dispatches the next attempt.
+    /// ``TaskFailure/timeout(_:)`` (and cancels it); a retry backoff dispatches the next attempt;
+    /// the run's own deadline (``TimerID/run``) fails the run with ``TaskFailure/runTimeoutKind``.
     /// A timer reported before its deadline is re-armed; one that no longer applies is ignored.
     public mutating func timerFired(_ id: TimerID, now: EngineInstant) -> [Action] {
         guard case .running = state else {
             return [.ignored(IgnoredEvent(.runNotRunning, node: id.node, attempt: id.attempt))]
+        }
+        if id.kind == .runTimeout {
+            guard let deadline = runDeadline, id == .run else { return [.ignored(IgnoredEvent(.staleTimer, node: id.node, attempt: id.attempt))] }
+            guard now >= deadline else { return [.schedule(id, at: deadline)] }
+            var actions: [Action] = []
+            let limit = workflow.definition.timeout.map { DurationText.format($0) } ?? "?"
+            failRun(
+                RunFailure(
+                    node: NodeKey(""),
+                    failure: TaskFailure(kind: TaskFailure.runTimeoutKind, message: "the run did not finish within its timeout of \(limit)", retryable: false)),
+                runTimerFired: true, into: &actions)
+            return actions
         }
         guard let slot = resolve(id.node) else {
             return [.ignored(IgnoredEvent(.unknownNode, node: id.node, attempt: id.attempt))]
@@ -266,6 +280,8 @@ public struct RunStateMachine: Sendable {
         }
         var actions: [Action] = []
         switch id.kind {
+        case .runTimeout:
+            preconditionFailure("the run's deadline is handled above")
         case .retryBackoff:
             guard case .backingOff(let until) = execution.phase, id.attempt == execution.attempt + 1 else {
                 return [.ignored(IgnoredEvent(.staleTimer, node: id.node, attempt: id.attempt))]
@@ -290,6 +306,12 @@ public struct RunStateMachine: Sendable {
             attemptEnded(slot, execution, failure: .timeout(kind), now: now, into: &actions)
         }
         return actions
+    }
+
+    /// When the run fails for its workflow's `timeout`: the run's creation (the time in its id)
+    /// plus the timeout, so that the deadline is the same after any recovery. nil: no timeout.
+    var runDeadline: EngineInstant? {
+        workflow.definition.timeout.map { EngineInstant(unixMilliseconds: Int64(clamping: runID.unixMilliseconds)).advanced(by: $0) }
     }
 
     /// Signals received that no signal node has taken yet.
@@ -330,6 +352,7 @@ public struct RunStateMachine: Sendable {
         case .succeeded, .failed, .cancelled: return [.ignored(IgnoredEvent(.runNotRunning))]
         }
         var actions: [Action] = []
+        if case .running = state, runDeadline != nil { actions.append(.cancelTimer(.run)) }
         stopEverything(into: &actions)
         actions.append(.record(.runCancelled(reason: reason)))
         actions.append(.cancelRun(reason: reason))

@@ -18,6 +18,8 @@ public struct TaskFailure: Hashable, Sendable, CustomStringConvertible {
 
     /// An attempt exceeded one of its ``TaskTimeouts``. Retryable.
     public static let timeoutKind = "Timeout"
+    /// The run exceeded its workflow's `timeout`. Not retryable.
+    public static let runTimeoutKind = "RunTimeout"
     /// The worker running an attempt went away. Retryable.
     public static let workerLostKind = "WorkerLost"
     /// A map node's input is not a JSON array. Not retryable.

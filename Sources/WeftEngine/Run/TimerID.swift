@@ -11,11 +11,14 @@ public struct TimerID: Hashable, Sendable, CustomStringConvertible {
         case timeout(TimeoutKind)
         /// The end of the wait before ``attempt`` (the attempt about to be dispatched).
         case retryBackoff
+        /// The run's own deadline (the workflow's `timeout`); ``TimerID/run`` names it.
+        case runTimeout
 
         public var description: String {
             switch self {
             case .timeout(let kind): kind.rawValue
             case .retryBackoff: "retry_backoff"
+            case .runTimeout: "run_timeout"
             }
         }
     }
@@ -32,6 +35,9 @@ public struct TimerID: Hashable, Sendable, CustomStringConvertible {
         self.node = node
         self.attempt = attempt
     }
+
+    /// The run's own deadline timer (the workflow's `timeout`): not about a node.
+    public static let run = TimerID(.runTimeout, node: NodeKey(""), attempt: 0)
 
     /// `heartbeat:shard[3]#2`.
     public var description: String { "\(kind):\(node)#\(attempt)" }

@@ -386,6 +386,13 @@ public struct RunStore: Sendable {
                     output: try row.bytes("output") ?? [],
                     error: [kind, message].compactMap { $0 }.joined(separator: ": "))
             }
+            if info.status.isClosed {
+                // A run's close cancels its open attempts (implied by the close; their rows are not
+                // rewritten): show them so.
+                for index in info.tasks.indices where [.pending, .ready, .dispatched, .running, .retryWait].contains(info.tasks[index].status) {
+                    info.tasks[index].status = .cancelled
+                }
+            }
         }
         return info
     }

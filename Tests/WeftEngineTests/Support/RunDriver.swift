@@ -268,6 +268,7 @@ extension RunStateMachine {
     /// Every timer the machine's state implies is armed (test-only view of internal state).
     var armedTimers: Set<TimerID> {
         var timers: Set<TimerID> = []
+        if case .running = state, runDeadline != nil { timers.insert(.run) }  // the workflow's timeout
         for (index, node) in nodes.enumerated() {
             let name = workflow.tasks[index].name
             switch node {

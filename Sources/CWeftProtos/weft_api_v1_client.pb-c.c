@@ -1572,7 +1572,7 @@ const ProtobufCMessageDescriptor weft__api__v1__get_workflow_response__descripto
   (ProtobufCMessageInit) weft__api__v1__get_workflow_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor weft__api__v1__start_run_request__field_descriptors[6] =
+static const ProtobufCFieldDescriptor weft__api__v1__start_run_request__field_descriptors[7] =
 {
   {
     "workflow",
@@ -1646,11 +1646,24 @@ static const ProtobufCFieldDescriptor weft__api__v1__start_run_request__field_de
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "resume_of",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__StartRunRequest, resume_of),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned weft__api__v1__start_run_request__field_indices_by_name[] = {
   3,   /* field[3] = idempotency_key */
   2,   /* field[2] = input */
   4,   /* field[4] = priority */
+  6,   /* field[6] = resume_of */
   5,   /* field[5] = run_id */
   1,   /* field[1] = version */
   0,   /* field[0] = workflow */
@@ -1658,7 +1671,7 @@ static const unsigned weft__api__v1__start_run_request__field_indices_by_name[] 
 static const ProtobufCIntRange weft__api__v1__start_run_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 7 }
 };
 const ProtobufCMessageDescriptor weft__api__v1__start_run_request__descriptor =
 {
@@ -1668,7 +1681,7 @@ const ProtobufCMessageDescriptor weft__api__v1__start_run_request__descriptor =
   "Weft__Api__V1__StartRunRequest",
   "weft.api.v1",
   sizeof(Weft__Api__V1__StartRunRequest),
-  6,
+  7,
   weft__api__v1__start_run_request__field_descriptors,
   weft__api__v1__start_run_request__field_indices_by_name,
   1,  weft__api__v1__start_run_request__number_ranges,
@@ -2201,7 +2214,7 @@ const ProtobufCMessageDescriptor weft__api__v1__cancel_run_response__descriptor 
   (ProtobufCMessageInit) weft__api__v1__cancel_run_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor weft__api__v1__retry_run_request__field_descriptors[1] =
+static const ProtobufCFieldDescriptor weft__api__v1__retry_run_request__field_descriptors[2] =
 {
   {
     "run_id",
@@ -2215,14 +2228,27 @@ static const ProtobufCFieldDescriptor weft__api__v1__retry_run_request__field_de
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "from_failed",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__RetryRunRequest, from_failed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned weft__api__v1__retry_run_request__field_indices_by_name[] = {
+  1,   /* field[1] = from_failed */
   0,   /* field[0] = run_id */
 };
 static const ProtobufCIntRange weft__api__v1__retry_run_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 2 }
 };
 const ProtobufCMessageDescriptor weft__api__v1__retry_run_request__descriptor =
 {
@@ -2232,7 +2258,7 @@ const ProtobufCMessageDescriptor weft__api__v1__retry_run_request__descriptor =
   "Weft__Api__V1__RetryRunRequest",
   "weft.api.v1",
   sizeof(Weft__Api__V1__RetryRunRequest),
-  1,
+  2,
   weft__api__v1__retry_run_request__field_descriptors,
   weft__api__v1__retry_run_request__field_indices_by_name,
   1,  weft__api__v1__retry_run_request__number_ranges,

@@ -71,6 +71,7 @@ public struct TestRun<Output: Codable & Sendable>: Sendable {
             case .nodeFailed(let node, let failure): history.append("node_failed \(node) \(failure.kind)")
             case .mapExpanded(let node, let width): history.append("map_expanded \(node) \(width)")
             case .mapCompleted(let node, _): history.append("map_completed \(node)")
+            case .outputReused(let node, _, let from): history.append("output_reused \(node) from \(from)")
             case .signalAwaited(let node, let name, _): history.append("signal_awaited \(node) \(name)")
             case .signalReceived(let seq, let name, _): history.append("signal_received \(name) #\(seq)")
             case .signalConsumed(let seq, let node): history.append("signal_consumed #\(seq) by \(node)")

@@ -254,15 +254,23 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     struct Retry: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Start a new run with the same workflow version and input.")
+        static let configuration = CommandConfiguration(
+            abstract: "Start a new run with the same workflow version and input.",
+            discussion: """
+                With --from-failed the new run reuses the outputs of the nodes that succeeded in the old \
+                one (a failed or cancelled run) and runs only the rest. The old run is left as it was; the \
+                new run's history names it.
+                """)
         @Argument(help: "The run id.") var id: String
+        @Flag(name: .customLong("from-failed"), help: "Reuse the outputs of the nodes that succeeded; run the rest.")
+        var fromFailed = false
         @OptionGroup var options: ClientOptions
 
         func validate() throws { _ = try parseRunID(id) }
 
         func run() async throws {
-            let run = try await options.withClient { client in try await client.retry(try parseRunID(id)) }
-            if options.json { printJSON(["run_id": run.description, "retry_of": id]) } else { print(run) }
+            let run = try await options.withClient { client in try await client.retry(try parseRunID(id), fromFailed: fromFailed) }
+            if options.json { printJSON(["run_id": run.description, "retry_of": id, "from_failed": fromFailed]) } else { print(run) }
         }
     }
 

@@ -158,3 +158,36 @@ struct RunStateMachineRunTimeoutTests {
         }
     }
 }
+
+@Suite("RunStateMachine: retry from the failed nodes")
+struct RunStateMachineReuseTests {
+    typealias F = Fixtures
+
+    @Test("reused nodes succeed at once with their outputs; the rest run from there; recovery keeps them")
+    func reuse_runsTheRest() throws {
+        let workflow = try F.diamond()  // extract >> (clean | enrich) >> load
+        var random = SplitMix64(seed: 1)
+        let old = RunID(unixMilliseconds: 1_700_000_000_000, using: &random)
+        var run = RunDriver(workflow: workflow)
+        let actions = run.send { machine, now in
+            machine.started(input: F.b("1"), now: now, reusing: ["extract": F.b("\"e\""), "clean": F.b("\"c\"")], reusedFrom: old)
+        }
+        #expect(actions.contains(.record(.outputReused(node: F.k("extract"), output: F.b("\"e\""), from: old))))
+        #expect(run.dispatchLog.map(\.node) == [F.k("enrich")])  // extract and clean do not run
+        #expect(run.dispatchLog.first?.input == F.b("\"e\""))
+        try run.crashAndRecover()
+        run.runToEnd { .complete(F.b("\"\($0.node)\"")) }
+        #expect(run.dispatchLog.map(\.node).filter { $0 == F.k("extract") || $0 == F.k("clean") }.isEmpty)
+        #expect(run.outcome == .completed(F.b("\"load\"")))
+        #expect(run.machine.snapshot().nodes[F.k("clean")] == NodeSnapshot(.succeeded(output: F.b("\"c\"")), attempts: 1))
+    }
+
+    @Test("every node reused: the run succeeds at start")
+    func reuse_everything() throws {
+        var run = RunDriver(workflow: try F.workflow([F.task("only", type: "echo")]))
+        var random = SplitMix64(seed: 2)
+        let from = RunID(unixMilliseconds: 1, using: &random)
+        run.send { machine, now in machine.started(input: F.b("1"), now: now, reusing: ["only": F.b("7")], reusedFrom: from) }
+        #expect(run.outcome == .completed(F.b("7")) && run.dispatchLog.isEmpty)
+    }
+}

@@ -272,6 +272,43 @@ extension ProcessTests {
             }
         }
 
+        @Test("weftctl run retry --from-failed: a new run reuses the nodes that succeeded (no worker runs them) and runs the rest")
+        func retryFromFailed_reusesSucceededNodes() async throws {
+            try await ProcessCluster.with { cluster in
+                try await cluster.start(workers: 1)
+                let client = try cluster.client()
+                try await client.register(definitionJSON: Array(#"""
+                    {"name": "two-step", "tasks": [
+                      {"name": "prepare", "type": "echo"},
+                      {"name": "nap", "type": "sleep", "depends_on": ["prepare"]}
+                    ]}
+                    """#.utf8))
+                let first = try await client.start(workflow: "two-step", inputJSON: Array(#"{"duration": "2s"}"#.utf8))
+                // prepare succeeds, nap runs: cancel the run then.
+                #expect(try await eventually(within: .seconds(30)) {
+                    try await client.describe(first).tasks.contains { $0.node == "prepare" && $0.status == .succeeded }
+                })
+                _ = try await client.cancel(first)
+                let retry = try await runProcess(
+                    try WeftBinaries.path("weftctl"), ["run", "retry", first.description, "--from-failed", "--json", "--address", cluster.coordinatorAddress],
+                    environment: cluster.environment, timeout: .seconds(60))
+                #expect(retry.status == 0, "\(retry.stderr)")
+                let object = try JSONSerialization.jsonObject(with: Data(retry.stdout.utf8)) as? [String: Any]
+                let second = try RunID(parsing: object?["run_id"] as? String ?? "")
+                let info = try await client.wait(for: second, timeout: .seconds(60))
+                #expect(info.status == .succeeded, "\(info)")
+                let prepare = info.tasks.filter { $0.node == "prepare" }
+                #expect(prepare.count == 1 && prepare.first?.worker == "" && prepare.first?.status == .succeeded, "\(info.tasks)")
+                #expect(info.tasks.contains { $0.node == "nap" && $0.worker == "e2e-worker-0" })
+                let history = try await client.history(of: second)
+                #expect(history.entries.contains { $0.kind == "output_reused" && $0.node == "prepare" && $0.detail.contains(first.description) })
+                // Only a failed or cancelled run is retried from its failed nodes.
+                let error = await #expect(throws: WeftError.self) { try await client.retry(second, fromFailed: true) }
+                #expect(error?.code == .failedPrecondition, "\(String(describing: error))")
+                await client.close()
+            }
+        }
+
         @Test("kill -9 of a worker in the middle of a task: the task is retried on another worker")
         func workerKilled_taskRetriedElsewhere() async throws {
             try await ProcessCluster.with { cluster in

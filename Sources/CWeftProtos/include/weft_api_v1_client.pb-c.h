@@ -229,10 +229,15 @@ struct  Weft__Api__V1__StartRunRequest
    * partition) when it forwards the request to the partition's owner.
    */
   ProtobufCBinaryData run_id;
+  /*
+   * RetryRun with from_failed: the closed run whose succeeded nodes this run reuses (their stored
+   * outputs, read by the scheduler; nothing a client sends stands in for an output).
+   */
+  ProtobufCBinaryData resume_of;
 };
 #define WEFT__API__V1__START_RUN_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__start_run_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string, WEFT__API__V1__PRIORITY__PRIORITY_UNSPECIFIED, {0,NULL} }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string, WEFT__API__V1__PRIORITY__PRIORITY_UNSPECIFIED, {0,NULL}, {0,NULL} }
 
 
 struct  Weft__Api__V1__StartRunResponse
@@ -342,10 +347,16 @@ struct  Weft__Api__V1__RetryRunRequest
 {
   ProtobufCMessage base;
   ProtobufCBinaryData run_id;
+  /*
+   * false: a new run of the same version and input, from scratch. true: a new run that reuses the
+   * outputs of the nodes that succeeded and runs the rest (the run must have failed or been
+   * cancelled).
+   */
+  protobuf_c_boolean from_failed;
 };
 #define WEFT__API__V1__RETRY_RUN_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__retry_run_request__descriptor) \
-    , {0,NULL} }
+    , {0,NULL}, 0 }
 
 
 struct  Weft__Api__V1__ListRunsRequest

@@ -204,9 +204,12 @@ extension WeftClient {
         return response.status
     }
 
-    /// Starts a new run of the same workflow version with the same input.
-    public func retry(_ run: RunID) async throws -> RunID {
-        let response: StartRunResponse = try await call(ClientMethods.retryRun, RetryRunRequest(runID: run), runID: run)
+    /// Starts a new run of the same workflow version with the same input. With `fromFailed`, the
+    /// new run reuses the outputs of the nodes of `run` that succeeded (they do not run again) and
+    /// runs the rest; `run` must have failed or been cancelled (else `FAILED_PRECONDITION`). The
+    /// old run stays as it was; the new one's history names it (`output_reused`).
+    public func retry(_ run: RunID, fromFailed: Bool = false) async throws -> RunID {
+        let response: StartRunResponse = try await call(ClientMethods.retryRun, RetryRunRequest(runID: run, fromFailed: fromFailed), runID: run)
         return response.runID
     }
 

@@ -1,3 +1,5 @@
+import WeftCore
+
 /// A fact about a run that must be durable before anyone outside the scheduler acts on it
 /// (ARCHITECTURE.md §5: `history_events`, `task_attempts`, `runs`). The engine emits each with
 /// ``RunStateMachine/Action/record(_:)``; the shell's group-commit writer persists them in order.
@@ -32,6 +34,9 @@ public enum HistoryEvent: Hashable, Sendable {
     case mapExpanded(node: NodeKey, width: Int)
     /// Every element of map node `node` succeeded; `output` is the array of their outputs.
     case mapCompleted(node: NodeKey, output: [UInt8])
+    /// `node` succeeded with `output` taken from run `from` (a retry from the failed nodes): no
+    /// attempt ran; it counts as attempt 1.
+    case outputReused(node: NodeKey, output: [UInt8], from: RunID)
     /// Signal node `node` started waiting for signal `name` (attempt 1), until `deadline` if any.
     case signalAwaited(node: NodeKey, name: String, deadline: EngineInstant?)
     /// The run received signal `name` with `payload`; `seq` numbers the run's signals from 0.

@@ -29,6 +29,8 @@ extension RunSnapshot {
         case .mapCompleted(let node, let output):
             nodes[node] = NodeSnapshot(.succeeded(output: output), attempts: 0)
             removeElements(of: node.name)
+        case .outputReused(let node, let output, _):
+            nodes[node] = NodeSnapshot(.succeeded(output: output), attempts: 1)
         case .signalAwaited(let node, _, let deadline):
             nodes[node] = NodeSnapshot(.awaitingSignal(deadline: deadline), attempts: 1)
         case .signalReceived(let seq, let name, let payload):

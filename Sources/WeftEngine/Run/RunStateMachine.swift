@@ -133,7 +133,13 @@ public struct RunStateMachine: Sendable {
 
     /// The run was created and committed: dispatch the roots with `input`.
     /// Legal once, from `pending`.
-    public mutating func started(input: [UInt8], now: EngineInstant) -> [Action] {
+    ///
+    /// `reusing` (a retry from the failed nodes of run `reusedFrom`): nodes, by name, that succeed
+    /// at once with the given outputs instead of running; the others run as their parents finish.
+    /// Names the workflow lacks, and map elements, are left out.
+    public mutating func started(
+        input: [UInt8], now: EngineInstant, reusing: [String: [UInt8]] = [:], reusedFrom: RunID? = nil
+    ) -> [Action] {
         switch state {
         case .pending: break
         case .running: return [.ignored(IgnoredEvent(.runAlreadyStarted))]
@@ -144,10 +150,19 @@ public struct RunStateMachine: Sendable {
         var actions: [Action] = [.record(.runStarted(input: input))]
         if let deadline = runDeadline { actions.append(.schedule(.run, at: deadline)) }
         var finished: [Int] = []
-        for root in workflow.graph.roots where activate(root, now: now, into: &actions) {
+        if let reusedFrom {
+            for (index, task) in workflow.graph.tasks.enumerated() {
+                guard let output = reusing[task.name] else { continue }
+                actions.append(.record(.outputReused(node: NodeKey(task.name), output: output, from: reusedFrom)))
+                finish(index, as: .succeeded(output: output, attempts: 1))
+                finished.append(index)
+            }
+        }
+        for root in workflow.graph.roots where nodes[root] == .waiting && activate(root, now: now, into: &actions) {
             finished.append(root)
         }
         settle(finished, now: now, into: &actions)
+        if case .running = state, unfinished == 0 { completeRun(into: &actions) }  // everything reused
         return actions
     }
 

@@ -128,9 +128,16 @@ enum CoordinatorHandlers {
             guard let previous = found else {
                 throw RPCError(.notFound, "no run \(request.runID)")
             }
+            if request.fromFailed, previous.status != .failed, previous.status != .cancelled {
+                throw RPCError(
+                    .failedPrecondition,
+                    "run \(request.runID) is \(previous.status): only a failed or cancelled run is retried from its failed nodes (retry without --from-failed runs it again)")
+            }
             var random = SystemRandomNumberGenerator()
             let runID = RunID(unixMilliseconds: UInt64(clock.nowMilliseconds()), using: &random)
-            let start = StartRunRequest(workflow: previous.workflow, version: previous.version, input: previous.input, runID: runID)
+            let start = StartRunRequest(
+                workflow: previous.workflow, version: previous.version, input: previous.input, runID: runID,
+                resumeOf: request.fromFailed ? request.runID.bytes : [])
             let partition = runID.partition(count: try await directory.partitions())
             return try await forward(partition, directory: directory, context: context) { client, options in
                 try await client.unary(ClientMethods.startRun, request: start, response: StartRunResponse.self, options: options)

@@ -87,6 +87,9 @@ struct RunRecorder: Sendable {
         case .mapCompleted(let node, let output):
             batch.finishes.append(AttemptFinish(runID: runID, node: node.description, attempt: 1, status: .succeeded, output: output, finishedAt: at))
             history("map_completed", "\(node)")
+        case .outputReused(let node, let output, let from):
+            batch.attempts.append(AttemptRow(runID: runID, node: node.description, attempt: 1, status: .succeeded, scheduledAt: at, output: output))
+            history("output_reused", "\(node)#1 from run \(from)")
         case .signalAwaited(let node, let name, let deadline):
             batch.attempts.append(AttemptRow(
                 runID: runID, node: node.description, attempt: 1, status: .awaitingSignal, scheduledAt: at,

@@ -373,6 +373,7 @@ actor SchedulerCore {
         let partition = runID.partition(count: partitionCount)
         try requireServing(partition)
         var workflow: ValidatedWorkflow?
+        var reused: (from: RunID, outputs: [String: [UInt8]])?
         var checkedKey = request.idempotencyKey.isEmpty
         // The awaits below let other calls in: whatever they started for this id is looked at again.
         while true {
@@ -391,6 +392,10 @@ actor SchedulerCore {
                 workflow = try await catalog.workflow(name: request.workflow, version: request.version.isEmpty ? nil : request.version)
                 continue
             }
+            if reused == nil, !request.resumeOf.isEmpty {
+                reused = try await reusableOutputs(of: request.resumeOf, for: workflow!)
+                continue
+            }
             break
         }
         try requireServing(partition)
@@ -404,7 +409,7 @@ actor SchedulerCore {
         case .critical: 3
         }
         var machine = RunStateMachine(runID: runID, workflow: pinned, seed: random.next())
-        let actions = machine.started(input: request.input, now: now())
+        let actions = machine.started(input: request.input, now: now(), reusing: reused?.outputs ?? [:], reusedFrom: reused?.from)
         let newRun = NewRunRow(
             runID: runID, workflow: pinned.name, version: pinned.version.description,
             priority: level.map { 3 - $0 } ?? 2, input: request.input,
@@ -460,6 +465,29 @@ actor SchedulerCore {
         guard let waiting = runs[runID]?.pendingStart else { return }
         runs[runID]!.pendingStart = nil
         for waiter in waiting { waiter.resume(with: result) }
+    }
+
+    /// The outputs a retry from the failed nodes reuses: every plain node of closed run `source`
+    /// (failed or cancelled, the same workflow version) that succeeded, read from the store — never
+    /// from the request.
+    private func reusableOutputs(of source: [UInt8], for workflow: ValidatedWorkflow) async throws -> (from: RunID, outputs: [String: [UInt8]]) {
+        guard let sourceID = try? RunID(bytes: source) else {
+            throw RPCError(.invalidArgument, "resume_of is not a run id (16 bytes)")
+        }
+        guard let previous = try await store.run(sourceID, includeTasks: true) else {
+            throw RPCError(.notFound, "no run \(sourceID) to retry from")
+        }
+        guard previous.status == .failed || previous.status == .cancelled else {
+            throw RPCError(.failedPrecondition, "run \(sourceID) is \(previous.status): only a failed or cancelled run is retried from its failed nodes")
+        }
+        guard previous.workflow == workflow.name, previous.version == workflow.version.description else {
+            throw RPCError(.invalidArgument, "run \(sourceID) ran \(previous.workflow) version \(previous.version), not \(workflow.name) version \(workflow.version)")
+        }
+        var outputs: [String: [UInt8]] = [:]
+        for task in previous.tasks where task.status == .succeeded && !task.node.contains("[") && workflow.task(named: task.node) != nil {
+            outputs[task.node] = task.output
+        }
+        return (sourceID, outputs)
     }
 
     /// Refuses a run whose tasks could never run: a queue that has workers, none of which registered

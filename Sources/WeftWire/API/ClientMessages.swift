@@ -203,9 +203,12 @@ public struct StartRunRequest: Hashable, Sendable {
     public var priority: WirePriority
     /// Set by a coordinator when forwarding (see the .proto); nil from clients.
     public var runID: RunID?
+    /// The bytes of the id of the closed run whose succeeded nodes this run reuses (RetryRun with
+    /// `from_failed`); empty: none.
+    public var resumeOf: [UInt8]
     public init(
         workflow: String, version: String = "", input: [UInt8] = [], idempotencyKey: String = "", priority: WirePriority = .unspecified,
-        runID: RunID? = nil
+        runID: RunID? = nil, resumeOf: [UInt8] = []
     ) {
         self.workflow = workflow
         self.version = version
@@ -213,6 +216,7 @@ public struct StartRunRequest: Hashable, Sendable {
         self.idempotencyKey = idempotencyKey
         self.priority = priority
         self.runID = runID
+        self.resumeOf = resumeOf
     }
 }
 
@@ -332,7 +336,12 @@ public struct CancelRunResponse: Hashable, Sendable {
 
 public struct RetryRunRequest: Hashable, Sendable {
     public var runID: RunID
-    public init(runID: RunID) { self.runID = runID }
+    /// Reuse the outputs of the nodes that succeeded; run the rest.
+    public var fromFailed: Bool
+    public init(runID: RunID, fromFailed: Bool = false) {
+        self.runID = runID
+        self.fromFailed = fromFailed
+    }
 }
 
 /// Which runs `ListRuns` returns, newest first; empty fields match everything.

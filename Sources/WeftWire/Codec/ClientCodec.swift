@@ -228,6 +228,7 @@ extension StartRunRequest: WireMessage {
         m.idempotency_key = a.string(idempotencyKey)
         m.priority = Weft__Api__V1__Priority(rawValue: priority.rawValue)
         m.run_id = a.runID(runID)
+        m.resume_of = a.bytes(resumeOf)
         return withExtendedLifetime(a) {
             packMessage(&m, size: weft__api__v1__start_run_request__get_packed_size, pack: weft__api__v1__start_run_request__pack)
         }
@@ -243,7 +244,8 @@ extension StartRunRequest: WireMessage {
                 input: swiftBytes(m.input),
                 idempotencyKey: swiftString(m.idempotency_key),
                 priority: try wireEnum(WirePriority.self, m.priority.rawValue, field: "StartRunRequest.priority"),
-                runID: m.run_id.len == 0 ? nil : try decodeRunID(m.run_id, field: "StartRunRequest.run_id"))
+                runID: m.run_id.len == 0 ? nil : try decodeRunID(m.run_id, field: "StartRunRequest.run_id"),
+                resumeOf: swiftBytes(m.resume_of))
         }
     }
 }
@@ -452,6 +454,7 @@ extension RetryRunRequest: WireMessage {
         var m = Weft__Api__V1__RetryRunRequest()
         weft__api__v1__retry_run_request__init(&m)
         m.run_id = a.runID(runID)
+        m.from_failed = fromFailed ? 1 : 0
         return withExtendedLifetime(a) {
             packMessage(&m, size: weft__api__v1__retry_run_request__get_packed_size, pack: weft__api__v1__retry_run_request__pack)
         }
@@ -462,7 +465,8 @@ extension RetryRunRequest: WireMessage {
             bytes, name: "RetryRunRequest", unpack: weft__api__v1__retry_run_request__unpack, free: weft__api__v1__retry_run_request__free_unpacked
         ) { (m: borrowing Weft__Api__V1__RetryRunRequest) throws(WireError) -> RetryRunRequest in
             RetryRunRequest(
-                runID: try decodeRunID(m.run_id, field: "RetryRunRequest.run_id"))
+                runID: try decodeRunID(m.run_id, field: "RetryRunRequest.run_id"),
+                fromFailed: m.from_failed != 0)
         }
     }
 }

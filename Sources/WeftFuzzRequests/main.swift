@@ -209,7 +209,8 @@ nonisolated(unsafe) let targets: [Target] = [  // immutable; read by the fuzzer 
         let priorities = WirePriority.allCases
         let request = StartRunRequest(
             workflow: recipe.string(), version: recipe.string(), input: recipe.data(), idempotencyKey: recipe.string(),
-            priority: priorities[Int(recipe.byte()) % priorities.count], runID: recipe.bool() ? recipe.runID() : nil)
+            priority: priorities[Int(recipe.byte()) % priorities.count], runID: recipe.bool() ? recipe.runID() : nil,
+            resumeOf: recipe.bool() ? recipe.data() : [])
         roundTrip(request)
         nulTravelsAsReplacement()
         checkRunID(request.runID)
@@ -230,8 +231,22 @@ nonisolated(unsafe) let targets: [Target] = [  // immutable; read by the fuzzer 
         serverChecks(request.reason)
     }, raw: { rawDecode(CancelRunRequest.self, $0) }),
     Target(name: "retry-run", structured: { recipe in
-        roundTrip(RetryRunRequest(runID: recipe.runIDOrDefault()))
+        roundTrip(RetryRunRequest(runID: recipe.runIDOrDefault(), fromFailed: recipe.bool()))
     }, raw: { rawDecode(RetryRunRequest.self, $0) }),
+    Target(name: "signal-run", structured: { recipe in
+        let request = SignalRunRequest(runID: recipe.runIDOrDefault(), name: recipe.string(), payload: recipe.data())
+        roundTrip(request)
+        serverChecks(request.name)
+        _ = try? JSONPayload.checkUniqueMemberNames(request.payload)
+    }, raw: { rawDecode(SignalRunRequest.self, $0) }),
+    Target(name: "get-run-history", structured: { recipe in
+        roundTrip(GetRunHistoryRequest(runID: recipe.runIDOrDefault()))
+    }, raw: { rawDecode(GetRunHistoryRequest.self, $0) }),
+    Target(name: "get-workflow", structured: { recipe in
+        let request = GetWorkflowRequest(name: recipe.string(), version: recipe.string())
+        roundTrip(request)
+        serverChecks(request.name)
+    }, raw: { rawDecode(GetWorkflowRequest.self, $0) }),
     Target(name: "list-runs", structured: { recipe in
         let statuses = WeftWire.RunStatus.allCases
         let request = ListRunsRequest(

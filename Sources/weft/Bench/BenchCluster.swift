@@ -34,6 +34,9 @@ final class BenchCluster: Sendable {
         var databaseCreated = false
         var processes: [BenchProcess] = []
         var stopped = false
+        var scheduler: BenchProcess?
+        var schedulerArguments: [String] = []
+        var restarts = 0
     }
 
     let configuration: Configuration
@@ -71,9 +74,14 @@ final class BenchCluster: Sendable {
         }
 
         status("starting the scheduler and the coordinator")
-        let scheduler = try spawn("scheduler", [
+        let schedulerArguments = [
             "scheduler", "--listen", "127.0.0.1:0", "--postgres", url, "--node-id", "bench-scheduler", "--shutdown-grace", "2s",
-        ] + redis + common)
+        ] + redis + common
+        let scheduler = try spawn("scheduler", schedulerArguments)
+        state.withLock {
+            $0.scheduler = scheduler
+            $0.schedulerArguments = schedulerArguments
+        }
         _ = try await scheduler.listeningEndpoint(timeout: configuration.startTimeout)
         let coordinator = try spawn("coordinator", [
             "coordinator", "--listen", "127.0.0.1:0", "--postgres", url, "--node-id", "bench-coordinator", "--shutdown-grace", "2s",
@@ -89,6 +97,24 @@ final class BenchCluster: Sendable {
         }
         try await waitForWorkers(scheduler: scheduler)
         return address
+    }
+
+    /// The scheduler's process id (for its resident memory), if it runs.
+    var schedulerPID: Int32? { state.withLock { $0.scheduler?.pid } }
+
+    /// `kill -9` of the scheduler, then, after `down`, a new one (on a new port: the coordinator
+    /// finds it through the partition owners); returns once it listens.
+    func restartScheduler(down: Duration) async throws {
+        let (old, arguments, restart) = state.withLock { state -> (BenchProcess?, [String], Int) in
+            state.restarts += 1
+            return (state.scheduler, state.schedulerArguments, state.restarts)
+        }
+        old?.forceKill()
+        if let old { _ = try? await old.waitForExit(timeout: .seconds(10)) }
+        try await Task.sleep(for: down)
+        let scheduler = try spawn("scheduler-\(restart + 1)", arguments)
+        state.withLock { $0.scheduler = scheduler }
+        _ = try await scheduler.listeningEndpoint(timeout: configuration.startTimeout)
     }
 
     /// The Postgres server's `fsync` and `synchronous_commit` settings (read on the admin connection).

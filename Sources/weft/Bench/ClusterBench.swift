@@ -25,6 +25,8 @@ struct BenchContext: Sendable {
     let concurrency: Int
     /// The cluster's database, when the bench knows it (its own cluster, or `--postgres`).
     let databaseURL: String?
+    /// The bench's own cluster (nil with `--address`): its scheduler's pid, a restart.
+    var cluster: BenchCluster? = nil
 }
 
 /// The frame shared by the cluster scenarios (`throughput`, `latency`, `chain`, `fanout`):
@@ -66,7 +68,7 @@ enum ClusterBench {
             shared.add("synchronous_commit", settings.synchronousCommit)
             report = try await drive(
                 address: address, options: options, token: token, runs: runs, concurrency: concurrency, timeout: timeout,
-                databaseURL: options.resolvedPostgres, measure: measure)
+                databaseURL: options.resolvedPostgres, cluster: nil, measure: measure)
         } else {
             let cluster = BenchCluster(configuration: BenchCluster.Configuration(
                 postgresURL: options.resolvedPostgres!,  // validate() requires it without --address
@@ -80,7 +82,7 @@ enum ClusterBench {
                     let settings = await cluster.serverSettings()
                     let report = try await drive(
                         address: address, options: options, token: token, runs: runs, concurrency: concurrency,
-                        timeout: timeout, databaseURL: cluster.databaseURL, measure: measure)
+                        timeout: timeout, databaseURL: cluster.databaseURL, cluster: cluster, measure: measure)
                     return (report, settings, address)
                 })
             } catch {
@@ -152,7 +154,7 @@ enum ClusterBench {
     /// Connects, registers the noop workflow, warms up, then measures.
     private static func drive(
         address: Endpoint, options: ClusterBenchOptions, token: [UInt8]?, runs: Int, concurrency: Int, timeout: Duration,
-        databaseURL: String?, measure: @Sendable (BenchContext) async throws -> BenchScenarioReport
+        databaseURL: String?, cluster: BenchCluster?, measure: @Sendable (BenchContext) async throws -> BenchScenarioReport
     ) async throws -> BenchScenarioReport {
         var configuration = WeftClient.Configuration(address: address)
         configuration.cluster = options.common.resolvedCluster
@@ -175,7 +177,8 @@ enum ClusterBench {
                     throw CommandFailure("the warm-up runs did not all succeed: \(warm.firstProblem ?? "no details")")
                 }
             }
-            let report = try await measure(BenchContext(client: client, driver: driver, runs: runs, concurrency: concurrency, databaseURL: databaseURL))
+            let report = try await measure(BenchContext(
+                client: client, driver: driver, runs: runs, concurrency: concurrency, databaseURL: databaseURL, cluster: cluster))
             for connection in [client] + extra { await connection.close() }
             return report
         } catch {

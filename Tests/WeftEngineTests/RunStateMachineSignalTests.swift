@@ -102,19 +102,11 @@ struct RunStateMachineSignalTests {
 
     @Test("definitions: signal nodes have a valid name and no type, map, retry, timeouts or sleep")
     func definitions() throws {
-        func problems(_ json: String) -> String {
-            do {
-                _ = try JSONDecoder().decode(WorkflowDefinition.self, from: Data(json.utf8)).validated()
-                return ""
-            } catch {
-                return "\(error)"
-            }
-        }
-        #expect(problems(#"{"name":"w","tasks":[{"name":"s","wait_signal":"approve","signal_timeout":"1d"}]}"#) == "")
-        #expect(problems(#"{"name":"w","tasks":[{"name":"s","wait_signal":"bad name"}]}"#).contains("invalid signal name"))
-        #expect(problems(#"{"name":"w","tasks":[{"name":"s","type":"echo","wait_signal":"a"}]}"#).contains("a signal node runs no task"))
-        #expect(problems(#"{"name":"w","tasks":[{"name":"s","wait_signal":"a","timeouts":{"start_to_close":"1s"}}]}"#).contains("signal_timeout, not timeouts"))
-        #expect(problems(#"{"name":"w","tasks":[{"name":"a","type":"echo","signal_timeout":"1s"}]}"#).contains("signal_timeout without wait_signal"))
+        #expect(F.definitionProblems(#"{"name":"w","tasks":[{"name":"s","wait_signal":"approve","signal_timeout":"1d"}]}"#) == "")
+        #expect(F.definitionProblems(#"{"name":"w","tasks":[{"name":"s","wait_signal":"bad name"}]}"#).contains("invalid signal name"))
+        #expect(F.definitionProblems(#"{"name":"w","tasks":[{"name":"s","type":"echo","wait_signal":"a"}]}"#).contains("a signal node runs no task"))
+        #expect(F.definitionProblems(#"{"name":"w","tasks":[{"name":"s","wait_signal":"a","timeouts":{"start_to_close":"1s"}}]}"#).contains("signal_timeout, not timeouts"))
+        #expect(F.definitionProblems(#"{"name":"w","tasks":[{"name":"a","type":"echo","signal_timeout":"1s"}]}"#).contains("signal_timeout without wait_signal"))
         let workflow = try JSONDecoder().decode(
             WorkflowDefinition.self, from: Data(#"{"name":"w","tasks":[{"name":"s","wait_signal":"go","signal_timeout":"2h"}]}"#.utf8)
         ).validated()

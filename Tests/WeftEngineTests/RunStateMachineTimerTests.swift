@@ -78,22 +78,14 @@ struct RunStateMachineTimerTests {
 
     @Test("definitions: sleep nodes have no type, map, retry or timeouts; durations are positive and bounded; canonical form")
     func definitions() throws {
-        func problems(_ json: String) -> String {
-            do {
-                _ = try JSONDecoder().decode(WorkflowDefinition.self, from: Data(json.utf8)).validated()
-                return ""
-            } catch {
-                return "\(error)"
-            }
-        }
-        #expect(problems(#"{"name":"w","tasks":[{"name":"s","sleep":"10m"}]}"#) == "")
-        #expect(problems(#"{"name":"w","tasks":[{"name":"s","type":"echo","sleep":"10m"}]}"#).contains("a sleep node runs no task"))
-        #expect(problems(#"{"name":"w","tasks":[{"name":"a","type":"echo"},{"name":"s","sleep":"1s","map":true,"depends_on":["a"]}]}"#).contains("a sleep node cannot map"))
-        #expect(problems(#"{"name":"w","tasks":[{"name":"s","sleep":"1s","retry":{"max_attempts":2}}]}"#).contains("no attempts to retry"))
-        #expect(problems(#"{"name":"w","tasks":[{"name":"s","sleep":"0s"}]}"#).contains("sleep must be positive"))
-        #expect(problems(#"{"name":"w","tasks":[{"name":"a","type":"echo","start_after":"400d"}]}"#).contains("start_after of"))
-        #expect(problems(#"{"name":"w","tasks":[{"name":"a","type":"echo"},{"name":"m","type":"echo","map":true,"start_after":"1s","depends_on":["a"]}]}"#).contains("not supported yet"))
-        #expect(problems(#"{"name":"w","tasks":[{"name":"a"}]}"#).contains("type"))  // type is required unless sleep
+        #expect(F.definitionProblems(#"{"name":"w","tasks":[{"name":"s","sleep":"10m"}]}"#) == "")
+        #expect(F.definitionProblems(#"{"name":"w","tasks":[{"name":"s","type":"echo","sleep":"10m"}]}"#).contains("a sleep node runs no task"))
+        #expect(F.definitionProblems(#"{"name":"w","tasks":[{"name":"a","type":"echo"},{"name":"s","sleep":"1s","map":true,"depends_on":["a"]}]}"#).contains("a sleep node cannot map"))
+        #expect(F.definitionProblems(#"{"name":"w","tasks":[{"name":"s","sleep":"1s","retry":{"max_attempts":2}}]}"#).contains("no attempts to retry"))
+        #expect(F.definitionProblems(#"{"name":"w","tasks":[{"name":"s","sleep":"0s"}]}"#).contains("sleep must be positive"))
+        #expect(F.definitionProblems(#"{"name":"w","tasks":[{"name":"a","type":"echo","start_after":"400d"}]}"#).contains("start_after of"))
+        #expect(F.definitionProblems(#"{"name":"w","tasks":[{"name":"a","type":"echo"},{"name":"m","type":"echo","map":true,"start_after":"1s","depends_on":["a"]}]}"#).contains("not supported yet"))
+        #expect(F.definitionProblems(#"{"name":"w","tasks":[{"name":"a"}]}"#).contains("type"))  // type is required unless sleep
         let workflow = try JSONDecoder().decode(
             WorkflowDefinition.self,
             from: Data(#"{"name":"w","tasks":[{"name":"s","sleep":"90s"},{"name":"a","type":"echo","start_after":"5m","depends_on":["s"]}]}"#.utf8)

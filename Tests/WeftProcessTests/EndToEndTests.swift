@@ -208,11 +208,6 @@ extension ProcessTests {
         func signals_survive_schedulerKill() async throws {
             try await ProcessCluster.with { cluster in
                 try await cluster.start(workers: 1)
-                func weftctl(_ arguments: [String]) async throws -> ProcessResult {
-                    try await runProcess(
-                        try WeftBinaries.path("weftctl"), arguments + ["--address", cluster.coordinatorAddress],
-                        environment: cluster.environment, timeout: .seconds(60))
-                }
                 let client = try cluster.client()
                 try await client.register(definitionJSON: Array(#"""
                     {"name": "review", "tasks": [
@@ -230,7 +225,7 @@ extension ProcessTests {
                 })
                 cluster.killScheduler()
                 try await cluster.startScheduler()
-                let sent = try await weftctl(["run", "signal", a.description, "approve", "--payload", #"{"by": "ann"}"#])
+                let sent = try await cluster.weftctl(["run", "signal", a.description, "approve", "--payload", #"{"by": "ann"}"#])
                 #expect(sent.status == 0 && sent.stdout.contains("delivered"), "\(sent.stdout)\(sent.stderr)")
                 let infoA = try await client.wait(for: a, timeout: .seconds(60))
                 #expect(infoA.status == .succeeded && String(decoding: infoA.output, as: UTF8.self) == #"{"by":"ann"}"#, "\(infoA)")
@@ -248,7 +243,7 @@ extension ProcessTests {
                 let nobody = RunID(unixMilliseconds: UInt64(Date().timeIntervalSince1970 * 1000), using: &generator)
                 let unknownRun = await #expect(throws: WeftError.self) { try await client.signal(nobody, "approve", payload: JSONValue.null) }
                 #expect(unknownRun?.code == .notFound)
-                let badPayload = try await weftctl(["run", "signal", c.description, "approve", "--payload", "{nope"])
+                let badPayload = try await cluster.weftctl(["run", "signal", c.description, "approve", "--payload", "{nope"])
                 #expect(badPayload.status != 0 && badPayload.stderr.contains("not JSON"), "\(badPayload.stderr)")
                 _ = try await client.cancel(c)
                 let history = try await client.history(of: a)
@@ -413,34 +408,29 @@ extension ProcessTests {
         func workflowVersionsAndGet() async throws {
             try await ProcessCluster.with { cluster in
                 try await cluster.start(workers: 0)
-                func weftctl(_ arguments: [String]) async throws -> ProcessResult {
-                    try await runProcess(
-                        try WeftBinaries.path("weftctl"), arguments + ["--address", cluster.coordinatorAddress],
-                        environment: cluster.environment, timeout: .seconds(60))
-                }
                 let client = try cluster.client()
                 let first = try await client.register(Workflow("report", Step("a", type: "echo")))
                 try await Task.sleep(for: .milliseconds(20))
                 let second = try await client.register(Workflow("report", Step("a", type: "echo") >>> Step("b", type: "noop")))
                 #expect(first.version != second.version)
-                let versions = try await weftctl(["workflow", "versions", "report", "--json"])
+                let versions = try await cluster.weftctl(["workflow", "versions", "report", "--json"])
                 #expect(versions.status == 0, "\(versions.stderr)")
                 let listed = try JSONSerialization.jsonObject(with: Data(versions.stdout.utf8)) as? [[String: Any]] ?? []
                 #expect(listed.map { $0["version"] as? String } == [second.version, first.version])
                 #expect(listed.map { $0["tasks"] as? Int } == [2, 1])
                 #expect(listed.map { $0["latest"] as? Bool } == [true, false])
-                let latest = try await weftctl(["workflow", "get", "report", "--json"])
+                let latest = try await cluster.weftctl(["workflow", "get", "report", "--json"])
                 let shown = try JSONSerialization.jsonObject(with: Data(latest.stdout.utf8)) as? [String: Any]
                 #expect(shown?["version"] as? String == second.version && shown?["latest"] as? Bool == true, "\(latest.stdout)\(latest.stderr)")
                 #expect(((shown?["definition"] as? [String: Any])?["tasks"] as? [Any])?.count == 2)
                 let pinned = try await client.workflow("report", version: first.version)
                 #expect(pinned.version == first.version && pinned.versions.count == 2)
                 #expect(String(decoding: pinned.definitionJSON, as: UTF8.self).contains(#""name":"report""#))
-                let table = try await weftctl(["workflow", "get", "report", "--version", first.version])
+                let table = try await cluster.weftctl(["workflow", "get", "report", "--version", first.version])
                 #expect(table.status == 0 && table.stdout.contains("version   \(first.version)\n"), "\(table.stdout)")
-                let missing = try await weftctl(["workflow", "get", "report", "--version", "0000000000000000"])
+                let missing = try await cluster.weftctl(["workflow", "get", "report", "--version", "0000000000000000"])
                 #expect(missing.status != 0 && missing.stderr.contains("NOT_FOUND") && missing.stderr.contains("has no version"), "\(missing.stderr)")
-                let unknown = try await weftctl(["workflow", "versions", "nope"])
+                let unknown = try await cluster.weftctl(["workflow", "versions", "nope"])
                 #expect(unknown.status != 0 && unknown.stderr.contains("no workflow 'nope'"), "\(unknown.stderr)")
                 let error = await #expect(throws: WeftError.self) { try await client.workflow("") }
                 #expect(error?.code == .invalidArgument)
@@ -452,11 +442,6 @@ extension ProcessTests {
         func runHistory_andFollow() async throws {
             try await ProcessCluster.with { cluster in
                 try await cluster.start(workers: 1)
-                func weftctl(_ arguments: [String]) async throws -> ProcessResult {
-                    try await runProcess(
-                        try WeftBinaries.path("weftctl"), arguments + ["--address", cluster.coordinatorAddress],
-                        environment: cluster.environment, timeout: .seconds(60))
-                }
                 let client = try cluster.client()
                 try await client.register(definitionJSON: Array(#"""
                     {"name":"flaky","tasks":[{"name":"nap","type":"sleep","timeouts":{"start_to_close":"300ms"},
@@ -464,7 +449,7 @@ extension ProcessTests {
                     """#.utf8))
                 let failing = try await client.start(workflow: "flaky", inputJSON: Array(#"{"duration": "5s"}"#.utf8))
                 #expect(try await client.wait(for: failing).status == .failed)
-                let result = try await weftctl(["run", "history", failing.description, "--json"])
+                let result = try await cluster.weftctl(["run", "history", failing.description, "--json"])
                 #expect(result.status == 0, "\(result.stderr)")
                 let entries = result.stdout.split(separator: "\n").compactMap {
                     try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
@@ -482,19 +467,19 @@ extension ProcessTests {
                 #expect(entries.first { $0["kind"] as? String == "attempt_started" }?["detail"] as? String == "on e2e-worker-0")
                 #expect((entries.first { $0["kind"] as? String == "attempt_timed_out" }?["detail"] as? String)?.contains("start_to_close") == true)
                 // The table form, and the SDK's.
-                let table = try await weftctl(["run", "history", failing.description])
+                let table = try await cluster.weftctl(["run", "history", failing.description])
                 #expect(table.status == 0 && table.stdout.contains("attempt_timed_out") && table.stdout.contains("nap#2"), "\(table.stdout)")
                 #expect(try await client.history(of: failing).entries.count == entries.count)
                 // --follow prints as the run goes and returns when it closes.
                 try await client.register(definitionJSON: Array(#"{"name":"nap","tasks":[{"name":"a","type":"sleep"},{"name":"b","type":"echo","depends_on":["a"]}]}"#.utf8))
                 let napping = try await client.start(workflow: "nap", inputJSON: Array(#"{"duration": "1500ms"}"#.utf8))
-                let followed = try await weftctl(["run", "history", napping.description, "--follow", "--poll-every", "200ms"])
+                let followed = try await cluster.weftctl(["run", "history", napping.description, "--follow", "--poll-every", "200ms"])
                 #expect(followed.status == 0, "\(followed.stderr)")
                 let lines = followed.stdout.split(separator: "\n")
                 #expect(lines.first?.contains("run_started") == true && lines.last?.contains("run_succeeded") == true, "\(followed.stdout)")
                 #expect(lines.filter { $0.contains("attempt_succeeded") }.count == 2, "\(followed.stdout)")
                 var generator = SystemRandomNumberGenerator()
-                let unknown = try await weftctl(["run", "history", RunID(unixMilliseconds: 1_767_225_600_000, using: &generator).description])
+                let unknown = try await cluster.weftctl(["run", "history", RunID(unixMilliseconds: 1_767_225_600_000, using: &generator).description])
                 #expect(unknown.status != 0 && unknown.stderr.contains("NOT_FOUND"), "\(unknown.stderr)")
                 await client.close()
             }

@@ -145,6 +145,12 @@ final class ProcessCluster: @unchecked Sendable {
         self.scheduler = nil
     }
 
+    /// `weftctl ARGUMENTS --address <the coordinator>`, with the cluster's environment (token).
+    func weftctl(_ arguments: [String]) async throws -> ProcessResult {
+        try await runProcess(
+            try WeftBinaries.path("weftctl"), arguments + ["--address", coordinatorAddress], environment: environment, timeout: .seconds(60))
+    }
+
     /// A query against the cluster's database.
     func query(_ sql: String) async throws -> PostgresRows {
         let connection = try await PostgresConnection.connect(url: databaseURL, logger: Self.logger)

@@ -13,6 +13,16 @@ enum Fixtures {
     }()
 
     /// The node `name`.
+    /// The validation problems of the definition `json` (JSON), as text; empty when valid.
+    static func definitionProblems(_ json: String) -> String {
+        do {
+            _ = try JSONDecoder().decode(WorkflowDefinition.self, from: Data(json.utf8)).validated()
+            return ""
+        } catch {
+            return "\(error)"
+        }
+    }
+
     static func k(_ name: String) -> NodeKey { NodeKey(name) }
 
     /// Element `index` of map node `name`.

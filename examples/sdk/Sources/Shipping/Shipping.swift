@@ -18,6 +18,7 @@ public struct Quote: Codable, Sendable, Hashable {
 public struct Label: Codable, Sendable, Hashable {
     public var tracking: String
     public var cents: Int
+    public init(tracking: String, cents: Int) { (self.tracking, self.cents) = (tracking, cents) }
 }
 
 /// The task types, declared once: workers register handlers for them, workflows use them.
@@ -36,6 +37,27 @@ public enum Shipping {
 }
 // snippet:end declarations
 
+// snippet:start run-control
+/// Someone's approval, the payload of the `approve` signal.
+public struct Approval: Codable, Sendable, Hashable {
+    public var by: String
+    public init(by: String) { self.by = by }
+}
+
+extension Shipping {
+    public static let refund = TaskType<Approval, Label>("shipping.refund")
+
+    /// A refund waits for a person's approval (a signal: `client.signal(run, "approve", payload:)`),
+    /// cools off for a day (a durable timer: no worker slot held), then pays; the whole run may take
+    /// a week at most.
+    public static let refundWorkflow = Workflow("refund") {
+        WaitSignal<Approval>("approval", signal: "approve", timeout: .seconds(72 * 3600))
+        Sleep<Approval>("cool-off", for: .seconds(86_400))
+        Step(refund).startAfter(.seconds(60))
+    }.timeout(.seconds(7 * 86_400))
+}
+// snippet:end run-control
+
 // snippet:start handlers
 extension Shipping {
     /// The task handlers, as a worker (or a test) registers them.
@@ -50,6 +72,7 @@ extension Shipping {
         registry.register(label) { quote, context in
             Label(tracking: "\(quote.carrier.uppercased())-\(context.runID.description.suffix(8))", cents: quote.cents)
         }
+        registry.register(refund) { approval, _ in Label(tracking: "REFUND-\(approval.by)", cents: 0) }
     }
 }
 // snippet:end handlers

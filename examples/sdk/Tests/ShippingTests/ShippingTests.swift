@@ -20,4 +20,13 @@ import WeftTesting
     #expect(run.status == .failed)
     #expect(run.attempts(of: "shipping.price").count == 1)  // BadOrder is not retried
 }
+
+@Test func refundWaitsForApprovalThenCoolsOff() async throws {
+    var env = WeftTestEnvironment()
+    Shipping.register(into: &env.registry)
+    try env.signal("approve", payload: Approval(by: "ann"), after: .seconds(3600))  // an hour in
+    let run = try await env.run(Shipping.refundWorkflow, input: JSONValue.null)
+    #expect(try run.result() == Label(tracking: "REFUND-ann", cents: 0))
+    #expect(run.elapsed == .seconds(3600 + 86_400 + 60))  // a day and a minute of timers, no real time
+}
 // snippet:end testing

@@ -76,6 +76,25 @@ struct CoreHarness {
 
 @Suite("SchedulerCore (in-memory store)")
 struct SchedulerCoreTests {
+    @Test("a start that reuses another run's outputs must name a failed or cancelled run of the same version and input")
+    func resumeOf_checked() async throws {
+        let harness = try await CoreHarness.make()
+        let old = harness.runID()
+        _ = try await harness.start(old)
+        _ = try await harness.core.cancelRun(old, reason: "test")
+        let otherInput = await #expect(throws: RPCError.self) {
+            try await harness.core.startRun(StartRunRequest(workflow: "one", input: Array("2".utf8), runID: harness.runID(), resumeOf: old.bytes))
+        }
+        #expect(otherInput?.code == .invalidArgument && otherInput?.message.contains("had another input") == true, "\(String(describing: otherInput))")
+        let garbage = await #expect(throws: RPCError.self) {
+            try await harness.core.startRun(StartRunRequest(workflow: "one", input: Array("1".utf8), runID: harness.runID(), resumeOf: [1, 2, 3]))
+        }
+        #expect(garbage?.code == .invalidArgument)
+        let resumed = try await harness.core.startRun(StartRunRequest(workflow: "one", input: Array("1".utf8), runID: harness.runID(), resumeOf: old.bytes))
+        #expect(resumed.created)
+        await harness.stop()
+    }
+
     @Test("signals a run keeps for nodes not reached yet are bounded; a name no node waits for is refused")
     func signals_boundedAndChecked() async throws {
         let harness = try await CoreHarness.make()

@@ -393,7 +393,7 @@ actor SchedulerCore {
                 continue
             }
             if reused == nil, !request.resumeOf.isEmpty {
-                reused = try await reusableOutputs(of: request.resumeOf, for: workflow!)
+                reused = try await reusableOutputs(of: request.resumeOf, for: workflow!, input: request.input)
                 continue
             }
             break
@@ -470,7 +470,7 @@ actor SchedulerCore {
     /// The outputs a retry from the failed nodes reuses: every plain node of closed run `source`
     /// (failed or cancelled, the same workflow version) that succeeded, read from the store — never
     /// from the request.
-    private func reusableOutputs(of source: [UInt8], for workflow: ValidatedWorkflow) async throws -> (from: RunID, outputs: [String: [UInt8]]) {
+    private func reusableOutputs(of source: [UInt8], for workflow: ValidatedWorkflow, input: [UInt8]) async throws -> (from: RunID, outputs: [String: [UInt8]]) {
         guard let sourceID = try? RunID(bytes: source) else {
             throw RPCError(.invalidArgument, "resume_of is not a run id (16 bytes)")
         }
@@ -482,6 +482,11 @@ actor SchedulerCore {
         }
         guard previous.workflow == workflow.name, previous.version == workflow.version.description else {
             throw RPCError(.invalidArgument, "run \(sourceID) ran \(previous.workflow) version \(previous.version), not \(workflow.name) version \(workflow.version)")
+        }
+        // Outputs computed from one input are no answer for another (a StartRun naming resume_of
+        // with an input of its own).
+        guard previous.input == input else {
+            throw RPCError(.invalidArgument, "run \(sourceID) had another input: a retry from its failed nodes takes its input as it was")
         }
         var outputs: [String: [UInt8]] = [:]
         for task in previous.tasks where task.status == .succeeded && !task.node.contains("[") && workflow.task(named: task.node) != nil {

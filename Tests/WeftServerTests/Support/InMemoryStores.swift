@@ -14,6 +14,7 @@ actor InMemoryRunStore: RunReading, RunCommitting {
         var partition: PartitionID
         var status: RunStatusText
         var input: [UInt8]
+        var version = ""
     }
 
     var owners: [PartitionID: Fence] = [:]
@@ -83,7 +84,7 @@ actor InMemoryRunStore: RunReading, RunCommitting {
                     continue
                 }
                 if let key = new.idempotencyKey { keys[key] = new.runID }
-                runs[new.runID] = Run(workflow: new.workflow, partition: batch.partition, status: .running, input: new.input)
+                runs[new.runID] = Run(workflow: new.workflow, partition: batch.partition, status: .running, input: new.input, version: new.version)
             }
             for row in batch.attempts { attempts["\(row.runID)/\(row.node)#\(row.attempt)"] = row.status }
             for finish in batch.finishes { attempts["\(finish.runID)/\(finish.node)#\(finish.attempt)"] = finish.status }
@@ -99,7 +100,7 @@ actor InMemoryRunStore: RunReading, RunCommitting {
     func run(_ id: RunID, includeTasks: Bool) async throws -> RunInfo? {
         guard let run = runs[id] else { return nil }
         return RunInfo(
-            runID: id, workflow: run.workflow, version: "", status: run.status.wire, input: run.input, output: [], error: "",
+            runID: id, workflow: run.workflow, version: run.version, status: run.status.wire, input: run.input, output: [], error: "",
             createdAtMilliseconds: Int64(id.unixMilliseconds), closedAtMilliseconds: 0)
     }
 

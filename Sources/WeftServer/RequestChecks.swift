@@ -9,6 +9,8 @@ import WeftWire
 enum RequestChecks {
     /// Longest workflow name, version and idempotency key accepted, in UTF-8 bytes.
     static let maxNameBytes = 256
+    /// Longest name a definition may give (a signal's), in characters.
+    static let maxNameLength = WorkflowDefinition.Limits().maxNameLength
     static let maxIdempotencyKeyBytes = 256
     /// Longest cancel reason kept, in UTF-8 bytes.
     static let maxReasonBytes = 4096
@@ -27,12 +29,8 @@ enum RequestChecks {
 
     /// A signal: a valid name, a payload within the input limit that is one JSON value.
     static func check(_ request: SignalRunRequest, maxInputBytes: Int) throws(RPCError) {
-        guard !request.name.isEmpty, request.name.utf8.count <= 128,
-              request.name.utf8.allSatisfy({ $0 < 0x80 && ($0 == UInt8(ascii: "_") || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-")
-                  || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0)
-                  || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0)) })
-        else {
-            throw RPCError(.invalidArgument, "invalid signal name \(MessageText.quoted(request.name)): use 1–128 characters from A–Z a–z 0–9 _ . -")
+        guard NameRules.isValidName(request.name, maxLength: maxNameLength) else {
+            throw RPCError(.invalidArgument, "invalid signal name \(MessageText.quoted(request.name)): \(NameRules.nameRule(maxNameLength))")
         }
         guard request.payload.count <= maxInputBytes else {
             throw RPCError(.invalidArgument, "the signal payload is \(request.payload.count) bytes; the limit is \(maxInputBytes)")

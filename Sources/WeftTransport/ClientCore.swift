@@ -99,12 +99,13 @@ final class ClientCore: RPCChannelOwner, @unchecked Sendable {
         }
     }
 
-    /// A call that never got a connection: `UNAVAILABLE`, with why when known.
-    private func unreachable(within budget: Duration) -> RPCError {
-        if case .backingOff(_, let lastError) = state {
-            return RPCError(.unavailable, "could not reach \(target) within \(DurationText.format(budget)): \(lastError.message)")
-        }
-        return RPCError(.unavailable, "could not reach \(target) within \(DurationText.format(budget))")
+    /// A call that never got a connection: `UNAVAILABLE`, with why (`cause`, else the last
+    /// connection error) when known.
+    private func unreachable(within budget: Duration, cause: RPCError? = nil) -> RPCError {
+        var why = cause
+        if why == nil, case .backingOff(_, let lastError) = state { why = lastError }
+        let text = "could not reach \(target) within \(DurationText.format(budget))"
+        return RPCError(.unavailable, why.map { "\(text): \($0.message)" } ?? text)
     }
 
     private func send(_ call: ClientCall, on channel: RPCChannel) {
@@ -333,7 +334,7 @@ final class ClientCore: RPCChannelOwner, @unchecked Sendable {
         let kept = pending.filter { $0.options.waitForReady && $0.readyWaitExpired == nil }
         for call in pending {
             guard let waited = call.readyWaitExpired else { continue }
-            call.complete(.failure(RPCError(.unavailable, "could not reach \(target) within \(DurationText.format(waited)): \(error.message)")), loop: loop)
+            call.complete(.failure(unreachable(within: waited, cause: error)), loop: loop)
         }
         pending.removeAll { $0.readyWaitExpired != nil }
         failPending(error, except: kept)

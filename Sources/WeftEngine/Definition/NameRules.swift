@@ -1,9 +1,10 @@
 import WeftCore
 
-/// The naming rules shared by validation messages.
-enum NameRules {
+/// The naming rules shared by validation messages (and by the servers' checks of names a request
+/// carries, such as a signal's).
+public enum NameRules {
     /// 1…`maxLength` characters from `A–Z a–z 0–9 _ . -`.
-    static func isValidName(_ name: String, maxLength: Int) -> Bool {
+    public static func isValidName(_ name: String, maxLength: Int) -> Bool {
         let bytes = name.utf8
         guard !bytes.isEmpty, bytes.count <= maxLength else { return false }
         return bytes.allSatisfy { byte in
@@ -17,7 +18,8 @@ enum NameRules {
         }
     }
 
-    static func nameRule(_ maxLength: Int) -> String {
+    /// The rule, for messages.
+    public static func nameRule(_ maxLength: Int) -> String {
         "use 1–\(maxLength) characters from A–Z a–z 0–9 _ . -"
     }
 

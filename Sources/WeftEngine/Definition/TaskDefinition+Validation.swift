@@ -21,27 +21,24 @@ extension TaskDefinition {
         if !NameRules.isValidName(name, maxLength: limits.maxNameLength) {
             report(.invalidName, "invalid name \(NameRules.quoted(name)): \(NameRules.nameRule(limits.maxNameLength))")
         }
-        if let waitSignal {
-            if !NameRules.isValidName(waitSignal, maxLength: limits.maxNameLength) {
-                report(.invalidSignal, "invalid signal name \(NameRules.quoted(waitSignal)): \(NameRules.nameRule(limits.maxNameLength))")
-            }
-            if !type.isEmpty { report(.invalidType, "a signal node runs no task: remove type (or wait_signal)") }
-            if map { report(.invalidMap, "a signal node cannot map") }
-            if retry != RetryPolicy() { report(.invalidRetryPolicy, "a signal node has no attempts to retry: remove retry") }
-            if !timeouts.isEmpty { report(.invalidTimeout, "a signal node's wait is limited by signal_timeout, not timeouts") }
-            if sleep != nil || startAfter != nil { report(.invalidSignal, "a signal node cannot also sleep or start_after") }
-        } else if signalTimeout != nil {
+        if let waitSignal, !NameRules.isValidName(waitSignal, maxLength: limits.maxNameLength) {
+            report(.invalidSignal, "invalid signal name \(NameRules.quoted(waitSignal)): \(NameRules.nameRule(limits.maxNameLength))")
+        }
+        if waitSignal == nil, signalTimeout != nil {
             report(.invalidSignal, "signal_timeout without wait_signal")
         }
-        if waitSignal != nil {
-            // A signal node: its options were checked above.
-        } else if sleep != nil {
-            // A sleep node runs nothing: options about attempts would silently do nothing.
-            if !type.isEmpty { report(.invalidType, "a sleep node runs no task: remove type (or sleep)") }
-            if map { report(.invalidMap, "a sleep node cannot map") }
-            if retry != RetryPolicy() { report(.invalidRetryPolicy, "a sleep node has no attempts to retry: remove retry") }
-            if !timeouts.isEmpty { report(.invalidTimeout, "a sleep node has no attempts to time out: remove timeouts") }
-            if startAfter != nil { report(.invalidTimeout, "start_after on a sleep node: add the delay to sleep instead") }
+        // Sleep and signal nodes run nothing: options about attempts would silently do nothing.
+        if let (kind, field) = waitSignal != nil ? ("signal", "wait_signal") : sleep != nil ? ("sleep", "sleep") : nil {
+            if !type.isEmpty { report(.invalidType, "a \(kind) node runs no task: remove type (or \(field))") }
+            if map { report(.invalidMap, "a \(kind) node cannot map") }
+            if retry != RetryPolicy() { report(.invalidRetryPolicy, "a \(kind) node has no attempts to retry: remove retry") }
+            if waitSignal != nil {
+                if !timeouts.isEmpty { report(.invalidTimeout, "a signal node's wait is limited by signal_timeout, not timeouts") }
+                if sleep != nil || startAfter != nil { report(.invalidSignal, "a signal node cannot also sleep or start_after") }
+            } else {
+                if !timeouts.isEmpty { report(.invalidTimeout, "a sleep node has no attempts to time out: remove timeouts") }
+                if startAfter != nil { report(.invalidTimeout, "start_after on a sleep node: add the delay to sleep instead") }
+            }
         } else if type.isEmpty {
             report(.invalidType, "the task type is empty: name the type a worker registered, e.g. type: echo")
         } else if type.count > limits.maxNameLength {

@@ -225,21 +225,26 @@ extension RunStateMachine {
     mutating func deliverPendingSignals(now: EngineInstant, into actions: inout [Action]) {
         var index = 0
         while index < pendingSignals.count, case .running = state {
-            let signal = pendingSignals[index]
-            guard let node = workflow.graph.tasks.indices.first(where: { candidate in
-                guard workflow.graph.tasks[candidate].waitSignal == signal.name, case .active(let execution) = nodes[candidate],
-                      case .awaitingSignal = execution.phase else { return false }
-                return true
-            }), case .active(let execution) = nodes[node] else {
+            if deliver(pendingSignals[index], now: now, into: &actions) {
+                pendingSignals.remove(at: index)
+            } else {
                 index += 1
-                continue
             }
-            pendingSignals.remove(at: index)
-            let key = NodeKey(workflow.graph.tasks[node].name)
-            actions += closingActions(for: execution, node: key)
-            actions.append(.record(.signalConsumed(seq: signal.seq, node: key)))
-            actions.append(.record(.attemptCompleted(node: key, attempt: execution.attempt, output: signal.payload)))
-            unitSucceeded(.node(node), output: signal.payload, attempts: execution.attempt, now: now, into: &actions)
         }
+    }
+
+    /// Gives `signal` to the first signal node (in topological order) waiting for its name, which
+    /// succeeds with the payload. Returns false when none waits.
+    mutating func deliver(_ signal: PendingSignal, now: EngineInstant, into actions: inout [Action]) -> Bool {
+        for index in workflow.graph.tasks.indices where workflow.graph.tasks[index].waitSignal == signal.name {
+            guard case .active(let execution) = nodes[index], case .awaitingSignal = execution.phase else { continue }
+            let node = NodeKey(workflow.graph.tasks[index].name)
+            actions += closingActions(for: execution, node: node)
+            actions.append(.record(.signalConsumed(seq: signal.seq, node: node)))
+            actions.append(.record(.attemptCompleted(node: node, attempt: execution.attempt, output: signal.payload)))
+            unitSucceeded(.node(index), output: signal.payload, attempts: execution.attempt, now: now, into: &actions)
+            return true
+        }
+        return false
     }
 }

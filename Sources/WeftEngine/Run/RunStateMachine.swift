@@ -342,20 +342,8 @@ public struct RunStateMachine: Sendable {
         let seq = nextSignalSeq
         nextSignalSeq += 1
         var actions: [Action] = [.record(.signalReceived(seq: seq, name: name, payload: payload))]
-        let waiting = workflow.graph.tasks.indices.first { index in
-            guard workflow.graph.tasks[index].waitSignal == name, case .active(let execution) = nodes[index],
-                  case .awaitingSignal = execution.phase else { return false }
-            return true
-        }
-        guard let index = waiting, case .active(let execution) = nodes[index] else {
-            pendingSignals.append(PendingSignal(seq: seq, name: name, payload: payload))
-            return actions
-        }
-        let node = NodeKey(workflow.graph.tasks[index].name)
-        actions += closingActions(for: execution, node: node)
-        actions.append(.record(.signalConsumed(seq: seq, node: node)))
-        actions.append(.record(.attemptCompleted(node: node, attempt: execution.attempt, output: payload)))
-        unitSucceeded(.node(index), output: payload, attempts: execution.attempt, now: now, into: &actions)
+        let signal = PendingSignal(seq: seq, name: name, payload: payload)
+        if !deliver(signal, now: now, into: &actions) { pendingSignals.append(signal) }
         return actions
     }
 

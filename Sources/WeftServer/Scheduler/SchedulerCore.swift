@@ -515,9 +515,7 @@ actor SchedulerCore {
         try RequestChecks.check(request, maxInputBytes: configuration.maxInputBytes)
         let id = request.runID
         try requireServing(id.partition(count: partitionCount))
-        if runs[id]?.pendingStart != nil {
-            _ = try await withCheckedThrowingContinuation { runs[id]!.pendingStart!.append($0) }
-        }
+        try await waitForPendingStart(id)
         guard let run = runs[id] else {
             guard let info = try await store.run(id, includeTasks: false) else {
                 throw RPCError(.notFound, "no run \(id)")
@@ -551,15 +549,20 @@ actor SchedulerCore {
         }
     }
 
+    /// Waits for the outcome of a start of `id` whose commit is in flight, so that a call about
+    /// the run acts on it only once it exists for sure.
+    private func waitForPendingStart(_ id: RunID) async throws {
+        guard runs[id]?.pendingStart != nil else { return }
+        _ = try await withCheckedThrowingContinuation { runs[id]!.pendingStart!.append($0) }
+    }
+
     /// The most signals a run may hold that no node has taken.
     static let maxPendingSignals = 1_000
 
     func cancelRun(_ id: RunID, reason: String) async throws -> WeftWire.RunStatus {
         try RequestChecks.check(CancelRunRequest(runID: id, reason: reason))
         try requireServing(id.partition(count: partitionCount))
-        if runs[id]?.pendingStart != nil {
-            _ = try await withCheckedThrowingContinuation { runs[id]!.pendingStart!.append($0) }
-        }
+        try await waitForPendingStart(id)
         guard runs[id] != nil else {
             // Not open here: report what Postgres says (closed runs stay as they were).
             guard let info = try await store.run(id, includeTasks: false) else {

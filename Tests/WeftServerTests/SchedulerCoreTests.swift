@@ -76,6 +76,27 @@ struct CoreHarness {
 
 @Suite("SchedulerCore (in-memory store)")
 struct SchedulerCoreTests {
+    @Test("during a Postgres outage a signal is refused UNAVAILABLE before it touches the run; sent again after, it is recorded once")
+    func outage_refusesSignals() async throws {
+        let harness = try await CoreHarness.make()
+        let waits = harness.runID()
+        let other = harness.runID()
+        _ = try await harness.start(waits, workflow: "waits")
+        _ = try await harness.start(other)
+        await harness.store.setOutage(commits: 1_000_000)
+        let blocked = Task { try await harness.core.cancelRun(other, reason: "during the outage") }
+        #expect(try await eventually { !harness.storage.isAvailable })
+        let refused = await #expect(throws: RPCError.self) {
+            try await harness.core.signalRun(SignalRunRequest(runID: waits, name: "go", payload: []))
+        }
+        #expect(refused?.code == .unavailable && refused?.message.contains("not recorded") == true, "\(String(describing: refused))")
+        await harness.store.setOutage(commits: 0)
+        _ = try await blocked.value
+        #expect(try await harness.core.signalRun(SignalRunRequest(runID: waits, name: "go", payload: [])) == false)
+        #expect(await harness.core.pendingSignals(of: waits) == 1)
+        await harness.stop()
+    }
+
     @Test("a start that reuses another run's outputs must name a failed or cancelled run of the same version and input")
     func resumeOf_checked() async throws {
         let harness = try await CoreHarness.make()

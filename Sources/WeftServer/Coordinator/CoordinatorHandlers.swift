@@ -119,7 +119,8 @@ enum CoordinatorHandlers {
         router.unary(ClientMethods.signalRun, request: SignalRunRequest.self, response: SignalRunResponse.self) { request, context in
             try RequestChecks.check(request, maxInputBytes: maxInputBytes)
             let partition = request.runID.partition(count: try await directory.partitions())
-            return try await forward(partition, directory: directory, context: context) { client, options in
+            // Not repeated after an attempt's deadline: the owner may have recorded the signal.
+            return try await forward(partition, directory: directory, context: context, repeatAfterDeadline: false) { client, options in
                 try await client.unary(ClientMethods.signalRun, request: request, response: SignalRunResponse.self, options: options)
             }
         }
@@ -166,10 +167,14 @@ enum CoordinatorHandlers {
     ///   that runs longer is simply made again: each attempt is a fresh, cancellable wait.)
     ///
     /// Every forwarded call may be repeated: a start carries the run id the coordinator chose (a
-    /// repeat finds the run, never starts it twice), waits and cancels are idempotent. When the
-    /// deadline does not leave room for another try, the last error is returned as it is.
+    /// repeat finds the run, never starts it twice), waits and cancels are idempotent. A signal is
+    /// not (`repeatAfterDeadline: false`): an attempt that timed out may have been recorded, so its
+    /// `DEADLINE_EXCEEDED` goes back to the caller; `NOT_OWNER` and `UNAVAILABLE` (nothing
+    /// recorded) are still retried. When the deadline does not leave room for another try, the
+    /// last error is returned as it is.
     static func forward<R: Sendable>(
         _ partition: PartitionID, directory: OwnerDirectory, context: ServerContext, attemptTimeout: Duration = .seconds(3),
+        repeatAfterDeadline: Bool = true,
         _ call: @Sendable (RPCClient, CallOptions) async throws -> R
     ) async throws -> R {
         let deadline = context.deadline ?? ContinuousClock.now + .seconds(60)
@@ -184,7 +189,7 @@ enum CoordinatorHandlers {
                 return try await call(target.client, CallOptions(deadline: attemptDeadline, waitForReady: false))
             } catch let failure as RPCError where failure.isNotOwner || failure.code == .unavailable {
                 error = failure
-            } catch let failure as RPCError where failure.code == .deadlineExceeded && attemptDeadline < deadline {
+            } catch let failure as RPCError where failure.code == .deadlineExceeded && attemptDeadline < deadline && repeatAfterDeadline {
                 error = failure
                 pause = .zero  // the attempt already waited: read the owner map again at once
             }

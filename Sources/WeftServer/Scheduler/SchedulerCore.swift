@@ -529,6 +529,12 @@ actor SchedulerCore {
                 .invalidArgument,
                 "workflow \(MessageText.quoted(run.machine.workflow.name)) has no node waiting for signal \(MessageText.quoted(request.name)) (it waits for \(names))")
         }
+        // A signal is not idempotent (a repeat is a second signal): during an outage it is refused
+        // before it touches the run, rather than held in memory for a commit a caller may give up
+        // on and send again.
+        guard storage.isAvailable else {
+            throw RPCError(.unavailable, "the database is unavailable (\(storage.unavailableReason)); the signal was not recorded: retry shortly")
+        }
         // A run keeps signals for nodes not reached yet, in memory and in Postgres: bounded, so
         // that a sender in a loop cannot grow the scheduler.
         guard run.machine.pendingSignalCount < Self.maxPendingSignals else {
@@ -555,6 +561,9 @@ actor SchedulerCore {
         guard runs[id]?.pendingStart != nil else { return }
         _ = try await withCheckedThrowingContinuation { runs[id]!.pendingStart!.append($0) }
     }
+
+    /// Signals run `id` holds that no node has taken (tests, admin).
+    func pendingSignals(of id: RunID) -> Int? { runs[id]?.machine.pendingSignalCount }
 
     /// The most signals a run may hold that no node has taken.
     static let maxPendingSignals = 1_000

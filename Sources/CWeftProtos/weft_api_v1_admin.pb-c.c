@@ -772,6 +772,546 @@ void   weft__api__v1__queues_response__free_unpacked
   assert(message->base.descriptor == &weft__api__v1__queues_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   weft__api__v1__schedule_spec__init
+                     (Weft__Api__V1__ScheduleSpec         *message)
+{
+  static const Weft__Api__V1__ScheduleSpec init_value = WEFT__API__V1__SCHEDULE_SPEC__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__schedule_spec__get_packed_size
+                     (const Weft__Api__V1__ScheduleSpec *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__schedule_spec__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__schedule_spec__pack
+                     (const Weft__Api__V1__ScheduleSpec *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__schedule_spec__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__schedule_spec__pack_to_buffer
+                     (const Weft__Api__V1__ScheduleSpec *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__schedule_spec__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__ScheduleSpec *
+       weft__api__v1__schedule_spec__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__ScheduleSpec *)
+     protobuf_c_message_unpack (&weft__api__v1__schedule_spec__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__schedule_spec__free_unpacked
+                     (Weft__Api__V1__ScheduleSpec *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__schedule_spec__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   weft__api__v1__create_schedule_request__init
+                     (Weft__Api__V1__CreateScheduleRequest         *message)
+{
+  static const Weft__Api__V1__CreateScheduleRequest init_value = WEFT__API__V1__CREATE_SCHEDULE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__create_schedule_request__get_packed_size
+                     (const Weft__Api__V1__CreateScheduleRequest *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__create_schedule_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__create_schedule_request__pack
+                     (const Weft__Api__V1__CreateScheduleRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__create_schedule_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__create_schedule_request__pack_to_buffer
+                     (const Weft__Api__V1__CreateScheduleRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__create_schedule_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__CreateScheduleRequest *
+       weft__api__v1__create_schedule_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__CreateScheduleRequest *)
+     protobuf_c_message_unpack (&weft__api__v1__create_schedule_request__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__create_schedule_request__free_unpacked
+                     (Weft__Api__V1__CreateScheduleRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__create_schedule_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   weft__api__v1__schedule_request__init
+                     (Weft__Api__V1__ScheduleRequest         *message)
+{
+  static const Weft__Api__V1__ScheduleRequest init_value = WEFT__API__V1__SCHEDULE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__schedule_request__get_packed_size
+                     (const Weft__Api__V1__ScheduleRequest *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__schedule_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__schedule_request__pack
+                     (const Weft__Api__V1__ScheduleRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__schedule_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__schedule_request__pack_to_buffer
+                     (const Weft__Api__V1__ScheduleRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__schedule_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__ScheduleRequest *
+       weft__api__v1__schedule_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__ScheduleRequest *)
+     protobuf_c_message_unpack (&weft__api__v1__schedule_request__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__schedule_request__free_unpacked
+                     (Weft__Api__V1__ScheduleRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__schedule_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   weft__api__v1__schedule_fire_time__init
+                     (Weft__Api__V1__ScheduleFireTime         *message)
+{
+  static const Weft__Api__V1__ScheduleFireTime init_value = WEFT__API__V1__SCHEDULE_FIRE_TIME__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__schedule_fire_time__get_packed_size
+                     (const Weft__Api__V1__ScheduleFireTime *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__schedule_fire_time__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__schedule_fire_time__pack
+                     (const Weft__Api__V1__ScheduleFireTime *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__schedule_fire_time__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__schedule_fire_time__pack_to_buffer
+                     (const Weft__Api__V1__ScheduleFireTime *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__schedule_fire_time__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__ScheduleFireTime *
+       weft__api__v1__schedule_fire_time__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__ScheduleFireTime *)
+     protobuf_c_message_unpack (&weft__api__v1__schedule_fire_time__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__schedule_fire_time__free_unpacked
+                     (Weft__Api__V1__ScheduleFireTime *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__schedule_fire_time__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   weft__api__v1__schedule_info__init
+                     (Weft__Api__V1__ScheduleInfo         *message)
+{
+  static const Weft__Api__V1__ScheduleInfo init_value = WEFT__API__V1__SCHEDULE_INFO__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__schedule_info__get_packed_size
+                     (const Weft__Api__V1__ScheduleInfo *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__schedule_info__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__schedule_info__pack
+                     (const Weft__Api__V1__ScheduleInfo *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__schedule_info__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__schedule_info__pack_to_buffer
+                     (const Weft__Api__V1__ScheduleInfo *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__schedule_info__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__ScheduleInfo *
+       weft__api__v1__schedule_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__ScheduleInfo *)
+     protobuf_c_message_unpack (&weft__api__v1__schedule_info__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__schedule_info__free_unpacked
+                     (Weft__Api__V1__ScheduleInfo *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__schedule_info__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   weft__api__v1__list_schedules_request__init
+                     (Weft__Api__V1__ListSchedulesRequest         *message)
+{
+  static const Weft__Api__V1__ListSchedulesRequest init_value = WEFT__API__V1__LIST_SCHEDULES_REQUEST__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__list_schedules_request__get_packed_size
+                     (const Weft__Api__V1__ListSchedulesRequest *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__list_schedules_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__list_schedules_request__pack
+                     (const Weft__Api__V1__ListSchedulesRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__list_schedules_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__list_schedules_request__pack_to_buffer
+                     (const Weft__Api__V1__ListSchedulesRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__list_schedules_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__ListSchedulesRequest *
+       weft__api__v1__list_schedules_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__ListSchedulesRequest *)
+     protobuf_c_message_unpack (&weft__api__v1__list_schedules_request__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__list_schedules_request__free_unpacked
+                     (Weft__Api__V1__ListSchedulesRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__list_schedules_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   weft__api__v1__list_schedules_response__init
+                     (Weft__Api__V1__ListSchedulesResponse         *message)
+{
+  static const Weft__Api__V1__ListSchedulesResponse init_value = WEFT__API__V1__LIST_SCHEDULES_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__list_schedules_response__get_packed_size
+                     (const Weft__Api__V1__ListSchedulesResponse *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__list_schedules_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__list_schedules_response__pack
+                     (const Weft__Api__V1__ListSchedulesResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__list_schedules_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__list_schedules_response__pack_to_buffer
+                     (const Weft__Api__V1__ListSchedulesResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__list_schedules_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__ListSchedulesResponse *
+       weft__api__v1__list_schedules_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__ListSchedulesResponse *)
+     protobuf_c_message_unpack (&weft__api__v1__list_schedules_response__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__list_schedules_response__free_unpacked
+                     (Weft__Api__V1__ListSchedulesResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__list_schedules_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   weft__api__v1__pause_schedule_request__init
+                     (Weft__Api__V1__PauseScheduleRequest         *message)
+{
+  static const Weft__Api__V1__PauseScheduleRequest init_value = WEFT__API__V1__PAUSE_SCHEDULE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__pause_schedule_request__get_packed_size
+                     (const Weft__Api__V1__PauseScheduleRequest *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__pause_schedule_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__pause_schedule_request__pack
+                     (const Weft__Api__V1__PauseScheduleRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__pause_schedule_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__pause_schedule_request__pack_to_buffer
+                     (const Weft__Api__V1__PauseScheduleRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__pause_schedule_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__PauseScheduleRequest *
+       weft__api__v1__pause_schedule_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__PauseScheduleRequest *)
+     protobuf_c_message_unpack (&weft__api__v1__pause_schedule_request__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__pause_schedule_request__free_unpacked
+                     (Weft__Api__V1__PauseScheduleRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__pause_schedule_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   weft__api__v1__trigger_schedule_response__init
+                     (Weft__Api__V1__TriggerScheduleResponse         *message)
+{
+  static const Weft__Api__V1__TriggerScheduleResponse init_value = WEFT__API__V1__TRIGGER_SCHEDULE_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__trigger_schedule_response__get_packed_size
+                     (const Weft__Api__V1__TriggerScheduleResponse *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__trigger_schedule_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__trigger_schedule_response__pack
+                     (const Weft__Api__V1__TriggerScheduleResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__trigger_schedule_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__trigger_schedule_response__pack_to_buffer
+                     (const Weft__Api__V1__TriggerScheduleResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__trigger_schedule_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__TriggerScheduleResponse *
+       weft__api__v1__trigger_schedule_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__TriggerScheduleResponse *)
+     protobuf_c_message_unpack (&weft__api__v1__trigger_schedule_response__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__trigger_schedule_response__free_unpacked
+                     (Weft__Api__V1__TriggerScheduleResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__trigger_schedule_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   weft__api__v1__backfill_schedule_request__init
+                     (Weft__Api__V1__BackfillScheduleRequest         *message)
+{
+  static const Weft__Api__V1__BackfillScheduleRequest init_value = WEFT__API__V1__BACKFILL_SCHEDULE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__backfill_schedule_request__get_packed_size
+                     (const Weft__Api__V1__BackfillScheduleRequest *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__backfill_schedule_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__backfill_schedule_request__pack
+                     (const Weft__Api__V1__BackfillScheduleRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__backfill_schedule_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__backfill_schedule_request__pack_to_buffer
+                     (const Weft__Api__V1__BackfillScheduleRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__backfill_schedule_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__BackfillScheduleRequest *
+       weft__api__v1__backfill_schedule_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__BackfillScheduleRequest *)
+     protobuf_c_message_unpack (&weft__api__v1__backfill_schedule_request__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__backfill_schedule_request__free_unpacked
+                     (Weft__Api__V1__BackfillScheduleRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__backfill_schedule_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   weft__api__v1__backfill_schedule_response__init
+                     (Weft__Api__V1__BackfillScheduleResponse         *message)
+{
+  static const Weft__Api__V1__BackfillScheduleResponse init_value = WEFT__API__V1__BACKFILL_SCHEDULE_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__backfill_schedule_response__get_packed_size
+                     (const Weft__Api__V1__BackfillScheduleResponse *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__backfill_schedule_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__backfill_schedule_response__pack
+                     (const Weft__Api__V1__BackfillScheduleResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__backfill_schedule_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__backfill_schedule_response__pack_to_buffer
+                     (const Weft__Api__V1__BackfillScheduleResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__backfill_schedule_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__BackfillScheduleResponse *
+       weft__api__v1__backfill_schedule_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__BackfillScheduleResponse *)
+     protobuf_c_message_unpack (&weft__api__v1__backfill_schedule_response__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__backfill_schedule_response__free_unpacked
+                     (Weft__Api__V1__BackfillScheduleResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__backfill_schedule_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   weft__api__v1__delete_schedule_response__init
+                     (Weft__Api__V1__DeleteScheduleResponse         *message)
+{
+  static const Weft__Api__V1__DeleteScheduleResponse init_value = WEFT__API__V1__DELETE_SCHEDULE_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__delete_schedule_response__get_packed_size
+                     (const Weft__Api__V1__DeleteScheduleResponse *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__delete_schedule_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__delete_schedule_response__pack
+                     (const Weft__Api__V1__DeleteScheduleResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__delete_schedule_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__delete_schedule_response__pack_to_buffer
+                     (const Weft__Api__V1__DeleteScheduleResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__delete_schedule_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__DeleteScheduleResponse *
+       weft__api__v1__delete_schedule_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__DeleteScheduleResponse *)
+     protobuf_c_message_unpack (&weft__api__v1__delete_schedule_response__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__delete_schedule_response__free_unpacked
+                     (Weft__Api__V1__DeleteScheduleResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__delete_schedule_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 #define weft__api__v1__members_request__field_descriptors NULL
 #define weft__api__v1__members_request__field_indices_by_name NULL
 #define weft__api__v1__members_request__number_ranges NULL
@@ -1706,5 +2246,701 @@ const ProtobufCMessageDescriptor weft__api__v1__queues_response__descriptor =
   weft__api__v1__queues_response__field_indices_by_name,
   1,  weft__api__v1__queues_response__number_ranges,
   (ProtobufCMessageInit) weft__api__v1__queues_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor weft__api__v1__schedule_spec__field_descriptors[8] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__ScheduleSpec, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "workflow",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__ScheduleSpec, workflow),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "version",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__ScheduleSpec, version),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "cron",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__ScheduleSpec, cron),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "timezone",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__ScheduleSpec, timezone),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "input_json",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__ScheduleSpec, input_json),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "overlap",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__ScheduleSpec, overlap),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "catchup_window_ms",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__ScheduleSpec, catchup_window_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned weft__api__v1__schedule_spec__field_indices_by_name[] = {
+  7,   /* field[7] = catchup_window_ms */
+  3,   /* field[3] = cron */
+  5,   /* field[5] = input_json */
+  0,   /* field[0] = name */
+  6,   /* field[6] = overlap */
+  4,   /* field[4] = timezone */
+  2,   /* field[2] = version */
+  1,   /* field[1] = workflow */
+};
+static const ProtobufCIntRange weft__api__v1__schedule_spec__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor weft__api__v1__schedule_spec__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.ScheduleSpec",
+  "ScheduleSpec",
+  "Weft__Api__V1__ScheduleSpec",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__ScheduleSpec),
+  8,
+  weft__api__v1__schedule_spec__field_descriptors,
+  weft__api__v1__schedule_spec__field_indices_by_name,
+  1,  weft__api__v1__schedule_spec__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__schedule_spec__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor weft__api__v1__create_schedule_request__field_descriptors[2] =
+{
+  {
+    "spec",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__CreateScheduleRequest, spec),
+    &weft__api__v1__schedule_spec__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "paused",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__CreateScheduleRequest, paused),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned weft__api__v1__create_schedule_request__field_indices_by_name[] = {
+  1,   /* field[1] = paused */
+  0,   /* field[0] = spec */
+};
+static const ProtobufCIntRange weft__api__v1__create_schedule_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor weft__api__v1__create_schedule_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.CreateScheduleRequest",
+  "CreateScheduleRequest",
+  "Weft__Api__V1__CreateScheduleRequest",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__CreateScheduleRequest),
+  2,
+  weft__api__v1__create_schedule_request__field_descriptors,
+  weft__api__v1__create_schedule_request__field_indices_by_name,
+  1,  weft__api__v1__create_schedule_request__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__create_schedule_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor weft__api__v1__schedule_request__field_descriptors[1] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__ScheduleRequest, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned weft__api__v1__schedule_request__field_indices_by_name[] = {
+  0,   /* field[0] = name */
+};
+static const ProtobufCIntRange weft__api__v1__schedule_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor weft__api__v1__schedule_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.ScheduleRequest",
+  "ScheduleRequest",
+  "Weft__Api__V1__ScheduleRequest",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__ScheduleRequest),
+  1,
+  weft__api__v1__schedule_request__field_descriptors,
+  weft__api__v1__schedule_request__field_indices_by_name,
+  1,  weft__api__v1__schedule_request__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__schedule_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor weft__api__v1__schedule_fire_time__field_descriptors[1] =
+{
+  {
+    "at_ms",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__ScheduleFireTime, at_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned weft__api__v1__schedule_fire_time__field_indices_by_name[] = {
+  0,   /* field[0] = at_ms */
+};
+static const ProtobufCIntRange weft__api__v1__schedule_fire_time__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor weft__api__v1__schedule_fire_time__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.ScheduleFireTime",
+  "ScheduleFireTime",
+  "Weft__Api__V1__ScheduleFireTime",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__ScheduleFireTime),
+  1,
+  weft__api__v1__schedule_fire_time__field_descriptors,
+  weft__api__v1__schedule_fire_time__field_indices_by_name,
+  1,  weft__api__v1__schedule_fire_time__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__schedule_fire_time__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor weft__api__v1__schedule_info__field_descriptors[8] =
+{
+  {
+    "spec",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_MESSAGE,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__ScheduleInfo, spec),
+    &weft__api__v1__schedule_spec__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "paused",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__ScheduleInfo, paused),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "next_fires",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Weft__Api__V1__ScheduleInfo, n_next_fires),
+    offsetof(Weft__Api__V1__ScheduleInfo, next_fires),
+    &weft__api__v1__schedule_fire_time__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last_tick_ms",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__ScheduleInfo, last_tick_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "last_run",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__ScheduleInfo, last_run),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "created_at_ms",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__ScheduleInfo, created_at_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "partition",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__ScheduleInfo, partition),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "buffered_ms",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__ScheduleInfo, buffered_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned weft__api__v1__schedule_info__field_indices_by_name[] = {
+  7,   /* field[7] = buffered_ms */
+  5,   /* field[5] = created_at_ms */
+  4,   /* field[4] = last_run */
+  3,   /* field[3] = last_tick_ms */
+  2,   /* field[2] = next_fires */
+  6,   /* field[6] = partition */
+  1,   /* field[1] = paused */
+  0,   /* field[0] = spec */
+};
+static const ProtobufCIntRange weft__api__v1__schedule_info__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 8 }
+};
+const ProtobufCMessageDescriptor weft__api__v1__schedule_info__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.ScheduleInfo",
+  "ScheduleInfo",
+  "Weft__Api__V1__ScheduleInfo",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__ScheduleInfo),
+  8,
+  weft__api__v1__schedule_info__field_descriptors,
+  weft__api__v1__schedule_info__field_indices_by_name,
+  1,  weft__api__v1__schedule_info__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__schedule_info__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define weft__api__v1__list_schedules_request__field_descriptors NULL
+#define weft__api__v1__list_schedules_request__field_indices_by_name NULL
+#define weft__api__v1__list_schedules_request__number_ranges NULL
+const ProtobufCMessageDescriptor weft__api__v1__list_schedules_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.ListSchedulesRequest",
+  "ListSchedulesRequest",
+  "Weft__Api__V1__ListSchedulesRequest",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__ListSchedulesRequest),
+  0,
+  weft__api__v1__list_schedules_request__field_descriptors,
+  weft__api__v1__list_schedules_request__field_indices_by_name,
+  0,  weft__api__v1__list_schedules_request__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__list_schedules_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor weft__api__v1__list_schedules_response__field_descriptors[1] =
+{
+  {
+    "schedules",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Weft__Api__V1__ListSchedulesResponse, n_schedules),
+    offsetof(Weft__Api__V1__ListSchedulesResponse, schedules),
+    &weft__api__v1__schedule_info__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned weft__api__v1__list_schedules_response__field_indices_by_name[] = {
+  0,   /* field[0] = schedules */
+};
+static const ProtobufCIntRange weft__api__v1__list_schedules_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor weft__api__v1__list_schedules_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.ListSchedulesResponse",
+  "ListSchedulesResponse",
+  "Weft__Api__V1__ListSchedulesResponse",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__ListSchedulesResponse),
+  1,
+  weft__api__v1__list_schedules_response__field_descriptors,
+  weft__api__v1__list_schedules_response__field_indices_by_name,
+  1,  weft__api__v1__list_schedules_response__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__list_schedules_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor weft__api__v1__pause_schedule_request__field_descriptors[2] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__PauseScheduleRequest, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "paused",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__PauseScheduleRequest, paused),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned weft__api__v1__pause_schedule_request__field_indices_by_name[] = {
+  0,   /* field[0] = name */
+  1,   /* field[1] = paused */
+};
+static const ProtobufCIntRange weft__api__v1__pause_schedule_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor weft__api__v1__pause_schedule_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.PauseScheduleRequest",
+  "PauseScheduleRequest",
+  "Weft__Api__V1__PauseScheduleRequest",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__PauseScheduleRequest),
+  2,
+  weft__api__v1__pause_schedule_request__field_descriptors,
+  weft__api__v1__pause_schedule_request__field_indices_by_name,
+  1,  weft__api__v1__pause_schedule_request__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__pause_schedule_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor weft__api__v1__trigger_schedule_response__field_descriptors[1] =
+{
+  {
+    "run",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__TriggerScheduleResponse, run),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned weft__api__v1__trigger_schedule_response__field_indices_by_name[] = {
+  0,   /* field[0] = run */
+};
+static const ProtobufCIntRange weft__api__v1__trigger_schedule_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor weft__api__v1__trigger_schedule_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.TriggerScheduleResponse",
+  "TriggerScheduleResponse",
+  "Weft__Api__V1__TriggerScheduleResponse",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__TriggerScheduleResponse),
+  1,
+  weft__api__v1__trigger_schedule_response__field_descriptors,
+  weft__api__v1__trigger_schedule_response__field_indices_by_name,
+  1,  weft__api__v1__trigger_schedule_response__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__trigger_schedule_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor weft__api__v1__backfill_schedule_request__field_descriptors[3] =
+{
+  {
+    "name",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__BackfillScheduleRequest, name),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "from_ms",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__BackfillScheduleRequest, from_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "to_ms",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__BackfillScheduleRequest, to_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned weft__api__v1__backfill_schedule_request__field_indices_by_name[] = {
+  1,   /* field[1] = from_ms */
+  0,   /* field[0] = name */
+  2,   /* field[2] = to_ms */
+};
+static const ProtobufCIntRange weft__api__v1__backfill_schedule_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor weft__api__v1__backfill_schedule_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.BackfillScheduleRequest",
+  "BackfillScheduleRequest",
+  "Weft__Api__V1__BackfillScheduleRequest",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__BackfillScheduleRequest),
+  3,
+  weft__api__v1__backfill_schedule_request__field_descriptors,
+  weft__api__v1__backfill_schedule_request__field_indices_by_name,
+  1,  weft__api__v1__backfill_schedule_request__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__backfill_schedule_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor weft__api__v1__backfill_schedule_response__field_descriptors[3] =
+{
+  {
+    "ticks",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__BackfillScheduleResponse, ticks),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "created",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__BackfillScheduleResponse, created),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "runs",
+    3,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_STRING,
+    offsetof(Weft__Api__V1__BackfillScheduleResponse, n_runs),
+    offsetof(Weft__Api__V1__BackfillScheduleResponse, runs),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned weft__api__v1__backfill_schedule_response__field_indices_by_name[] = {
+  1,   /* field[1] = created */
+  2,   /* field[2] = runs */
+  0,   /* field[0] = ticks */
+};
+static const ProtobufCIntRange weft__api__v1__backfill_schedule_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor weft__api__v1__backfill_schedule_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.BackfillScheduleResponse",
+  "BackfillScheduleResponse",
+  "Weft__Api__V1__BackfillScheduleResponse",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__BackfillScheduleResponse),
+  3,
+  weft__api__v1__backfill_schedule_response__field_descriptors,
+  weft__api__v1__backfill_schedule_response__field_indices_by_name,
+  1,  weft__api__v1__backfill_schedule_response__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__backfill_schedule_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor weft__api__v1__delete_schedule_response__field_descriptors[1] =
+{
+  {
+    "deleted",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__DeleteScheduleResponse, deleted),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned weft__api__v1__delete_schedule_response__field_indices_by_name[] = {
+  0,   /* field[0] = deleted */
+};
+static const ProtobufCIntRange weft__api__v1__delete_schedule_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor weft__api__v1__delete_schedule_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.DeleteScheduleResponse",
+  "DeleteScheduleResponse",
+  "Weft__Api__V1__DeleteScheduleResponse",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__DeleteScheduleResponse),
+  1,
+  weft__api__v1__delete_schedule_response__field_descriptors,
+  weft__api__v1__delete_schedule_response__field_indices_by_name,
+  1,  weft__api__v1__delete_schedule_response__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__delete_schedule_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -70,6 +70,18 @@ public struct RunID: Hashable, Comparable, Sendable, CustomStringConvertible {
     /// Milliseconds since 1970 when the id was made.
     public var unixMilliseconds: UInt64 { high >> 16 }
 
+    /// A new id made at `unixMilliseconds` that falls in `partition` (of `count`): random ids are
+    /// drawn until one does — `count` draws on average, a few microseconds for the default 256.
+    /// The runs a schedule starts live in the schedule's own partition, so its owner sees them.
+    public static func random(
+        in partition: PartitionID, count: Int, unixMilliseconds: UInt64, using generator: inout some RandomNumberGenerator
+    ) -> RunID {
+        while true {
+            let id = RunID(unixMilliseconds: unixMilliseconds, using: &generator)
+            if id.partition(count: count) == partition { return id }
+        }
+    }
+
     /// The partition that owns this run: `xxh64(16 bytes, seed 0) mod count`.
     public func partition(count: Int) -> PartitionID {
         precondition(count > 0, "partition count must be positive")

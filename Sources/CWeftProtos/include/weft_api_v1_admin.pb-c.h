@@ -32,6 +32,18 @@ typedef struct Weft__Api__V1__WorkersResponse Weft__Api__V1__WorkersResponse;
 typedef struct Weft__Api__V1__QueuesRequest Weft__Api__V1__QueuesRequest;
 typedef struct Weft__Api__V1__QueueInfo Weft__Api__V1__QueueInfo;
 typedef struct Weft__Api__V1__QueuesResponse Weft__Api__V1__QueuesResponse;
+typedef struct Weft__Api__V1__ScheduleSpec Weft__Api__V1__ScheduleSpec;
+typedef struct Weft__Api__V1__CreateScheduleRequest Weft__Api__V1__CreateScheduleRequest;
+typedef struct Weft__Api__V1__ScheduleRequest Weft__Api__V1__ScheduleRequest;
+typedef struct Weft__Api__V1__ScheduleFireTime Weft__Api__V1__ScheduleFireTime;
+typedef struct Weft__Api__V1__ScheduleInfo Weft__Api__V1__ScheduleInfo;
+typedef struct Weft__Api__V1__ListSchedulesRequest Weft__Api__V1__ListSchedulesRequest;
+typedef struct Weft__Api__V1__ListSchedulesResponse Weft__Api__V1__ListSchedulesResponse;
+typedef struct Weft__Api__V1__PauseScheduleRequest Weft__Api__V1__PauseScheduleRequest;
+typedef struct Weft__Api__V1__TriggerScheduleResponse Weft__Api__V1__TriggerScheduleResponse;
+typedef struct Weft__Api__V1__BackfillScheduleRequest Weft__Api__V1__BackfillScheduleRequest;
+typedef struct Weft__Api__V1__BackfillScheduleResponse Weft__Api__V1__BackfillScheduleResponse;
+typedef struct Weft__Api__V1__DeleteScheduleResponse Weft__Api__V1__DeleteScheduleResponse;
 
 
 /* --- enums --- */
@@ -299,6 +311,203 @@ struct  Weft__Api__V1__QueuesResponse
 #define WEFT__API__V1__QUEUES_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__queues_response__descriptor) \
     , 0,NULL }
+
+
+/*
+ * Cron schedules (`weftctl schedule …`). A schedule lives in the partition of its name and is fired
+ * by that partition's owner; coordinators serve these calls from Postgres, and forward the starts
+ * of `TriggerSchedule` and `BackfillSchedule` to the owner.
+ */
+struct  Weft__Api__V1__ScheduleSpec
+{
+  ProtobufCMessage base;
+  char *name;
+  char *workflow;
+  /*
+   * empty: the workflow's latest version at each fire
+   */
+  char *version;
+  /*
+   * 5 fields, or 6 with a leading second; or a macro such as @daily
+   */
+  char *cron;
+  /*
+   * IANA name; empty: UTC
+   */
+  char *timezone;
+  /*
+   * empty: null
+   */
+  ProtobufCBinaryData input_json;
+  /*
+   * "skip" (empty: the default), "buffer_one", "allow"
+   */
+  char *overlap;
+  /*
+   * 0: the default (10 minutes)
+   */
+  int64_t catchup_window_ms;
+};
+#define WEFT__API__V1__SCHEDULE_SPEC__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__schedule_spec__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Weft__Api__V1__CreateScheduleRequest
+{
+  ProtobufCMessage base;
+  Weft__Api__V1__ScheduleSpec *spec;
+  /*
+   * created paused
+   */
+  protobuf_c_boolean paused;
+};
+#define WEFT__API__V1__CREATE_SCHEDULE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__create_schedule_request__descriptor) \
+    , NULL, 0 }
+
+
+/*
+ * GetSchedule, TriggerSchedule, DeleteSchedule.
+ */
+struct  Weft__Api__V1__ScheduleRequest
+{
+  ProtobufCMessage base;
+  char *name;
+};
+#define WEFT__API__V1__SCHEDULE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__schedule_request__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+struct  Weft__Api__V1__ScheduleFireTime
+{
+  ProtobufCMessage base;
+  int64_t at_ms;
+};
+#define WEFT__API__V1__SCHEDULE_FIRE_TIME__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__schedule_fire_time__descriptor) \
+    , 0 }
+
+
+struct  Weft__Api__V1__ScheduleInfo
+{
+  ProtobufCMessage base;
+  Weft__Api__V1__ScheduleSpec *spec;
+  protobuf_c_boolean paused;
+  /*
+   * the next ticks (up to 5; empty when paused)
+   */
+  size_t n_next_fires;
+  Weft__Api__V1__ScheduleFireTime **next_fires;
+  /*
+   * 0: never fired
+   */
+  int64_t last_tick_ms;
+  /*
+   * the run of the last tick fired
+   */
+  char *last_run;
+  int64_t created_at_ms;
+  uint32_t partition;
+  /*
+   * a tick held back by buffer_one (0: none)
+   */
+  int64_t buffered_ms;
+};
+#define WEFT__API__V1__SCHEDULE_INFO__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__schedule_info__descriptor) \
+    , NULL, 0, 0,NULL, 0, (char *)protobuf_c_empty_string, 0, 0, 0 }
+
+
+struct  Weft__Api__V1__ListSchedulesRequest
+{
+  ProtobufCMessage base;
+};
+#define WEFT__API__V1__LIST_SCHEDULES_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__list_schedules_request__descriptor) \
+     }
+
+
+struct  Weft__Api__V1__ListSchedulesResponse
+{
+  ProtobufCMessage base;
+  size_t n_schedules;
+  Weft__Api__V1__ScheduleInfo **schedules;
+};
+#define WEFT__API__V1__LIST_SCHEDULES_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__list_schedules_response__descriptor) \
+    , 0,NULL }
+
+
+/*
+ * Pause (paused = true) or resume. A resumed schedule fires from the next tick after now: ticks
+ * that came while it was paused are not caught up.
+ */
+struct  Weft__Api__V1__PauseScheduleRequest
+{
+  ProtobufCMessage base;
+  char *name;
+  protobuf_c_boolean paused;
+};
+#define WEFT__API__V1__PAUSE_SCHEDULE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__pause_schedule_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Weft__Api__V1__TriggerScheduleResponse
+{
+  ProtobufCMessage base;
+  char *run;
+};
+#define WEFT__API__V1__TRIGGER_SCHEDULE_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__trigger_schedule_response__descriptor) \
+    , (char *)protobuf_c_empty_string }
+
+
+/*
+ * Fires every tick in [from, to] (at most 1,000), keyed like the schedule's own fires: ticks that
+ * already have a run keep it.
+ */
+struct  Weft__Api__V1__BackfillScheduleRequest
+{
+  ProtobufCMessage base;
+  char *name;
+  int64_t from_ms;
+  int64_t to_ms;
+};
+#define WEFT__API__V1__BACKFILL_SCHEDULE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__backfill_schedule_request__descriptor) \
+    , (char *)protobuf_c_empty_string, 0, 0 }
+
+
+struct  Weft__Api__V1__BackfillScheduleResponse
+{
+  ProtobufCMessage base;
+  uint32_t ticks;
+  /*
+   * runs started by this call (the rest existed)
+   */
+  uint32_t created;
+  /*
+   * one per tick, in order
+   */
+  size_t n_runs;
+  char **runs;
+};
+#define WEFT__API__V1__BACKFILL_SCHEDULE_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__backfill_schedule_response__descriptor) \
+    , 0, 0, 0,NULL }
+
+
+struct  Weft__Api__V1__DeleteScheduleResponse
+{
+  ProtobufCMessage base;
+  protobuf_c_boolean deleted;
+};
+#define WEFT__API__V1__DELETE_SCHEDULE_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__delete_schedule_response__descriptor) \
+    , 0 }
 
 
 /* Weft__Api__V1__MembersRequest methods */
@@ -624,6 +833,234 @@ Weft__Api__V1__QueuesResponse *
 void   weft__api__v1__queues_response__free_unpacked
                      (Weft__Api__V1__QueuesResponse *message,
                       ProtobufCAllocator *allocator);
+/* Weft__Api__V1__ScheduleSpec methods */
+void   weft__api__v1__schedule_spec__init
+                     (Weft__Api__V1__ScheduleSpec         *message);
+size_t weft__api__v1__schedule_spec__get_packed_size
+                     (const Weft__Api__V1__ScheduleSpec   *message);
+size_t weft__api__v1__schedule_spec__pack
+                     (const Weft__Api__V1__ScheduleSpec   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__schedule_spec__pack_to_buffer
+                     (const Weft__Api__V1__ScheduleSpec   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__ScheduleSpec *
+       weft__api__v1__schedule_spec__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__schedule_spec__free_unpacked
+                     (Weft__Api__V1__ScheduleSpec *message,
+                      ProtobufCAllocator *allocator);
+/* Weft__Api__V1__CreateScheduleRequest methods */
+void   weft__api__v1__create_schedule_request__init
+                     (Weft__Api__V1__CreateScheduleRequest         *message);
+size_t weft__api__v1__create_schedule_request__get_packed_size
+                     (const Weft__Api__V1__CreateScheduleRequest   *message);
+size_t weft__api__v1__create_schedule_request__pack
+                     (const Weft__Api__V1__CreateScheduleRequest   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__create_schedule_request__pack_to_buffer
+                     (const Weft__Api__V1__CreateScheduleRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__CreateScheduleRequest *
+       weft__api__v1__create_schedule_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__create_schedule_request__free_unpacked
+                     (Weft__Api__V1__CreateScheduleRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Weft__Api__V1__ScheduleRequest methods */
+void   weft__api__v1__schedule_request__init
+                     (Weft__Api__V1__ScheduleRequest         *message);
+size_t weft__api__v1__schedule_request__get_packed_size
+                     (const Weft__Api__V1__ScheduleRequest   *message);
+size_t weft__api__v1__schedule_request__pack
+                     (const Weft__Api__V1__ScheduleRequest   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__schedule_request__pack_to_buffer
+                     (const Weft__Api__V1__ScheduleRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__ScheduleRequest *
+       weft__api__v1__schedule_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__schedule_request__free_unpacked
+                     (Weft__Api__V1__ScheduleRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Weft__Api__V1__ScheduleFireTime methods */
+void   weft__api__v1__schedule_fire_time__init
+                     (Weft__Api__V1__ScheduleFireTime         *message);
+size_t weft__api__v1__schedule_fire_time__get_packed_size
+                     (const Weft__Api__V1__ScheduleFireTime   *message);
+size_t weft__api__v1__schedule_fire_time__pack
+                     (const Weft__Api__V1__ScheduleFireTime   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__schedule_fire_time__pack_to_buffer
+                     (const Weft__Api__V1__ScheduleFireTime   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__ScheduleFireTime *
+       weft__api__v1__schedule_fire_time__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__schedule_fire_time__free_unpacked
+                     (Weft__Api__V1__ScheduleFireTime *message,
+                      ProtobufCAllocator *allocator);
+/* Weft__Api__V1__ScheduleInfo methods */
+void   weft__api__v1__schedule_info__init
+                     (Weft__Api__V1__ScheduleInfo         *message);
+size_t weft__api__v1__schedule_info__get_packed_size
+                     (const Weft__Api__V1__ScheduleInfo   *message);
+size_t weft__api__v1__schedule_info__pack
+                     (const Weft__Api__V1__ScheduleInfo   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__schedule_info__pack_to_buffer
+                     (const Weft__Api__V1__ScheduleInfo   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__ScheduleInfo *
+       weft__api__v1__schedule_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__schedule_info__free_unpacked
+                     (Weft__Api__V1__ScheduleInfo *message,
+                      ProtobufCAllocator *allocator);
+/* Weft__Api__V1__ListSchedulesRequest methods */
+void   weft__api__v1__list_schedules_request__init
+                     (Weft__Api__V1__ListSchedulesRequest         *message);
+size_t weft__api__v1__list_schedules_request__get_packed_size
+                     (const Weft__Api__V1__ListSchedulesRequest   *message);
+size_t weft__api__v1__list_schedules_request__pack
+                     (const Weft__Api__V1__ListSchedulesRequest   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__list_schedules_request__pack_to_buffer
+                     (const Weft__Api__V1__ListSchedulesRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__ListSchedulesRequest *
+       weft__api__v1__list_schedules_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__list_schedules_request__free_unpacked
+                     (Weft__Api__V1__ListSchedulesRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Weft__Api__V1__ListSchedulesResponse methods */
+void   weft__api__v1__list_schedules_response__init
+                     (Weft__Api__V1__ListSchedulesResponse         *message);
+size_t weft__api__v1__list_schedules_response__get_packed_size
+                     (const Weft__Api__V1__ListSchedulesResponse   *message);
+size_t weft__api__v1__list_schedules_response__pack
+                     (const Weft__Api__V1__ListSchedulesResponse   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__list_schedules_response__pack_to_buffer
+                     (const Weft__Api__V1__ListSchedulesResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__ListSchedulesResponse *
+       weft__api__v1__list_schedules_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__list_schedules_response__free_unpacked
+                     (Weft__Api__V1__ListSchedulesResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Weft__Api__V1__PauseScheduleRequest methods */
+void   weft__api__v1__pause_schedule_request__init
+                     (Weft__Api__V1__PauseScheduleRequest         *message);
+size_t weft__api__v1__pause_schedule_request__get_packed_size
+                     (const Weft__Api__V1__PauseScheduleRequest   *message);
+size_t weft__api__v1__pause_schedule_request__pack
+                     (const Weft__Api__V1__PauseScheduleRequest   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__pause_schedule_request__pack_to_buffer
+                     (const Weft__Api__V1__PauseScheduleRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__PauseScheduleRequest *
+       weft__api__v1__pause_schedule_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__pause_schedule_request__free_unpacked
+                     (Weft__Api__V1__PauseScheduleRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Weft__Api__V1__TriggerScheduleResponse methods */
+void   weft__api__v1__trigger_schedule_response__init
+                     (Weft__Api__V1__TriggerScheduleResponse         *message);
+size_t weft__api__v1__trigger_schedule_response__get_packed_size
+                     (const Weft__Api__V1__TriggerScheduleResponse   *message);
+size_t weft__api__v1__trigger_schedule_response__pack
+                     (const Weft__Api__V1__TriggerScheduleResponse   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__trigger_schedule_response__pack_to_buffer
+                     (const Weft__Api__V1__TriggerScheduleResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__TriggerScheduleResponse *
+       weft__api__v1__trigger_schedule_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__trigger_schedule_response__free_unpacked
+                     (Weft__Api__V1__TriggerScheduleResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Weft__Api__V1__BackfillScheduleRequest methods */
+void   weft__api__v1__backfill_schedule_request__init
+                     (Weft__Api__V1__BackfillScheduleRequest         *message);
+size_t weft__api__v1__backfill_schedule_request__get_packed_size
+                     (const Weft__Api__V1__BackfillScheduleRequest   *message);
+size_t weft__api__v1__backfill_schedule_request__pack
+                     (const Weft__Api__V1__BackfillScheduleRequest   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__backfill_schedule_request__pack_to_buffer
+                     (const Weft__Api__V1__BackfillScheduleRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__BackfillScheduleRequest *
+       weft__api__v1__backfill_schedule_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__backfill_schedule_request__free_unpacked
+                     (Weft__Api__V1__BackfillScheduleRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Weft__Api__V1__BackfillScheduleResponse methods */
+void   weft__api__v1__backfill_schedule_response__init
+                     (Weft__Api__V1__BackfillScheduleResponse         *message);
+size_t weft__api__v1__backfill_schedule_response__get_packed_size
+                     (const Weft__Api__V1__BackfillScheduleResponse   *message);
+size_t weft__api__v1__backfill_schedule_response__pack
+                     (const Weft__Api__V1__BackfillScheduleResponse   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__backfill_schedule_response__pack_to_buffer
+                     (const Weft__Api__V1__BackfillScheduleResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__BackfillScheduleResponse *
+       weft__api__v1__backfill_schedule_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__backfill_schedule_response__free_unpacked
+                     (Weft__Api__V1__BackfillScheduleResponse *message,
+                      ProtobufCAllocator *allocator);
+/* Weft__Api__V1__DeleteScheduleResponse methods */
+void   weft__api__v1__delete_schedule_response__init
+                     (Weft__Api__V1__DeleteScheduleResponse         *message);
+size_t weft__api__v1__delete_schedule_response__get_packed_size
+                     (const Weft__Api__V1__DeleteScheduleResponse   *message);
+size_t weft__api__v1__delete_schedule_response__pack
+                     (const Weft__Api__V1__DeleteScheduleResponse   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__delete_schedule_response__pack_to_buffer
+                     (const Weft__Api__V1__DeleteScheduleResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__DeleteScheduleResponse *
+       weft__api__v1__delete_schedule_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__delete_schedule_response__free_unpacked
+                     (Weft__Api__V1__DeleteScheduleResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Weft__Api__V1__MembersRequest_Closure)
@@ -677,6 +1114,42 @@ typedef void (*Weft__Api__V1__QueueInfo_Closure)
 typedef void (*Weft__Api__V1__QueuesResponse_Closure)
                  (const Weft__Api__V1__QueuesResponse *message,
                   void *closure_data);
+typedef void (*Weft__Api__V1__ScheduleSpec_Closure)
+                 (const Weft__Api__V1__ScheduleSpec *message,
+                  void *closure_data);
+typedef void (*Weft__Api__V1__CreateScheduleRequest_Closure)
+                 (const Weft__Api__V1__CreateScheduleRequest *message,
+                  void *closure_data);
+typedef void (*Weft__Api__V1__ScheduleRequest_Closure)
+                 (const Weft__Api__V1__ScheduleRequest *message,
+                  void *closure_data);
+typedef void (*Weft__Api__V1__ScheduleFireTime_Closure)
+                 (const Weft__Api__V1__ScheduleFireTime *message,
+                  void *closure_data);
+typedef void (*Weft__Api__V1__ScheduleInfo_Closure)
+                 (const Weft__Api__V1__ScheduleInfo *message,
+                  void *closure_data);
+typedef void (*Weft__Api__V1__ListSchedulesRequest_Closure)
+                 (const Weft__Api__V1__ListSchedulesRequest *message,
+                  void *closure_data);
+typedef void (*Weft__Api__V1__ListSchedulesResponse_Closure)
+                 (const Weft__Api__V1__ListSchedulesResponse *message,
+                  void *closure_data);
+typedef void (*Weft__Api__V1__PauseScheduleRequest_Closure)
+                 (const Weft__Api__V1__PauseScheduleRequest *message,
+                  void *closure_data);
+typedef void (*Weft__Api__V1__TriggerScheduleResponse_Closure)
+                 (const Weft__Api__V1__TriggerScheduleResponse *message,
+                  void *closure_data);
+typedef void (*Weft__Api__V1__BackfillScheduleRequest_Closure)
+                 (const Weft__Api__V1__BackfillScheduleRequest *message,
+                  void *closure_data);
+typedef void (*Weft__Api__V1__BackfillScheduleResponse_Closure)
+                 (const Weft__Api__V1__BackfillScheduleResponse *message,
+                  void *closure_data);
+typedef void (*Weft__Api__V1__DeleteScheduleResponse_Closure)
+                 (const Weft__Api__V1__DeleteScheduleResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -700,6 +1173,18 @@ extern const ProtobufCMessageDescriptor weft__api__v1__workers_response__descrip
 extern const ProtobufCMessageDescriptor weft__api__v1__queues_request__descriptor;
 extern const ProtobufCMessageDescriptor weft__api__v1__queue_info__descriptor;
 extern const ProtobufCMessageDescriptor weft__api__v1__queues_response__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__schedule_spec__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__create_schedule_request__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__schedule_request__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__schedule_fire_time__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__schedule_info__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__list_schedules_request__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__list_schedules_response__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__pause_schedule_request__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__trigger_schedule_response__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__backfill_schedule_request__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__backfill_schedule_response__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__delete_schedule_response__descriptor;
 
 PROTOBUF_C__END_DECLS
 

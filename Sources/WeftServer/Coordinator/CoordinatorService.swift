@@ -97,6 +97,8 @@ public final class CoordinatorService: Service, Sendable {
             CoordinatorHandlers.register(
                 reads: reads, directory: directory, maxInputBytes: configuration.maxInputBytes, runIDPolicy: configuration.runIDPolicy,
                 clock: SystemWallClock(), into: &router)
+            ScheduleHandlers.register(
+                reads: reads, directory: directory, maxInputBytes: configuration.maxInputBytes, clock: SystemWallClock(), into: &router)
             AdminHandlers.register(
                 membership: { [membership] in membership.withLock { $0 } }, owners: PartitionOwnerStore(connection: connection, logger: logger),
                 directory: directory, into: &router)

@@ -164,6 +164,11 @@ actor SchedulerCore {
     var unservedTasks: Int { dispatcher.unservedDepth }
     var servingPartitions: Int { engines.values.count { $0.state == .serving } }
     var servingPartitionSet: Set<PartitionID> { Set(engines.filter { $0.value.state == .serving }.keys) }
+    /// The fence of every partition served here.
+    var servingFences: [PartitionID: Fence] { engines.filter { $0.value.state == .serving }.mapValues(\.fence) }
+
+    /// Which of `ids` are open runs here (a schedule's previous run, for its overlap policy).
+    func openRuns(among ids: [RunID]) -> Set<RunID> { Set(ids.filter { runs[$0] != nil }) }
 
     func now() -> EngineInstant { EngineInstant(unixMilliseconds: clock.nowMilliseconds()) }
 

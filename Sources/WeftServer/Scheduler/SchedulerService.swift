@@ -41,6 +41,8 @@ public final class SchedulerService: Service, @unchecked Sendable {
         public var recoveryPause: Duration = .zero
         /// Which client-chosen run ids are accepted.
         public var runIDPolicy = RunIDPolicy()
+        /// How soon a change to a schedule (create, pause, resume, delete) is seen by its owner.
+        public var schedulePollInterval: Duration = .seconds(1)
         /// Cluster mode (ARCHITECTURE §2): gossip, the ring and Redis leases. nil: this scheduler
         /// claims every partition with the fence alone.
         public var clusterMode: ClusterMode?
@@ -260,6 +262,10 @@ public final class SchedulerService: Service, @unchecked Sendable {
             }
             onListening(bound)
             group.addTask { await Self.sampleGauges(core: core, writer: writer, storage: storage) }
+            let firer = ScheduleFirer(
+                core: core, store: readStore, clock: schedulerConfiguration.clock, partitionCount: cluster.partitionCount,
+                pollInterval: configuration.schedulePollInterval, logger: logger)
+            group.addTask { await firer.run() }
             let retention = configuration.historyRetention
             group.addTask { await Self.maintain(connection: readConnection, retention: retention, logger: logger) }
             let lostAll = Locked(false)

@@ -17,6 +17,20 @@ public enum AdminMethods {
     public static let workers = "weft.api.v1.Admin/Workers"
     /// On a coordinator (every scheduler asked) or a scheduler (itself): ready tasks per queue.
     public static let queues = "weft.api.v1.Admin/Queues"
+    /// On a coordinator: create a cron schedule.
+    public static let createSchedule = "weft.api.v1.Admin/CreateSchedule"
+    /// On a coordinator: one schedule with its next fire times.
+    public static let getSchedule = "weft.api.v1.Admin/GetSchedule"
+    /// On a coordinator: every schedule.
+    public static let listSchedules = "weft.api.v1.Admin/ListSchedules"
+    /// On a coordinator: pause or resume a schedule.
+    public static let pauseSchedule = "weft.api.v1.Admin/PauseSchedule"
+    /// On a coordinator: start a run of a schedule now (forwarded to the owner of its partition).
+    public static let triggerSchedule = "weft.api.v1.Admin/TriggerSchedule"
+    /// On a coordinator: fire every tick of a time range (forwarded to the owner of its partition).
+    public static let backfillSchedule = "weft.api.v1.Admin/BackfillSchedule"
+    /// On a coordinator: delete a schedule (its runs stay).
+    public static let deleteSchedule = "weft.api.v1.Admin/DeleteSchedule"
 }
 
 public struct MembersRequest: Hashable, Sendable {
@@ -218,4 +232,180 @@ public struct QueuesResponse: Hashable, Sendable {
     public var queues: [QueueInfo]
     /// The response.
     public init(queues: [QueueInfo]) { self.queues = queues }
+}
+
+// MARK: Schedules
+
+/// What a cron schedule starts and when (`weftctl schedule create`).
+public struct ScheduleSpec: Hashable, Sendable {
+    /// The schedule's name (unique).
+    public var name: String
+    /// The workflow each tick starts.
+    public var workflow: String
+    /// The workflow version; empty: its latest version at each fire.
+    public var version: String
+    /// A cron expression: 5 fields, or 6 with a leading second, or a macro such as `@daily`.
+    public var cron: String
+    /// The IANA time zone the expression is read in; empty: UTC.
+    public var timezone: String
+    /// The input of every run (JSON); empty: `null`.
+    public var inputJSON: [UInt8]
+    /// `skip` (empty: the default), `buffer_one` or `allow`.
+    public var overlap: String
+    /// Ticks older than this when considered are skipped; 0: the default (10 minutes).
+    public var catchupWindowMilliseconds: Int64
+
+    /// A schedule specification.
+    public init(
+        name: String, workflow: String, version: String = "", cron: String, timezone: String = "", inputJSON: [UInt8] = [],
+        overlap: String = "", catchupWindowMilliseconds: Int64 = 0
+    ) {
+        self.name = name
+        self.workflow = workflow
+        self.version = version
+        self.cron = cron
+        self.timezone = timezone
+        self.inputJSON = inputJSON
+        self.overlap = overlap
+        self.catchupWindowMilliseconds = catchupWindowMilliseconds
+    }
+}
+
+/// `CreateSchedule`.
+public struct CreateScheduleRequest: Hashable, Sendable {
+    /// What to create.
+    public var spec: ScheduleSpec
+    /// Create it paused.
+    public var paused: Bool
+    /// The request.
+    public init(spec: ScheduleSpec, paused: Bool = false) {
+        self.spec = spec
+        self.paused = paused
+    }
+}
+
+/// `GetSchedule`, `TriggerSchedule`, `DeleteSchedule`: a schedule by name.
+public struct ScheduleRequest: Hashable, Sendable {
+    /// The schedule's name.
+    public var name: String
+    /// The request.
+    public init(name: String) { self.name = name }
+}
+
+/// One upcoming tick.
+public struct ScheduleFireTime: Hashable, Sendable {
+    /// Unix milliseconds.
+    public var atMilliseconds: Int64
+    /// A tick.
+    public init(atMilliseconds: Int64) { self.atMilliseconds = atMilliseconds }
+}
+
+/// A schedule and where it stands.
+public struct ScheduleInfo: Hashable, Sendable {
+    /// Its specification (with defaults filled in).
+    public var spec: ScheduleSpec
+    /// Whether it is paused.
+    public var paused: Bool
+    /// Its next ticks (up to 5; none while paused).
+    public var nextFires: [ScheduleFireTime]
+    /// The last tick fired (Unix milliseconds; 0: none yet).
+    public var lastTickMilliseconds: Int64
+    /// The run of that tick (empty: none yet).
+    public var lastRun: String
+    /// When it was created (Unix milliseconds).
+    public var createdAtMilliseconds: Int64
+    /// The partition it lives in (its owner fires it).
+    public var partition: UInt32
+    /// A tick held back by `buffer_one` until the previous run closes (0: none).
+    public var bufferedMilliseconds: Int64
+
+    /// A schedule record.
+    public init(
+        spec: ScheduleSpec, paused: Bool = false, nextFires: [ScheduleFireTime] = [], lastTickMilliseconds: Int64 = 0, lastRun: String = "",
+        createdAtMilliseconds: Int64 = 0, partition: UInt32 = 0, bufferedMilliseconds: Int64 = 0
+    ) {
+        self.spec = spec
+        self.paused = paused
+        self.nextFires = nextFires
+        self.lastTickMilliseconds = lastTickMilliseconds
+        self.lastRun = lastRun
+        self.createdAtMilliseconds = createdAtMilliseconds
+        self.partition = partition
+        self.bufferedMilliseconds = bufferedMilliseconds
+    }
+}
+
+/// `ListSchedules`.
+public struct ListSchedulesRequest: Hashable, Sendable {
+    /// The request.
+    public init() {}
+}
+
+/// Every schedule, by name.
+public struct ListSchedulesResponse: Hashable, Sendable {
+    /// By name.
+    public var schedules: [ScheduleInfo]
+    /// The response.
+    public init(schedules: [ScheduleInfo]) { self.schedules = schedules }
+}
+
+/// `PauseSchedule`: pause (`paused`) or resume.
+public struct PauseScheduleRequest: Hashable, Sendable {
+    /// The schedule's name.
+    public var name: String
+    /// true: pause; false: resume (from the next tick after now).
+    public var paused: Bool
+    /// The request.
+    public init(name: String, paused: Bool) {
+        self.name = name
+        self.paused = paused
+    }
+}
+
+/// The run `TriggerSchedule` started.
+public struct TriggerScheduleResponse: Hashable, Sendable {
+    /// Its run id.
+    public var run: String
+    /// The response.
+    public init(run: String) { self.run = run }
+}
+
+/// `BackfillSchedule`: fire every tick in `[from, to]`.
+public struct BackfillScheduleRequest: Hashable, Sendable {
+    /// The schedule's name.
+    public var name: String
+    /// Unix milliseconds, inclusive.
+    public var fromMilliseconds: Int64
+    /// Unix milliseconds, inclusive.
+    public var toMilliseconds: Int64
+    /// The request.
+    public init(name: String, fromMilliseconds: Int64, toMilliseconds: Int64) {
+        self.name = name
+        self.fromMilliseconds = fromMilliseconds
+        self.toMilliseconds = toMilliseconds
+    }
+}
+
+/// What a backfill started.
+public struct BackfillScheduleResponse: Hashable, Sendable {
+    /// Ticks in the range.
+    public var ticks: UInt32
+    /// Runs this call started (the other ticks had one already).
+    public var created: UInt32
+    /// The run of every tick, in order.
+    public var runs: [String]
+    /// The response.
+    public init(ticks: UInt32, created: UInt32, runs: [String]) {
+        self.ticks = ticks
+        self.created = created
+        self.runs = runs
+    }
+}
+
+/// Whether `DeleteSchedule` deleted one.
+public struct DeleteScheduleResponse: Hashable, Sendable {
+    /// false: there was no such schedule.
+    public var deleted: Bool
+    /// The response.
+    public init(deleted: Bool) { self.deleted = deleted }
 }

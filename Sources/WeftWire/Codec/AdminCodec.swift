@@ -466,3 +466,326 @@ extension QueuesResponse: WireMessage {
         }
     }
 }
+
+extension ScheduleSpec {
+    func cMessage(_ a: CArena) -> Weft__Api__V1__ScheduleSpec {
+        var m = Weft__Api__V1__ScheduleSpec()
+        weft__api__v1__schedule_spec__init(&m)
+        m.name = a.string(name)
+        m.workflow = a.string(workflow)
+        m.version = a.string(version)
+        m.cron = a.string(cron)
+        m.timezone = a.string(timezone)
+        m.input_json = a.bytes(inputJSON)
+        m.overlap = a.string(overlap)
+        m.catchup_window_ms = catchupWindowMilliseconds
+        return m
+    }
+
+    init(c m: Weft__Api__V1__ScheduleSpec) throws(WireError) {
+        self.init(
+                name: swiftString(m.name),
+                workflow: swiftString(m.workflow),
+                version: swiftString(m.version),
+                cron: swiftString(m.cron),
+                timezone: swiftString(m.timezone),
+                inputJSON: swiftBytes(m.input_json),
+                overlap: swiftString(m.overlap),
+                catchupWindowMilliseconds: m.catchup_window_ms)
+    }
+}
+
+extension ScheduleSpec: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = cMessage(a)
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__schedule_spec__get_packed_size, pack: weft__api__v1__schedule_spec__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "ScheduleSpec", unpack: weft__api__v1__schedule_spec__unpack, free: weft__api__v1__schedule_spec__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__ScheduleSpec) throws(WireError) -> ScheduleSpec in
+            try ScheduleSpec(c: m)
+        }
+    }
+}
+
+extension CreateScheduleRequest: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = Weft__Api__V1__CreateScheduleRequest()
+        weft__api__v1__create_schedule_request__init(&m)
+        m.spec = a.message { spec.cMessage(a) }
+        m.paused = paused ? 1 : 0
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__create_schedule_request__get_packed_size, pack: weft__api__v1__create_schedule_request__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "CreateScheduleRequest", unpack: weft__api__v1__create_schedule_request__unpack, free: weft__api__v1__create_schedule_request__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__CreateScheduleRequest) throws(WireError) -> CreateScheduleRequest in
+            CreateScheduleRequest(
+                spec: try requiredMessage(m.spec, field: "CreateScheduleRequest.spec") { (c) throws(WireError) in try ScheduleSpec(c: c) },
+                paused: m.paused != 0)
+        }
+    }
+}
+
+extension ScheduleRequest: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = Weft__Api__V1__ScheduleRequest()
+        weft__api__v1__schedule_request__init(&m)
+        m.name = a.string(name)
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__schedule_request__get_packed_size, pack: weft__api__v1__schedule_request__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "ScheduleRequest", unpack: weft__api__v1__schedule_request__unpack, free: weft__api__v1__schedule_request__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__ScheduleRequest) throws(WireError) -> ScheduleRequest in
+            ScheduleRequest(
+                name: swiftString(m.name))
+        }
+    }
+}
+
+extension ScheduleFireTime {
+    func cMessage(_ a: CArena) -> Weft__Api__V1__ScheduleFireTime {
+        var m = Weft__Api__V1__ScheduleFireTime()
+        weft__api__v1__schedule_fire_time__init(&m)
+        m.at_ms = atMilliseconds
+        return m
+    }
+
+    init(c m: Weft__Api__V1__ScheduleFireTime) throws(WireError) {
+        self.init(
+                atMilliseconds: m.at_ms)
+    }
+}
+
+extension ScheduleFireTime: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = cMessage(a)
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__schedule_fire_time__get_packed_size, pack: weft__api__v1__schedule_fire_time__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "ScheduleFireTime", unpack: weft__api__v1__schedule_fire_time__unpack, free: weft__api__v1__schedule_fire_time__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__ScheduleFireTime) throws(WireError) -> ScheduleFireTime in
+            try ScheduleFireTime(c: m)
+        }
+    }
+}
+
+extension ScheduleInfo {
+    func cMessage(_ a: CArena) -> Weft__Api__V1__ScheduleInfo {
+        var m = Weft__Api__V1__ScheduleInfo()
+        weft__api__v1__schedule_info__init(&m)
+        m.spec = a.message { spec.cMessage(a) }
+        m.paused = paused ? 1 : 0
+        (m.n_next_fires, m.next_fires) = a.repeated(nextFires) { $0.cMessage(a) }
+        m.last_tick_ms = lastTickMilliseconds
+        m.last_run = a.string(lastRun)
+        m.created_at_ms = createdAtMilliseconds
+        m.partition = partition
+        m.buffered_ms = bufferedMilliseconds
+        return m
+    }
+
+    init(c m: Weft__Api__V1__ScheduleInfo) throws(WireError) {
+        self.init(
+                spec: try requiredMessage(m.spec, field: "ScheduleInfo.spec") { (c) throws(WireError) in try ScheduleSpec(c: c) },
+                paused: m.paused != 0,
+                nextFires: try swiftArray(m.n_next_fires, m.next_fires) { (c) throws(WireError) in try ScheduleFireTime(c: c) },
+                lastTickMilliseconds: m.last_tick_ms,
+                lastRun: swiftString(m.last_run),
+                createdAtMilliseconds: m.created_at_ms,
+                partition: m.partition,
+                bufferedMilliseconds: m.buffered_ms)
+    }
+}
+
+extension ScheduleInfo: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = cMessage(a)
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__schedule_info__get_packed_size, pack: weft__api__v1__schedule_info__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "ScheduleInfo", unpack: weft__api__v1__schedule_info__unpack, free: weft__api__v1__schedule_info__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__ScheduleInfo) throws(WireError) -> ScheduleInfo in
+            try ScheduleInfo(c: m)
+        }
+    }
+}
+
+extension ListSchedulesRequest: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = Weft__Api__V1__ListSchedulesRequest()
+        weft__api__v1__list_schedules_request__init(&m)
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__list_schedules_request__get_packed_size, pack: weft__api__v1__list_schedules_request__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "ListSchedulesRequest", unpack: weft__api__v1__list_schedules_request__unpack, free: weft__api__v1__list_schedules_request__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__ListSchedulesRequest) throws(WireError) -> ListSchedulesRequest in
+            ListSchedulesRequest()
+        }
+    }
+}
+
+extension ListSchedulesResponse: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = Weft__Api__V1__ListSchedulesResponse()
+        weft__api__v1__list_schedules_response__init(&m)
+        (m.n_schedules, m.schedules) = a.repeated(schedules) { $0.cMessage(a) }
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__list_schedules_response__get_packed_size, pack: weft__api__v1__list_schedules_response__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "ListSchedulesResponse", unpack: weft__api__v1__list_schedules_response__unpack, free: weft__api__v1__list_schedules_response__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__ListSchedulesResponse) throws(WireError) -> ListSchedulesResponse in
+            ListSchedulesResponse(
+                schedules: try swiftArray(m.n_schedules, m.schedules) { (c) throws(WireError) in try ScheduleInfo(c: c) })
+        }
+    }
+}
+
+extension PauseScheduleRequest: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = Weft__Api__V1__PauseScheduleRequest()
+        weft__api__v1__pause_schedule_request__init(&m)
+        m.name = a.string(name)
+        m.paused = paused ? 1 : 0
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__pause_schedule_request__get_packed_size, pack: weft__api__v1__pause_schedule_request__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "PauseScheduleRequest", unpack: weft__api__v1__pause_schedule_request__unpack, free: weft__api__v1__pause_schedule_request__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__PauseScheduleRequest) throws(WireError) -> PauseScheduleRequest in
+            PauseScheduleRequest(
+                name: swiftString(m.name),
+                paused: m.paused != 0)
+        }
+    }
+}
+
+extension TriggerScheduleResponse: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = Weft__Api__V1__TriggerScheduleResponse()
+        weft__api__v1__trigger_schedule_response__init(&m)
+        m.run = a.string(run)
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__trigger_schedule_response__get_packed_size, pack: weft__api__v1__trigger_schedule_response__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "TriggerScheduleResponse", unpack: weft__api__v1__trigger_schedule_response__unpack, free: weft__api__v1__trigger_schedule_response__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__TriggerScheduleResponse) throws(WireError) -> TriggerScheduleResponse in
+            TriggerScheduleResponse(
+                run: swiftString(m.run))
+        }
+    }
+}
+
+extension BackfillScheduleRequest: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = Weft__Api__V1__BackfillScheduleRequest()
+        weft__api__v1__backfill_schedule_request__init(&m)
+        m.name = a.string(name)
+        m.from_ms = fromMilliseconds
+        m.to_ms = toMilliseconds
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__backfill_schedule_request__get_packed_size, pack: weft__api__v1__backfill_schedule_request__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "BackfillScheduleRequest", unpack: weft__api__v1__backfill_schedule_request__unpack, free: weft__api__v1__backfill_schedule_request__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__BackfillScheduleRequest) throws(WireError) -> BackfillScheduleRequest in
+            BackfillScheduleRequest(
+                name: swiftString(m.name),
+                fromMilliseconds: m.from_ms,
+                toMilliseconds: m.to_ms)
+        }
+    }
+}
+
+extension BackfillScheduleResponse: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = Weft__Api__V1__BackfillScheduleResponse()
+        weft__api__v1__backfill_schedule_response__init(&m)
+        m.ticks = ticks
+        m.created = created
+        (m.n_runs, m.runs) = a.strings(runs)
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__backfill_schedule_response__get_packed_size, pack: weft__api__v1__backfill_schedule_response__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "BackfillScheduleResponse", unpack: weft__api__v1__backfill_schedule_response__unpack, free: weft__api__v1__backfill_schedule_response__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__BackfillScheduleResponse) throws(WireError) -> BackfillScheduleResponse in
+            BackfillScheduleResponse(
+                ticks: m.ticks,
+                created: m.created,
+                runs: swiftStrings(m.n_runs, m.runs))
+        }
+    }
+}
+
+extension DeleteScheduleResponse: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = Weft__Api__V1__DeleteScheduleResponse()
+        weft__api__v1__delete_schedule_response__init(&m)
+        m.deleted = deleted ? 1 : 0
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__delete_schedule_response__get_packed_size, pack: weft__api__v1__delete_schedule_response__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "DeleteScheduleResponse", unpack: weft__api__v1__delete_schedule_response__unpack, free: weft__api__v1__delete_schedule_response__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__DeleteScheduleResponse) throws(WireError) -> DeleteScheduleResponse in
+            DeleteScheduleResponse(
+                deleted: m.deleted != 0)
+        }
+    }
+}

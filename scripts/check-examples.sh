@@ -56,6 +56,8 @@ fi
 echo "$output"
 grep -qE "^run [0-9a-f-]{36}: label ACME-[0-9a-f]{8} for 1000 cents$" <<<"$output" \
   || { echo "check-examples: unexpected client output" >&2; exit 1; }
+grep -qE "^schedule nightly-restock: next fires \[[0-9]+(, [0-9]+){4}\] \(Unix ms\)$" <<<"$output" \
+  || { echo "check-examples: the schedule was not shown with its next 5 fires" >&2; exit 1; }
 # The worker stops gracefully on SIGTERM (ServiceGroup), within its grace period.
 kill -TERM "${pids[1]}"
 for _ in $(seq 1 150); do kill -0 "${pids[1]}" 2>/dev/null || break; sleep 0.1; done

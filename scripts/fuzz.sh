@@ -18,7 +18,7 @@ case "$seconds" in ''|*[!0-9]*) echo "usage: $0 [SECONDS] [TARGET...]" >&2; exit
 shift || true
 . scripts/lib/common.sh
 install_packages
-request_targets="start-run get-run wait-run cancel-run retry-run signal-run get-run-history get-workflow list-runs list-workflows register-workflow discover worker-message hello"
+request_targets="start-run get-run wait-run cancel-run retry-run signal-run create-schedule backfill-schedule get-run-history get-workflow list-runs list-workflows register-workflow discover worker-message hello"
 targets=${*:-"frames $request_targets"}
 flags=(-c release --scratch-path .build-fuzz -Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING -Xswiftc -use-ld=lld)
 log "building the fuzz targets (-sanitize=fuzzer, address)"

@@ -239,6 +239,27 @@ nonisolated(unsafe) let targets: [Target] = [  // immutable; read by the fuzzer 
         serverChecks(request.name)
         _ = try? JSONPayload.checkUniqueMemberNames(request.payload)
     }, raw: { rawDecode(SignalRunRequest.self, $0) }),
+    Target(name: "create-schedule", structured: { recipe in
+        let spec = ScheduleSpec(
+            name: recipe.string(), workflow: recipe.string(), version: recipe.string(), cron: recipe.string(), timezone: recipe.string(),
+            inputJSON: recipe.data(), overlap: recipe.string(), catchupWindowMilliseconds: recipe.int64())
+        let request = CreateScheduleRequest(spec: spec, paused: recipe.bool())
+        roundTrip(request)
+        serverChecks(spec.name)
+        serverChecks(spec.cron)
+        // What a coordinator does with the expression: parse it in its zone, show the next ticks.
+        if let schedule = try? CronSchedule(cron: spec.cron, timeZone: spec.timezone) {
+            let ticks = schedule.upcoming(after: recipe.int64(), count: 3)
+            precondition(zip(ticks, ticks.dropFirst()).allSatisfy { $0 < $1 }, "ticks out of order for \(spec.cron)")
+        }
+    }, raw: { rawDecode(CreateScheduleRequest.self, $0) }),
+    Target(name: "backfill-schedule", structured: { recipe in
+        let request = BackfillScheduleRequest(name: recipe.string(), fromMilliseconds: recipe.int64(), toMilliseconds: recipe.int64())
+        roundTrip(request)
+        serverChecks(request.name)
+        roundTrip(PauseScheduleRequest(name: request.name, paused: recipe.bool()))
+        roundTrip(ScheduleRequest(name: request.name))
+    }, raw: { rawDecode(BackfillScheduleRequest.self, $0) }),
     Target(name: "get-run-history", structured: { recipe in
         roundTrip(GetRunHistoryRequest(runID: recipe.runIDOrDefault()))
     }, raw: { rawDecode(GetRunHistoryRequest.self, $0) }),

@@ -19,6 +19,9 @@ public struct CronSchedule: Sendable {
     public let timeZoneID: String
     private let timeZone: TimeZone
 
+    /// The last instant ticks are computed for: the end of year 9999.
+    public static let latestMilliseconds: Int64 = 253_402_300_799_999
+
     /// How far ahead `next(after:)` looks before it concludes that nothing matches.
     public static let horizonSeconds: Int64 = 8 * 366 * 86_400
 
@@ -40,6 +43,7 @@ public struct CronSchedule: Sendable {
     /// The first tick strictly after `milliseconds` (Unix ms), or nil when none comes within
     /// `horizonSeconds`.
     public func next(after milliseconds: Int64) -> Int64? {
+        guard (-1...Self.latestMilliseconds).contains(milliseconds) else { return nil }  // before 1970 or after 9999: no ticks
         let t = CivilTime.floorDivide(milliseconds, 1000)  // ticks are whole seconds: > t in seconds means > milliseconds
         let earliest = t + 1 + min(offset(t), offset(t + 86_400))
         var wall = earliest

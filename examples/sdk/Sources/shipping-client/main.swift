@@ -17,3 +17,19 @@ try await withWeftClient(.init(address: address)) { client in
     }
 }
 // snippet:end client
+
+// snippet:start schedule
+// A cron schedule: a restock run at 02:30 Berlin time every night, exactly once a night.
+try await withWeftClient(.init(address: address)) { client in
+    let nightly = try Schedule(
+        "nightly-restock", workflow: Shipping.workflow, cron: "30 2 * * *", input: Order(id: "restock", weightKg: 40),
+        timeZone: "Europe/Berlin", overlap: .skip)
+    do {
+        try await client.createSchedule(nightly)
+    } catch let error as WeftError where error.code == .alreadyExists {
+        // created by an earlier run of this program
+    }
+    let info = try await client.schedule(named: "nightly-restock")
+    print("schedule \(info.spec.name): next fires \(info.nextFires.map(\.atMilliseconds)) (Unix ms)")
+}
+// snippet:end schedule

@@ -162,3 +162,52 @@ extension ProcessTests {
         }
     }
 }
+
+extension ProcessTests.ClusterTests {
+    @Test("cron schedules across a failover: kill -9 of a scheduler that owns schedules; the other fires their missed ticks, every tick exactly once")
+    func schedules_failover_everyTickOnce() async throws {
+        try await Self.withTwoSchedulers { cluster, client, second, _ in
+            // Eight schedules, every second, overlap allowed: about half live in s2's partitions.
+            for i in 0..<8 {
+                _ = try await client.createSchedule(try Schedule("pulse-\(i)", workflow: "pair", cron: "* * * * * *", input: ["ms": 10], overlap: .allow))
+            }
+            #expect(try await eventually(within: .seconds(30)) {
+                try await cluster.query("SELECT count(DISTINCT split_part(key, '/', 2)) AS n FROM idempotency_keys WHERE key LIKE 'schedule/%'")[0].int("n") == 8
+            })
+            let onSecond = try await cluster.query("""
+                SELECT count(*) AS n FROM schedules s JOIN partition_owners o ON o.partition_id = s.partition WHERE o.owner_node = 's2'
+                """)[0].int("n") ?? 0
+            #expect(onSecond > 0, "no schedule lives on s2: the kill would test nothing")
+            try await Task.sleep(for: .milliseconds(Int.random(in: 500..<1500)))
+            kill(second.process.processIdentifier, SIGKILL)
+            #expect(try await eventually(within: .seconds(30)) { try await Self.owners(cluster) == ["s1": 16] })
+            let tookOverAt = Int64(Date().timeIntervalSince1970 * 1000)
+            // s1 fires s2's schedules again, the missed ticks first.
+            #expect(try await eventually(within: .seconds(30)) {
+                try await cluster.query("""
+                    SELECT min(last_tick_ms) AS t FROM schedules
+                    """)[0].int64("t") ?? 0 > tookOverAt + 1000
+            })
+            for i in 0..<8 { _ = try await client.pauseSchedule("pulse-\(i)") }
+            try await Task.sleep(for: .milliseconds(1500))
+            let rows = try await cluster.query("SELECT key FROM idempotency_keys WHERE key LIKE 'schedule/%'")
+            var ticks: [String: [Int64]] = [:]
+            for row in rows {
+                let parts = (try row.string("key") ?? "").split(separator: "/")
+                ticks[String(parts[1]), default: []].append(Int64(parts[2]) ?? 0)
+            }
+            #expect(ticks.count == 8)
+            for (schedule, fired) in ticks {
+                let sorted = fired.sorted()
+                let missing = (0..<Int((sorted.last! - sorted.first!) / 1000)).map { sorted.first! + Int64($0) * 1000 }.filter { !sorted.contains($0) }
+                #expect(missing.isEmpty, "schedule \(schedule): ticks never fired: \(missing)")
+            }
+            // One run per tick: no run of the workflow without its key, none twice.
+            let runs = try await cluster.query("SELECT count(*) AS n FROM runs WHERE workflow = 'pair'")[0].int("n") ?? 0
+            #expect(runs == rows.count, "\(runs) runs for \(rows.count) ticks")
+            #expect(try await eventually(within: .seconds(60)) {
+                try await cluster.query("SELECT count(*) AS n FROM runs WHERE closed_at IS NULL")[0].int("n") == 0
+            })
+        }
+    }
+}

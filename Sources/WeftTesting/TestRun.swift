@@ -78,6 +78,8 @@ public struct TestRun<Output: Codable & Sendable>: Sendable {
             case .runCompleted: history.append("run_completed")
             case .runFailed(let failure): history.append("run_failed \(failure.node)")
             case .runCancelled: history.append("run_cancelled")
+            case .runTerminated: history.append("run_terminated")
+            case .nodeCancelled(let node, _, _): history.append("node_cancelled \(node)")
             }
         }
         self.attempts = attempts

@@ -49,4 +49,13 @@ public enum HistoryEvent: Hashable, Sendable {
     case runFailed(RunFailure)
     /// The run was cancelled on request.
     case runCancelled(reason: String)
+    /// `node` (a workflow node, never an element) was cancelled on request, or because a parent
+    /// that was cancelled leaves its join unsatisfiable; its open attempt (`attempt`, whose row
+    /// ends as cancelled) is told to stop. `attempt` is nil for a node that had not started. A map
+    /// node's elements end with it. The run goes on without the node (see
+    /// ``RunStateMachine/nodeCancelRequested(node:subtree:reason:now:)``).
+    case nodeCancelled(node: NodeKey, attempt: Int?, reason: String)
+    /// The run was terminated on request: closed as cancelled at once, its attempts in flight
+    /// killed without a grace period.
+    case runTerminated(reason: String)
 }

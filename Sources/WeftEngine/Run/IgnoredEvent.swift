@@ -15,6 +15,7 @@ public struct IgnoredEvent: Hashable, Sendable, CustomStringConvertible {
             case attemptNotStarted = "the attempt has not been taken by a worker"
             case attemptAlreadyStarted = "the attempt was already taken by a worker"
             case staleTimer = "the timer no longer applies"
+            case nodeFinished = "the node has already finished"
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -35,6 +36,8 @@ public struct IgnoredEvent: Hashable, Sendable, CustomStringConvertible {
         public static let attemptAlreadyStarted = Reason(.attemptAlreadyStarted)
         /// A timer fired for an attempt or a wait that is over.
         public static let staleTimer = Reason(.staleTimer)
+        /// A cancel of a node that already succeeded, failed or was cancelled.
+        public static let nodeFinished = Reason(.nodeFinished)
 
         public var description: String { base.rawValue }
     }

@@ -46,10 +46,13 @@ extension RunSnapshot {
             status = .failed
             self.failure = failure
             closeNodes()
-        case .runCancelled(let reason):
+        case .runCancelled(let reason), .runTerminated(let reason):
             status = .cancelled
             cancelReason = reason
             closeNodes()
+        case .nodeCancelled(let node, _, _):
+            nodes[node] = NodeSnapshot(.cancelled, attempts: nodes[node]?.attempts ?? 0)
+            removeElements(of: node.name)
         }
     }
 

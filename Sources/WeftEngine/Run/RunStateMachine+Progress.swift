@@ -220,6 +220,19 @@ extension RunStateMachine {
                     failRun(RunFailure(node: node, failure: failure, blockedNode: workflow.graph.tasks[child].name), into: &actions)
                     return
                 }
+            case .cancelled:
+                // Cancelled on request (or a parent was): a child whose join can no longer be met
+                // is cancelled in turn, unless a failed parent is what dooms it (the run fails).
+                for child in children where nodes[child] == .waiting && !joinSatisfiable(child) {
+                    if let failed = workflow.graph.parents[child].first(where: { if case .failed = nodes[$0] { true } else { false } }),
+                       case .failed(let failure, _) = nodes[failed] {
+                        let blocker = NodeKey(workflow.graph.tasks[failed].name)
+                        failRun(RunFailure(node: blocker, failure: failure, blockedNode: workflow.graph.tasks[child].name), into: &actions)
+                        return
+                    }
+                    cancelNode(child, reason: "its parent '\(workflow.graph.tasks[index].name)' was cancelled", into: &actions)
+                    work.append(child)
+                }
             default:
                 preconditionFailure("settling node '\(workflow.graph.tasks[index].name)' that has not finished: \(nodes[index])")
             }
@@ -331,21 +344,33 @@ extension RunStateMachine {
         return workflow.graph.tasks[index].effectiveJoin.isSatisfied(succeeded: succeeded, parents: parents.count)
     }
 
-    /// Whether node `index`'s join can still be satisfied given its parents' failures so far.
+    /// Whether node `index`'s join can still be satisfied given its parents' failures and
+    /// cancellations so far.
     func joinSatisfiable(_ index: Int) -> Bool {
         let parents = workflow.graph.parents[index]
         let failed = parents.reduce(0) { count, parent in
-            if case .failed = nodes[parent] { return count + 1 }
-            return count
+            switch nodes[parent] {
+            case .failed, .cancelled: return count + 1
+            default: return count
+            }
         }
         return workflow.graph.tasks[index].effectiveJoin.canBeSatisfied(failed: failed, parents: parents.count)
     }
 
-    /// Every node finished: the run succeeds with its leaves' outputs.
+    /// Every node finished: the run succeeds with its leaves' outputs — those of the leaves that
+    /// succeeded, when some were cancelled on request; when every leaf was, the run closes as
+    /// cancelled (it has no output).
     mutating func completeRun(into actions: inout [Action]) {
         if runDeadline != nil { actions.append(.cancelTimer(.run)) }
-        let leaves = workflow.graph.leaves.sorted {
+        let leaves = workflow.graph.leaves.filter { if case .cancelled = nodes[$0] { false } else { true } }.sorted {
             workflow.graph.tasks[$0].name.utf8.lexicographicallyPrecedes(workflow.graph.tasks[$1].name.utf8)
+        }
+        guard !leaves.isEmpty else {
+            let reason = "every leaf node was cancelled, so the run has no output"
+            actions.append(.record(.runCancelled(reason: reason)))
+            actions.append(.cancelRun(reason: reason))
+            state = .cancelled(reason: reason)
+            return
         }
         var members: [(key: String, value: [UInt8])] = []
         for leaf in leaves {

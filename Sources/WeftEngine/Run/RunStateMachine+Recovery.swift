@@ -87,8 +87,7 @@ extension RunStateMachine {
             switch node.status {
             case .succeeded(let output): machine.nodes[index] = .succeeded(output: output, attempts: node.attempts)
             case .failed(let failure): machine.nodes[index] = .failed(failure, attempts: node.attempts)
-            case .cancelled:
-                throw RecoveryError(.inconsistentSnapshot, node: NodeKey(graph.tasks[index].name), "a node of a running run is never cancelled")
+            case .cancelled: machine.nodes[index] = .cancelled(attempts: node.attempts)  // cancelled on request; the run goes on
             case .scheduled, .started, .backingOff, .awaitingSignal, .mapping: break
             }
         }

@@ -43,7 +43,7 @@ extension RunStateMachine {
         return output
     }
 
-    private func nodeSnapshot(_ index: Int) -> NodeSnapshot? {
+    func nodeSnapshot(_ index: Int) -> NodeSnapshot? {
         switch nodes[index] {
         case .waiting: nil
         case .active(let execution): execution.snapshot

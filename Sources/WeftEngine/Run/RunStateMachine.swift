@@ -348,8 +348,10 @@ public struct RunStateMachine: Sendable {
     }
 
     /// Someone asked to cancel the run: open attempts are cancelled, timers disarmed, and the run
-    /// closes as cancelled. Legal from `pending` and `running`.
-    public mutating func cancelRequested(reason: String, now: EngineInstant) -> [Action] {
+    /// closes as cancelled. Legal from `pending` and `running`. With `terminate`, the same, recorded
+    /// as ``HistoryEvent/runTerminated(reason:)``: the shell kills the attempts in flight without
+    /// the grace a cancel gives them.
+    public mutating func cancelRequested(reason: String, terminate: Bool = false, now: EngineInstant) -> [Action] {
         switch state {
         case .pending, .running: break
         case .succeeded, .failed, .cancelled: return [.ignored(IgnoredEvent(.runNotRunning))]
@@ -357,7 +359,7 @@ public struct RunStateMachine: Sendable {
         var actions: [Action] = []
         if case .running = state, runDeadline != nil { actions.append(.cancelTimer(.run)) }
         stopEverything(into: &actions)
-        actions.append(.record(.runCancelled(reason: reason)))
+        actions.append(.record(terminate ? .runTerminated(reason: reason) : .runCancelled(reason: reason)))
         actions.append(.cancelRun(reason: reason))
         state = .cancelled(reason: reason)
         return actions

@@ -18,6 +18,8 @@ public struct TaskFailure: Hashable, Sendable, CustomStringConvertible {
 
     /// An attempt exceeded one of its ``TaskTimeouts``. Retryable.
     public static let timeoutKind = "Timeout"
+    /// The kind recorded on the attempt of a node cancelled on request.
+    public static let cancelledKind = "Cancelled"
     /// The run exceeded its workflow's `timeout`. Not retryable.
     public static let runTimeoutKind = "RunTimeout"
     /// The worker running an attempt went away. Retryable.

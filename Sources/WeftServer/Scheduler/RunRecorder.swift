@@ -15,7 +15,7 @@ import WeftEngine
 ///   (which starts from the wall clock, milliseconds << 20, so numbers keep growing across
 ///   restarts): failures (`attempt_failed`, `attempt_timed_out`, `node_failed`, `run_failed`),
 ///   retries (`retry_scheduled`), durable timers (`timer_started`: a start_after or sleep),
-///   cancellations (`run_cancelled`) and map expansion. The routine
+///   cancellations (`run_cancelled`, `run_terminated`, `node_cancelled`) and map expansion. The routine
 ///   events of a run that goes well — started, each attempt scheduled and completed, completed —
 ///   are exactly the rows' own timestamps (`runs.created_at`/`closed_at`, `task_attempts.
 ///   scheduled_at`/`started_at`/`finished_at`, `worker`), so they get no history row of their
@@ -108,6 +108,17 @@ struct RunRecorder: Sendable {
         case .runCancelled(let reason):
             batch.closes.append(RunClose(runID: runID, status: .cancelled, error: reason, closedAt: at))
             history("run_cancelled", reason)
+        case .runTerminated(let reason):
+            batch.closes.append(RunClose(runID: runID, status: .cancelled, error: reason, closedAt: at))
+            history("run_terminated", reason)
+        case .nodeCancelled(let node, let attempt, let reason):
+            if let attempt {
+                finish(node, attempt, .cancelled, failure: TaskFailure(kind: TaskFailure.cancelledKind, message: reason, retryable: false))
+            } else {
+                // Never started: a row says so, for recovery and for readers.
+                batch.attempts.append(AttemptRow(runID: runID, node: node.description, attempt: 1, status: .cancelled, scheduledAt: at))
+            }
+            history("node_cancelled", "\(node) \(reason)")
         }
     }
 }

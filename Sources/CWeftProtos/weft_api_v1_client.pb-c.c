@@ -2125,7 +2125,7 @@ const ProtobufCMessageDescriptor weft__api__v1__wait_run_request__descriptor =
   (ProtobufCMessageInit) weft__api__v1__wait_run_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor weft__api__v1__cancel_run_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor weft__api__v1__cancel_run_request__field_descriptors[5] =
 {
   {
     "run_id",
@@ -2151,15 +2151,54 @@ static const ProtobufCFieldDescriptor weft__api__v1__cancel_run_request__field_d
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "node",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__CancelRunRequest, node),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "subtree",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__CancelRunRequest, subtree),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "terminate",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__CancelRunRequest, terminate),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned weft__api__v1__cancel_run_request__field_indices_by_name[] = {
+  2,   /* field[2] = node */
   1,   /* field[1] = reason */
   0,   /* field[0] = run_id */
+  3,   /* field[3] = subtree */
+  4,   /* field[4] = terminate */
 };
 static const ProtobufCIntRange weft__api__v1__cancel_run_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor weft__api__v1__cancel_run_request__descriptor =
 {
@@ -2169,7 +2208,7 @@ const ProtobufCMessageDescriptor weft__api__v1__cancel_run_request__descriptor =
   "Weft__Api__V1__CancelRunRequest",
   "weft.api.v1",
   sizeof(Weft__Api__V1__CancelRunRequest),
-  2,
+  5,
   weft__api__v1__cancel_run_request__field_descriptors,
   weft__api__v1__cancel_run_request__field_indices_by_name,
   1,  weft__api__v1__cancel_run_request__number_ranges,

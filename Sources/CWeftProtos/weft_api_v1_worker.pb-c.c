@@ -1315,7 +1315,7 @@ const ProtobufCMessageDescriptor weft__api__v1__task_assignment__descriptor =
   (ProtobufCMessageInit) weft__api__v1__task_assignment__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor weft__api__v1__cancel_attempt__field_descriptors[2] =
+static const ProtobufCFieldDescriptor weft__api__v1__cancel_attempt__field_descriptors[3] =
 {
   {
     "ref",
@@ -1341,15 +1341,28 @@ static const ProtobufCFieldDescriptor weft__api__v1__cancel_attempt__field_descr
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "terminate",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__CancelAttempt, terminate),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned weft__api__v1__cancel_attempt__field_indices_by_name[] = {
   1,   /* field[1] = reason */
   0,   /* field[0] = ref */
+  2,   /* field[2] = terminate */
 };
 static const ProtobufCIntRange weft__api__v1__cancel_attempt__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor weft__api__v1__cancel_attempt__descriptor =
 {
@@ -1359,7 +1372,7 @@ const ProtobufCMessageDescriptor weft__api__v1__cancel_attempt__descriptor =
   "Weft__Api__V1__CancelAttempt",
   "weft.api.v1",
   sizeof(Weft__Api__V1__CancelAttempt),
-  2,
+  3,
   weft__api__v1__cancel_attempt__field_descriptors,
   weft__api__v1__cancel_attempt__field_indices_by_name,
   1,  weft__api__v1__cancel_attempt__number_ranges,

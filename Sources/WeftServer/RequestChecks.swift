@@ -46,6 +46,13 @@ enum RequestChecks {
 
     static func check(_ request: CancelRunRequest) throws(RPCError) {
         try bounded(request.reason, "reason", maxReasonBytes)
+        try bounded(request.node, "node", maxNameBytes)
+        guard !request.subtree || !request.node.isEmpty else {
+            throw RPCError(.invalidArgument, "subtree needs a node: the node whose dependants are cancelled with it")
+        }
+        guard !request.terminate || request.node.isEmpty else {
+            throw RPCError(.invalidArgument, "terminate applies to a whole run, not to a node")
+        }
     }
 
     static func check(_ request: ListRunsRequest) throws(RPCError) {

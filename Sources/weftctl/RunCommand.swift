@@ -240,16 +240,42 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     struct Cancel: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Cancel a run.")
+        static let configuration = CommandConfiguration(
+            abstract: "Cancel a run, terminate it, or cancel one node of it (and its subtree).",
+            discussion: """
+                Without --node the run closes as cancelled; its attempts in flight are asked to stop and \
+                get a grace period (exec children: SIGTERM, SIGKILL 2 s later). --terminate closes it the \
+                same way but kills them at once (SIGKILL), with no cleanup. --node N cancels node N only: \
+                nodes that need it (join: all) are cancelled with it, the rest of the run goes on; \
+                --subtree cancels every node depending on N as well. A run whose every leaf was cancelled \
+                closes as cancelled; otherwise it succeeds with the outputs of its leaves that succeeded.
+                """)
         @Argument(help: "The run id.") var id: String
         @Option(help: "Why (recorded with the run).") var reason: String = ""
+        @Option(help: "Cancel only this node of the run.") var node: String?
+        @Flag(help: "With --node: cancel every node depending on it too.") var subtree = false
+        @Flag(help: "Kill the run's attempts at once, without a grace period.") var terminate = false
         @OptionGroup var options: ClientOptions
 
-        func validate() throws { _ = try parseRunID(id) }
+        func validate() throws {
+            _ = try parseRunID(id)
+            if subtree && node == nil { throw ValidationError("--subtree needs --node") }
+            if terminate && node != nil { throw ValidationError("--terminate applies to a whole run, not to --node") }
+        }
 
         func run() async throws {
-            let status = try await options.withClient { client in try await client.cancel(try parseRunID(id), reason: reason) }
-            if options.json { printJSON(["run_id": id, "status": "\(status)"]) } else { print("\(id) \(status)") }
+            let run = try parseRunID(id)
+            let status = try await options.withClient { client in
+                if let node { return try await client.cancel(run, node: node, subtree: subtree, reason: reason) }
+                return terminate ? try await client.terminate(run, reason: reason) : try await client.cancel(run, reason: reason)
+            }
+            if options.json {
+                printJSON(["run_id": id, "status": "\(status)"] as [String: Any])
+            } else if let node {
+                print("\(id) node \(node)\(subtree ? " and its subtree" : "") cancelled; the run is \(status)")
+            } else {
+                print("\(id) \(status)")
+            }
         }
     }
 

@@ -84,7 +84,7 @@ struct SchedulerCoreTests {
         _ = try await harness.start(waits, workflow: "waits")
         _ = try await harness.start(other)
         await harness.store.setOutage(commits: 1_000_000)
-        let blocked = Task { try await harness.core.cancelRun(other, reason: "during the outage") }
+        let blocked = Task { try await harness.core.cancelRun(CancelRunRequest(runID: other, reason: "during the outage")) }
         #expect(try await eventually { !harness.storage.isAvailable })
         let refused = await #expect(throws: RPCError.self) {
             try await harness.core.signalRun(SignalRunRequest(runID: waits, name: "go", payload: []))
@@ -102,7 +102,7 @@ struct SchedulerCoreTests {
         let harness = try await CoreHarness.make()
         let old = harness.runID()
         _ = try await harness.start(old)
-        _ = try await harness.core.cancelRun(old, reason: "test")
+        _ = try await harness.core.cancelRun(CancelRunRequest(runID: old, reason: "test"))
         let otherInput = await #expect(throws: RPCError.self) {
             try await harness.core.startRun(StartRunRequest(workflow: "one", input: Array("2".utf8), runID: harness.runID(), resumeOf: old.bytes))
         }
@@ -242,7 +242,7 @@ struct SchedulerCoreTests {
         #expect(harness.fences.fence(of: PartitionID(1)) == nil)
         #expect(await harness.core.servingPartitions == CoreHarness.partitionCount - 1)
         // Partition 2 is untouched: its run is open and new runs start there.
-        _ = try await harness.core.cancelRun(safe, reason: "done")
+        _ = try await harness.core.cancelRun(CancelRunRequest(runID: safe, reason: "done"))
         #expect(await harness.store.run(safe)?.status == .cancelled)
         #expect(try await harness.start(harness.runID(in: 2)).created)
         await harness.stop()
@@ -294,10 +294,10 @@ struct SchedulerCoreTests {
         _ = try await harness.start(bystander)
         await harness.store.setPoison(victim)
         // The victim's next change (a cancel request) cannot be stored: the run is stopped.
-        _ = try? await harness.core.cancelRun(victim, reason: "bye")
+        _ = try? await harness.core.cancelRun(CancelRunRequest(runID: victim, reason: "bye"))
         #expect(try await eventually { await harness.core.openRuns == 1 })
         await harness.store.setPoison(nil)
-        _ = try await harness.core.cancelRun(bystander, reason: "done")
+        _ = try await harness.core.cancelRun(CancelRunRequest(runID: bystander, reason: "done"))
         #expect(await harness.store.run(bystander)?.status == .cancelled)
         await harness.stop()
     }
@@ -308,7 +308,7 @@ struct SchedulerCoreTests {
         let open = harness.runID()
         _ = try await harness.start(open)
         await harness.store.setOutage(commits: 1_000_000)
-        let cancel = Task { try await harness.core.cancelRun(open, reason: "during the outage") }
+        let cancel = Task { try await harness.core.cancelRun(CancelRunRequest(runID: open, reason: "during the outage")) }
         #expect(try await eventually { !harness.storage.isAvailable })
         do {
             _ = try await harness.start(harness.runID())

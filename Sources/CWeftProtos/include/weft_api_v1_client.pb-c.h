@@ -316,15 +316,23 @@ struct  Weft__Api__V1__WaitRunRequest
     , {0,NULL} }
 
 
+/*
+ * CancelRun: the whole run (cooperative: attempts in flight are asked to stop and get a grace
+ * period), or with `node` only that node (and with `subtree` every node depending on it); with
+ * `terminate` the run closes at once and its attempts are killed without a grace period.
+ */
 struct  Weft__Api__V1__CancelRunRequest
 {
   ProtobufCMessage base;
   ProtobufCBinaryData run_id;
   char *reason;
+  char *node;
+  protobuf_c_boolean subtree;
+  protobuf_c_boolean terminate;
 };
 #define WEFT__API__V1__CANCEL_RUN_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__cancel_run_request__descriptor) \
-    , {0,NULL}, (char *)protobuf_c_empty_string }
+    , {0,NULL}, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0 }
 
 
 struct  Weft__Api__V1__CancelRunResponse

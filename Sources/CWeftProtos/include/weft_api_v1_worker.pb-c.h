@@ -214,10 +214,14 @@ struct  Weft__Api__V1__CancelAttempt
   ProtobufCMessage base;
   Weft__Api__V1__AttemptRef *ref;
   char *reason;
+  /*
+   * kill at once (a terminated run), without the grace a cancel gives
+   */
+  protobuf_c_boolean terminate;
 };
 #define WEFT__API__V1__CANCEL_ATTEMPT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__cancel_attempt__descriptor) \
-    , NULL, (char *)protobuf_c_empty_string }
+    , NULL, (char *)protobuf_c_empty_string, 0 }
 
 
 /*

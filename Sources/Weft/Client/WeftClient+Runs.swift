@@ -196,11 +196,37 @@ extension WeftClient {
         return response.delivered
     }
 
-    /// Cancels a run (its attempts in flight are told to stop). Returns the status afterwards; a
-    /// closed run keeps its status.
+    /// Cancels a run: it closes as cancelled, and its attempts in flight are asked to stop
+    /// (handlers see task cancellation; `exec` children get SIGTERM, then SIGKILL 2 s later).
+    /// Returns the status afterwards; a closed run keeps its status.
     @discardableResult
     public func cancel(_ run: RunID, reason: String = "") async throws -> RunStatus {
         let response: CancelRunResponse = try await call(ClientMethods.cancelRun, CancelRunRequest(runID: run, reason: reason), runID: run)
+        return response.status
+    }
+
+    /// Terminates a run: closed as cancelled at once, like ``cancel(_:reason:)``, but its attempts
+    /// in flight are killed without a grace period (`TaskContext.isTerminated`; `exec` children get
+    /// SIGKILL) and the history says `run_terminated`.
+    @discardableResult
+    public func terminate(_ run: RunID, reason: String = "") async throws -> RunStatus {
+        let response: CancelRunResponse = try await call(
+            ClientMethods.cancelRun, CancelRunRequest(runID: run, reason: reason, terminate: true), runID: run)
+        return response.status
+    }
+
+    /// Cancels node `node` of a running run (its attempt in flight is asked to stop) — with
+    /// `subtree`, every node that depends on it too. The run goes on without them: a node that
+    /// needs a cancelled parent (`join: all`) is cancelled in turn; one whose join other parents
+    /// can still meet runs. The run succeeds with the outputs of its leaves that succeeded, or
+    /// closes as cancelled when every leaf was cancelled. Returns the run's status afterwards.
+    ///
+    /// - Throws: `INVALID_ARGUMENT` (no such node; map elements are cancelled with their map node),
+    ///   `FAILED_PRECONDITION` (the node already finished, or the run is closed), `NOT_FOUND`.
+    @discardableResult
+    public func cancel(_ run: RunID, node: String, subtree: Bool = false, reason: String = "") async throws -> RunStatus {
+        let response: CancelRunResponse = try await call(
+            ClientMethods.cancelRun, CancelRunRequest(runID: run, reason: reason, node: node, subtree: subtree), runID: run)
         return response.status
     }
 

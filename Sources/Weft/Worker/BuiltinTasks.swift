@@ -108,7 +108,7 @@ public enum BuiltinTasks {
                 return await finished.value
             }
         } onCancel: {
-            child.kill()
+            child.kill(grace: context.isTerminated ? .zero : .seconds(2))  // terminated: SIGKILL at once
         }
         if Task.isCancelled { throw CancellationError() }
         if timedOut.withLock({ $0 }) {

@@ -83,8 +83,16 @@ final class ChildCommand: Sendable {
     }
 
     /// Asks the child (and its process group) to stop: SIGTERM now, SIGKILL if it is still there
-    /// `grace` later. Safe from any thread, any number of times.
+    /// `grace` later; with no grace, SIGKILL at once. Safe from any thread, any number of times.
     func kill(grace: Duration = .seconds(2)) {
+        if grace <= .zero {
+            killRequested.withLock { requested in
+                guard requested != SIGKILL, requested != -1 else { return }  // -1: reaped (its pid may be reused)
+                requested = SIGKILL
+                _ = Glibc.kill(-self.pid, SIGKILL)
+            }
+            return
+        }
         let first = killRequested.withLock { requested -> Bool in
             guard requested == nil else { return false }
             requested = SIGTERM

@@ -53,7 +53,7 @@ final class SchedulerLink: Sendable {
                 for try await bytes in call.responses {
                     switch try SchedulerMessage(serializedBytes: bytes) {
                     case .assignment(let assignment): start(assignment)
-                    case .cancel(let cancel): self.cancel(cancel.ref, reason: cancel.reason)
+                    case .cancel(let cancel): self.cancel(cancel.ref, reason: cancel.reason, terminate: cancel.terminate)
                     case .schedulers(let schedulers): worker.schedulersChanged(schedulers)
                     }
                 }
@@ -124,7 +124,8 @@ final class SchedulerLink: Sendable {
         }
         worker.state.withLock { state in
             if state.finishedEarly.remove(ref) != nil { return }
-            state.running[ref] = WorkerState.Running(task: task, linkID: id, heartbeatMilliseconds: assignment.heartbeatMilliseconds)
+            state.running[ref] = WorkerState.Running(
+                task: task, termination: context.termination, linkID: id, heartbeatMilliseconds: assignment.heartbeatMilliseconds)
         }
     }
 
@@ -155,9 +156,12 @@ final class SchedulerLink: Sendable {
         }
     }
 
-    private func cancel(_ ref: AttemptReference, reason: String) {
-        let task = worker.state.withLock { $0.running[ref]?.task }
-        logger.debug("attempt cancelled by the scheduler", metadata: ["run.id": "\(ref.runID)", "task.node": "\(ref.node)", "reason": "\(reason)"])
-        task?.cancel()
+    private func cancel(_ ref: AttemptReference, reason: String, terminate: Bool) {
+        let running = worker.state.withLock { $0.running[ref] }
+        logger.debug("attempt cancelled by the scheduler", metadata: [
+            "run.id": "\(ref.runID)", "task.node": "\(ref.node)", "reason": "\(reason)", "terminate": "\(terminate)",
+        ])
+        if terminate { running?.termination.withLock { $0 = true } }  // before the cancel, so the handler sees it
+        running?.task.cancel()
     }
 }

@@ -17,6 +17,8 @@ public struct TaskContext: Sendable {
     /// The task type that runs it.
     public let taskType: String
     let heartbeatSink: @Sendable ([UInt8]) async -> Void
+    /// Set (before the task is cancelled) when the run was terminated rather than cancelled.
+    let termination = Locked(false)
 
     /// A context for calling a handler directly (a unit test); heartbeats go to `heartbeat`.
     public init(
@@ -40,6 +42,10 @@ public struct TaskContext: Sendable {
     /// True once the attempt was cancelled (run cancelled, timed out, worker shutting down).
     /// Cancellation is cooperative: long handlers should check it or use cancellable awaits.
     public var isCancelled: Bool { Task.isCancelled }
+
+    /// True once the run was *terminated* (`weftctl run cancel --terminate`): stop at once and skip
+    /// any cleanup. The task is cancelled as well; `exec` children get SIGKILL with no grace.
+    public var isTerminated: Bool { termination.withLock { $0 } }
 }
 
 /// A task failure with an explicit kind, as the retry policy sees it: a kind listed in the task's

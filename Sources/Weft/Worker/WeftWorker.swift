@@ -185,6 +185,7 @@ public final class WeftWorker: Service, Sendable {
 struct WorkerState {
     struct Running {
         var task: Task<Void, Never>
+        var termination: Locked<Bool>
         var linkID: ObjectIdentifier
         var heartbeatMilliseconds: UInt64
     }

@@ -132,7 +132,8 @@ extension SchedulerCore {
                 ref: AttemptReference(
                     runID: runID, node: key.node.description, attempt: UInt32(key.attempt),
                     fence: fences.fence(of: runs[runID]!.partition)?.rawValue ?? 0),
-                reason: "cancelled by the scheduler"))
+                reason: runs[runID]!.terminating ? "the run was terminated" : "cancelled by the scheduler",
+                terminate: runs[runID]!.terminating))
             Task(executorPreference: loop) {
                 // A worker that is gone cannot be told; its attempt result will be ignored as stale.
                 try? await writer.send(message)

@@ -61,6 +61,8 @@ actor SchedulerCore {
         var pendingStart: [CheckedContinuation<StartRunResponse, any Error>]?
         /// A write of this run was rejected once; a second rejection drops it from memory.
         var poisoned = false
+        /// The run is being terminated: its attempts are killed without a grace period.
+        var terminating = false
 
         init(
             machine: RunStateMachine, partition: PartitionID, priorityLevel: Int?, ledger: RunLedger? = nil,
@@ -573,20 +575,52 @@ actor SchedulerCore {
     /// The most signals a run may hold that no node has taken.
     static let maxPendingSignals = 1_000
 
-    func cancelRun(_ id: RunID, reason: String) async throws -> WeftWire.RunStatus {
-        try RequestChecks.check(CancelRunRequest(runID: id, reason: reason))
+    /// `CancelRun`: the run (cooperatively, or `terminate`d), or one node of it with or without
+    /// its subtree. Returns the run's status afterwards (a closed run stays as it was).
+    func cancelRun(_ request: CancelRunRequest) async throws -> WeftWire.RunStatus {
+        try RequestChecks.check(request)
+        let id = request.runID
         try requireServing(id.partition(count: partitionCount))
         try await waitForPendingStart(id)
-        guard runs[id] != nil else {
+        guard let run = runs[id] else {
             // Not open here: report what Postgres says (closed runs stay as they were).
             guard let info = try await store.run(id, includeTasks: false) else {
                 throw RPCError(.notFound, "no run \(id)")
             }
+            guard request.node.isEmpty else {
+                throw RPCError(.failedPrecondition, "run \(id) is closed (\(info.status)): its nodes cannot be cancelled")
+            }
             return info.status
         }
-        let actions = runs[id]!.machine.cancelRequested(reason: reason.isEmpty ? "cancelled by request" : reason, now: now())
+        let actions: [RunStateMachine.Action]
+        if request.node.isEmpty {
+            let reason = request.reason.isEmpty ? (request.terminate ? "terminated by request" : "cancelled by request") : request.reason
+            run.terminating = request.terminate
+            actions = run.machine.cancelRequested(reason: reason, terminate: request.terminate, now: now())
+        } else {
+            let reason = request.reason.isEmpty ? "cancelled by request" : request.reason
+            actions = run.machine.nodeCancelRequested(node: request.node, subtree: request.subtree, reason: reason, now: now())
+            if case .ignored(let ignored)? = actions.first {
+                switch ignored.reason {
+                case .unknownNode:
+                    throw RPCError(
+                        .invalidArgument,
+                        "workflow \(MessageText.quoted(run.machine.workflow.name)) has no node \(MessageText.quoted(request.node)) (map elements are cancelled with their map node)")
+                case .nodeFinished:
+                    throw RPCError(.failedPrecondition, "node \(MessageText.quoted(request.node)) of run \(id) has already finished")
+                default:
+                    throw RPCError(.failedPrecondition, "run \(id) is not running (\(run.machine.status)): \(ignored.reason)")
+                }
+            }
+        }
         switch await process(id, actions) {
-        case .committed: return .cancelled
+        case .committed:
+            switch run.machine.status {  // the run object outlives its entry when it closed
+            case .pending, .running: return .running
+            case .succeeded: return .succeeded
+            case .failed: return .failed
+            case .cancelled: return .cancelled
+            }
         case .notOwner(let partition): throw RPCError.notOwner(partition, owner: nil, "its fence moved on")
         default: throw RPCError(.unavailable, "the cancel could not be stored; retry")
         }

@@ -13,7 +13,7 @@ enum SchedulerHandlers {
             SignalRunResponse(delivered: try await core.signalRun(request))
         }
         router.unary(ClientMethods.cancelRun, request: CancelRunRequest.self, response: CancelRunResponse.self) { request, _ in
-            CancelRunResponse(status: try await core.cancelRun(request.runID, reason: request.reason))
+            CancelRunResponse(status: try await core.cancelRun(request))
         }
         router.unary(ClientMethods.waitRun, request: WaitRunRequest.self, response: RunInfo.self) { request, _ in
             if let info = try await core.waitUntilClosed(request.runID) { return info }

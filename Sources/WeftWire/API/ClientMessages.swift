@@ -320,12 +320,21 @@ public struct WaitRunRequest: Hashable, Sendable {
     public init(runID: RunID) { self.runID = runID }
 }
 
+/// `CancelRun`: the run, or one node of it (with `subtree`, and its dependants); `terminate`
+/// closes the run at once and kills its attempts without a grace period.
 public struct CancelRunRequest: Hashable, Sendable {
     public var runID: RunID
     public var reason: String
-    public init(runID: RunID, reason: String = "") {
+    /// Empty: the whole run.
+    public var node: String
+    public var subtree: Bool
+    public var terminate: Bool
+    public init(runID: RunID, reason: String = "", node: String = "", subtree: Bool = false, terminate: Bool = false) {
         self.runID = runID
         self.reason = reason
+        self.node = node
+        self.subtree = subtree
+        self.terminate = terminate
     }
 }
 

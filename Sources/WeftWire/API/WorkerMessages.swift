@@ -123,9 +123,12 @@ public struct TaskAssignmentMessage: Hashable, Sendable {
 public struct CancelAttemptMessage: Hashable, Sendable {
     public var ref: AttemptReference
     public var reason: String
-    public init(ref: AttemptReference, reason: String) {
+    /// Kill at once (the run was terminated): no grace period.
+    public var terminate: Bool
+    public init(ref: AttemptReference, reason: String, terminate: Bool = false) {
         self.ref = ref
         self.reason = reason
+        self.terminate = terminate
     }
 }
 

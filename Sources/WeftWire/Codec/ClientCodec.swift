@@ -411,6 +411,9 @@ extension CancelRunRequest: WireMessage {
         weft__api__v1__cancel_run_request__init(&m)
         m.run_id = a.runID(runID)
         m.reason = a.string(reason)
+        m.node = a.string(node)
+        m.subtree = subtree ? 1 : 0
+        m.terminate = terminate ? 1 : 0
         return withExtendedLifetime(a) {
             packMessage(&m, size: weft__api__v1__cancel_run_request__get_packed_size, pack: weft__api__v1__cancel_run_request__pack)
         }
@@ -422,7 +425,10 @@ extension CancelRunRequest: WireMessage {
         ) { (m: borrowing Weft__Api__V1__CancelRunRequest) throws(WireError) -> CancelRunRequest in
             CancelRunRequest(
                 runID: try decodeRunID(m.run_id, field: "CancelRunRequest.run_id"),
-                reason: swiftString(m.reason))
+                reason: swiftString(m.reason),
+                node: swiftString(m.node),
+                subtree: m.subtree != 0,
+                terminate: m.terminate != 0)
         }
     }
 }

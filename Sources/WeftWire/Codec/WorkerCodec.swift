@@ -391,13 +391,15 @@ extension CancelAttemptMessage {
         weft__api__v1__cancel_attempt__init(&m)
         m.ref = a.message { ref.cMessage(a) }
         m.reason = a.string(reason)
+        m.terminate = terminate ? 1 : 0
         return m
     }
 
     init(c m: Weft__Api__V1__CancelAttempt) throws(WireError) {
         self.init(
                 ref: try requiredMessage(m.ref, field: "CancelAttemptMessage.ref") { (c) throws(WireError) in try AttemptReference(c: c) },
-                reason: swiftString(m.reason))
+                reason: swiftString(m.reason),
+                terminate: m.terminate != 0)
     }
 }
 

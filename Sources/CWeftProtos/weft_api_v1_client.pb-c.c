@@ -1132,6 +1132,96 @@ void   weft__api__v1__signal_run_response__free_unpacked
   assert(message->base.descriptor == &weft__api__v1__signal_run_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   weft__api__v1__child_runs_closed_request__init
+                     (Weft__Api__V1__ChildRunsClosedRequest         *message)
+{
+  static const Weft__Api__V1__ChildRunsClosedRequest init_value = WEFT__API__V1__CHILD_RUNS_CLOSED_REQUEST__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__child_runs_closed_request__get_packed_size
+                     (const Weft__Api__V1__ChildRunsClosedRequest *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__child_runs_closed_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__child_runs_closed_request__pack
+                     (const Weft__Api__V1__ChildRunsClosedRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__child_runs_closed_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__child_runs_closed_request__pack_to_buffer
+                     (const Weft__Api__V1__ChildRunsClosedRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__child_runs_closed_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__ChildRunsClosedRequest *
+       weft__api__v1__child_runs_closed_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__ChildRunsClosedRequest *)
+     protobuf_c_message_unpack (&weft__api__v1__child_runs_closed_request__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__child_runs_closed_request__free_unpacked
+                     (Weft__Api__V1__ChildRunsClosedRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__child_runs_closed_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   weft__api__v1__child_runs_closed_response__init
+                     (Weft__Api__V1__ChildRunsClosedResponse         *message)
+{
+  static const Weft__Api__V1__ChildRunsClosedResponse init_value = WEFT__API__V1__CHILD_RUNS_CLOSED_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__child_runs_closed_response__get_packed_size
+                     (const Weft__Api__V1__ChildRunsClosedResponse *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__child_runs_closed_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__child_runs_closed_response__pack
+                     (const Weft__Api__V1__ChildRunsClosedResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__child_runs_closed_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__child_runs_closed_response__pack_to_buffer
+                     (const Weft__Api__V1__ChildRunsClosedResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__child_runs_closed_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__ChildRunsClosedResponse *
+       weft__api__v1__child_runs_closed_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__ChildRunsClosedResponse *)
+     protobuf_c_message_unpack (&weft__api__v1__child_runs_closed_response__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__child_runs_closed_response__free_unpacked
+                     (Weft__Api__V1__ChildRunsClosedResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__child_runs_closed_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 static const ProtobufCFieldDescriptor weft__api__v1__register_workflow_request__field_descriptors[1] =
 {
   {
@@ -1572,7 +1662,7 @@ const ProtobufCMessageDescriptor weft__api__v1__get_workflow_response__descripto
   (ProtobufCMessageInit) weft__api__v1__get_workflow_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor weft__api__v1__start_run_request__field_descriptors[7] =
+static const ProtobufCFieldDescriptor weft__api__v1__start_run_request__field_descriptors[11] =
 {
   {
     "workflow",
@@ -1658,10 +1748,62 @@ static const ProtobufCFieldDescriptor weft__api__v1__start_run_request__field_de
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "parent_run",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__StartRunRequest, parent_run),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "parent_node",
+    9,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__StartRunRequest, parent_node),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "parent_attempt",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__StartRunRequest, parent_attempt),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "parent_width",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__StartRunRequest, parent_width),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned weft__api__v1__start_run_request__field_indices_by_name[] = {
   3,   /* field[3] = idempotency_key */
   2,   /* field[2] = input */
+  9,   /* field[9] = parent_attempt */
+  8,   /* field[8] = parent_node */
+  7,   /* field[7] = parent_run */
+  10,   /* field[10] = parent_width */
   4,   /* field[4] = priority */
   6,   /* field[6] = resume_of */
   5,   /* field[5] = run_id */
@@ -1671,7 +1813,7 @@ static const unsigned weft__api__v1__start_run_request__field_indices_by_name[] 
 static const ProtobufCIntRange weft__api__v1__start_run_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 7 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor weft__api__v1__start_run_request__descriptor =
 {
@@ -1681,7 +1823,7 @@ const ProtobufCMessageDescriptor weft__api__v1__start_run_request__descriptor =
   "Weft__Api__V1__StartRunRequest",
   "weft.api.v1",
   sizeof(Weft__Api__V1__StartRunRequest),
-  7,
+  11,
   weft__api__v1__start_run_request__field_descriptors,
   weft__api__v1__start_run_request__field_indices_by_name,
   1,  weft__api__v1__start_run_request__number_ranges,
@@ -2853,6 +2995,75 @@ const ProtobufCMessageDescriptor weft__api__v1__signal_run_response__descriptor 
   weft__api__v1__signal_run_response__field_indices_by_name,
   1,  weft__api__v1__signal_run_response__number_ranges,
   (ProtobufCMessageInit) weft__api__v1__signal_run_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor weft__api__v1__child_runs_closed_request__field_descriptors[2] =
+{
+  {
+    "run_id",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__ChildRunsClosedRequest, run_id),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "node",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__ChildRunsClosedRequest, node),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned weft__api__v1__child_runs_closed_request__field_indices_by_name[] = {
+  1,   /* field[1] = node */
+  0,   /* field[0] = run_id */
+};
+static const ProtobufCIntRange weft__api__v1__child_runs_closed_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 2 }
+};
+const ProtobufCMessageDescriptor weft__api__v1__child_runs_closed_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.ChildRunsClosedRequest",
+  "ChildRunsClosedRequest",
+  "Weft__Api__V1__ChildRunsClosedRequest",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__ChildRunsClosedRequest),
+  2,
+  weft__api__v1__child_runs_closed_request__field_descriptors,
+  weft__api__v1__child_runs_closed_request__field_indices_by_name,
+  1,  weft__api__v1__child_runs_closed_request__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__child_runs_closed_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define weft__api__v1__child_runs_closed_response__field_descriptors NULL
+#define weft__api__v1__child_runs_closed_response__field_indices_by_name NULL
+#define weft__api__v1__child_runs_closed_response__number_ranges NULL
+const ProtobufCMessageDescriptor weft__api__v1__child_runs_closed_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.ChildRunsClosedResponse",
+  "ChildRunsClosedResponse",
+  "Weft__Api__V1__ChildRunsClosedResponse",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__ChildRunsClosedResponse),
+  0,
+  weft__api__v1__child_runs_closed_response__field_descriptors,
+  weft__api__v1__child_runs_closed_response__field_indices_by_name,
+  0,  weft__api__v1__child_runs_closed_response__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__child_runs_closed_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
 static const ProtobufCEnumValue weft__api__v1__run_status__enum_values_by_number[6] =

@@ -40,6 +40,8 @@ typedef struct Weft__Api__V1__RunHistoryEntry Weft__Api__V1__RunHistoryEntry;
 typedef struct Weft__Api__V1__GetRunHistoryResponse Weft__Api__V1__GetRunHistoryResponse;
 typedef struct Weft__Api__V1__SignalRunRequest Weft__Api__V1__SignalRunRequest;
 typedef struct Weft__Api__V1__SignalRunResponse Weft__Api__V1__SignalRunResponse;
+typedef struct Weft__Api__V1__ChildRunsClosedRequest Weft__Api__V1__ChildRunsClosedRequest;
+typedef struct Weft__Api__V1__ChildRunsClosedResponse Weft__Api__V1__ChildRunsClosedResponse;
 
 
 /* --- enums --- */
@@ -234,10 +236,19 @@ struct  Weft__Api__V1__StartRunRequest
    * outputs, read by the scheduler; nothing a client sends stands in for an output).
    */
   ProtobufCBinaryData resume_of;
+  /*
+   * Set only by a scheduler starting a child workflow (coordinators refuse them from clients): the
+   * parent run (16 bytes), its node (a map element: "node[i]") and attempt, and the width of the
+   * map the child belongs to (1 for a single child), for the parent's barrier.
+   */
+  ProtobufCBinaryData parent_run;
+  char *parent_node;
+  uint32_t parent_attempt;
+  uint32_t parent_width;
 };
 #define WEFT__API__V1__START_RUN_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__start_run_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string, WEFT__API__V1__PRIORITY__PRIORITY_UNSPECIFIED, {0,NULL}, {0,NULL} }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string, WEFT__API__V1__PRIORITY__PRIORITY_UNSPECIFIED, {0,NULL}, {0,NULL}, {0,NULL}, (char *)protobuf_c_empty_string, 0, 0 }
 
 
 struct  Weft__Api__V1__StartRunResponse
@@ -513,6 +524,31 @@ struct  Weft__Api__V1__SignalRunResponse
 #define WEFT__API__V1__SIGNAL_RUN_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__signal_run_response__descriptor) \
     , 0 }
+
+
+/*
+ * ChildRunsClosed: scheduler to scheduler, never through a coordinator. Children of `run_id`'s node
+ * `node` closed (a map node: every element's child, or one that failed): the parent's owner reads
+ * their outcomes from Postgres.
+ */
+struct  Weft__Api__V1__ChildRunsClosedRequest
+{
+  ProtobufCMessage base;
+  ProtobufCBinaryData run_id;
+  char *node;
+};
+#define WEFT__API__V1__CHILD_RUNS_CLOSED_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__child_runs_closed_request__descriptor) \
+    , {0,NULL}, (char *)protobuf_c_empty_string }
+
+
+struct  Weft__Api__V1__ChildRunsClosedResponse
+{
+  ProtobufCMessage base;
+};
+#define WEFT__API__V1__CHILD_RUNS_CLOSED_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__child_runs_closed_response__descriptor) \
+     }
 
 
 /* Weft__Api__V1__RegisterWorkflowRequest methods */
@@ -990,6 +1026,44 @@ Weft__Api__V1__SignalRunResponse *
 void   weft__api__v1__signal_run_response__free_unpacked
                      (Weft__Api__V1__SignalRunResponse *message,
                       ProtobufCAllocator *allocator);
+/* Weft__Api__V1__ChildRunsClosedRequest methods */
+void   weft__api__v1__child_runs_closed_request__init
+                     (Weft__Api__V1__ChildRunsClosedRequest         *message);
+size_t weft__api__v1__child_runs_closed_request__get_packed_size
+                     (const Weft__Api__V1__ChildRunsClosedRequest   *message);
+size_t weft__api__v1__child_runs_closed_request__pack
+                     (const Weft__Api__V1__ChildRunsClosedRequest   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__child_runs_closed_request__pack_to_buffer
+                     (const Weft__Api__V1__ChildRunsClosedRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__ChildRunsClosedRequest *
+       weft__api__v1__child_runs_closed_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__child_runs_closed_request__free_unpacked
+                     (Weft__Api__V1__ChildRunsClosedRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Weft__Api__V1__ChildRunsClosedResponse methods */
+void   weft__api__v1__child_runs_closed_response__init
+                     (Weft__Api__V1__ChildRunsClosedResponse         *message);
+size_t weft__api__v1__child_runs_closed_response__get_packed_size
+                     (const Weft__Api__V1__ChildRunsClosedResponse   *message);
+size_t weft__api__v1__child_runs_closed_response__pack
+                     (const Weft__Api__V1__ChildRunsClosedResponse   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__child_runs_closed_response__pack_to_buffer
+                     (const Weft__Api__V1__ChildRunsClosedResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__ChildRunsClosedResponse *
+       weft__api__v1__child_runs_closed_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__child_runs_closed_response__free_unpacked
+                     (Weft__Api__V1__ChildRunsClosedResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Weft__Api__V1__RegisterWorkflowRequest_Closure)
@@ -1067,6 +1141,12 @@ typedef void (*Weft__Api__V1__SignalRunRequest_Closure)
 typedef void (*Weft__Api__V1__SignalRunResponse_Closure)
                  (const Weft__Api__V1__SignalRunResponse *message,
                   void *closure_data);
+typedef void (*Weft__Api__V1__ChildRunsClosedRequest_Closure)
+                 (const Weft__Api__V1__ChildRunsClosedRequest *message,
+                  void *closure_data);
+typedef void (*Weft__Api__V1__ChildRunsClosedResponse_Closure)
+                 (const Weft__Api__V1__ChildRunsClosedResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -1101,6 +1181,8 @@ extern const ProtobufCMessageDescriptor weft__api__v1__run_history_entry__descri
 extern const ProtobufCMessageDescriptor weft__api__v1__get_run_history_response__descriptor;
 extern const ProtobufCMessageDescriptor weft__api__v1__signal_run_request__descriptor;
 extern const ProtobufCMessageDescriptor weft__api__v1__signal_run_response__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__child_runs_closed_request__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__child_runs_closed_response__descriptor;
 
 PROTOBUF_C__END_DECLS
 

@@ -5,8 +5,8 @@
 /// - tasks sorted by name; `depends_on` sorted; `non_retryable` sorted without duplicates;
 /// - defaults spelled out (`retry` with all its fields, `priority`, `queue`, `join` of every node
 ///   with parents); absent options (`timeouts` fields, keys, `map: false`, empty lists,
-///   `start_after`, `sleep`, `wait_signal`, `signal_timeout`, the `type` of sleep and signal
-///   nodes) omitted;
+///   `start_after`, `sleep`, `wait_signal`, `signal_timeout`, `workflow`, the `type` of sleep,
+///   signal and child-workflow nodes) omitted;
 /// - durations in ``DurationCoding/format(_:)``'s exact spelling; the multiplier as Swift's
 ///   shortest round-tripping decimal.
 ///
@@ -89,6 +89,10 @@ enum CanonicalEncoding {
         if let waitSignal = task.waitSignal {
             key("wait_signal")
             out.string(waitSignal)
+        }
+        if let workflow = task.workflow {
+            key("workflow")
+            out.string(workflow)
         }
         out.raw("}")
     }

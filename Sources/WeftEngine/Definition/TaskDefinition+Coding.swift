@@ -15,16 +15,17 @@ extension TaskDefinition: Codable {
         case sleep
         case waitSignal = "wait_signal"
         case signalTimeout = "signal_timeout"
+        case workflow
     }
 
     /// Absent optional fields take their defaults; `name` is required, and `type` unless the task
-    /// is a `sleep` or `wait_signal` node.
+    /// is a `sleep`, `wait_signal` or child `workflow` node.
     public init(from decoder: any Decoder) throws {
         try StrictKeys.check(decoder, against: CodingKeys.self, what: "task")
         let container = try decoder.container(keyedBy: CodingKeys.self)
         self.init(
             name: try container.decode(String.self, forKey: .name),
-            type: (container.contains(.sleep) || container.contains(.waitSignal)) && !container.contains(.type)
+            type: (container.contains(.sleep) || container.contains(.waitSignal) || container.contains(.workflow)) && !container.contains(.type)
                 ? "" : try container.decode(String.self, forKey: .type),
             dependsOn: try container.decodeIfPresent([String].self, forKey: .dependsOn) ?? [],
             retry: try container.decodeIfPresent(RetryPolicy.self, forKey: .retry) ?? RetryPolicy(),
@@ -38,7 +39,8 @@ extension TaskDefinition: Codable {
             startAfter: try DurationCoding.decode(container, forKey: .startAfter),
             sleep: try DurationCoding.decode(container, forKey: .sleep),
             waitSignal: try container.decodeIfPresent(String.self, forKey: .waitSignal),
-            signalTimeout: try DurationCoding.decode(container, forKey: .signalTimeout)
+            signalTimeout: try DurationCoding.decode(container, forKey: .signalTimeout),
+            workflow: try container.decodeIfPresent(String.self, forKey: .workflow)
         )
     }
 
@@ -60,5 +62,6 @@ extension TaskDefinition: Codable {
         try container.encodeIfPresent(sleep.map(DurationCoding.format), forKey: .sleep)
         try container.encodeIfPresent(waitSignal, forKey: .waitSignal)
         try container.encodeIfPresent(signalTimeout.map(DurationCoding.format), forKey: .signalTimeout)
+        try container.encodeIfPresent(workflow, forKey: .workflow)
     }
 }

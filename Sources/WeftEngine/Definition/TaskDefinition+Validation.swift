@@ -27,8 +27,21 @@ extension TaskDefinition {
         if waitSignal == nil, signalTimeout != nil {
             report(.invalidSignal, "signal_timeout without wait_signal")
         }
-        // Sleep and signal nodes run nothing: options about attempts would silently do nothing.
-        if let (kind, field) = waitSignal != nil ? ("signal", "wait_signal") : sleep != nil ? ("sleep", "sleep") : nil {
+        if let workflow {
+            // A child-workflow node: its attempts are runs of `workflow`, not tasks of a worker.
+            if !NameRules.isValidName(workflow, maxLength: limits.maxNameLength) {
+                report(.invalidType, "invalid child workflow name \(NameRules.quoted(workflow)): \(NameRules.nameRule(limits.maxNameLength))")
+            }
+            if !type.isEmpty { report(.invalidType, "a child workflow node runs no task: remove type (or workflow)") }
+            if sleep != nil || waitSignal != nil { report(.invalidType, "a child workflow node cannot also sleep or wait for a signal") }
+            if timeouts.heartbeat != nil {
+                report(.invalidTimeout, "a child workflow sends no heartbeats: limit it with timeouts.start_to_close")
+            }
+            if queue != TaskDefinition.defaultQueue {
+                report(.invalidQueue, "a child workflow node takes no queue: the child's own tasks name theirs")
+            }
+        } else if let (kind, field) = waitSignal != nil ? ("signal", "wait_signal") : sleep != nil ? ("sleep", "sleep") : nil {
+            // Sleep and signal nodes run nothing: options about attempts would silently do nothing.
             if !type.isEmpty { report(.invalidType, "a \(kind) node runs no task: remove type (or \(field))") }
             if map { report(.invalidMap, "a \(kind) node cannot map") }
             if retry != RetryPolicy() { report(.invalidRetryPolicy, "a \(kind) node has no attempts to retry: remove retry") }

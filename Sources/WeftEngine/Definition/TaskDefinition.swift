@@ -53,6 +53,9 @@ public struct TaskDefinition: Hashable, Sendable {
     public var waitSignal: String?
     /// How long a signal node waits before it fails (`Timeout`, not retried); nil: forever.
     public var signalTimeout: Duration?
+    /// A child-workflow node: the workflow whose run this node starts (with the node's input) and
+    /// whose outcome is the node's (its output, or its failure). No worker runs the node itself.
+    public var workflow: String?
 
     /// The queue a node uses when its definition names none.
     public static let defaultQueue = "default"
@@ -72,7 +75,8 @@ public struct TaskDefinition: Hashable, Sendable {
         startAfter: Duration? = nil,
         sleep: Duration? = nil,
         waitSignal: String? = nil,
-        signalTimeout: Duration? = nil
+        signalTimeout: Duration? = nil,
+        workflow: String? = nil
     ) {
         self.name = name
         self.type = type
@@ -89,10 +93,12 @@ public struct TaskDefinition: Hashable, Sendable {
         self.sleep = sleep
         self.waitSignal = waitSignal
         self.signalTimeout = signalTimeout
+        self.workflow = workflow
     }
 
-    /// Whether a worker runs this node (false for sleep and signal nodes, which have no type).
-    public var runsTask: Bool { sleep == nil && waitSignal == nil }
+    /// Whether a worker runs this node (false for sleep, signal and child-workflow nodes, which
+    /// have no type).
+    public var runsTask: Bool { sleep == nil && waitSignal == nil && workflow == nil }
 
     /// How long the node waits, once ready, before its first attempt (or, for a sleep node, before
     /// it succeeds); nil when it does not.

@@ -102,7 +102,7 @@ extension RunStateMachine {
         actions.append(.dispatch(TaskAssignment(
             runID: runID, node: node, attempt: attempt, type: task.type, queue: task.queue,
             priority: task.priority, input: input, timeouts: task.timeouts,
-            concurrencyKey: task.concurrencyKey, cacheKey: task.cacheKey
+            concurrencyKey: task.concurrencyKey, cacheKey: task.cacheKey, childWorkflow: task.workflow
         )))
         var deadline: EngineInstant?
         if let limit = task.timeouts.scheduleToStart {

@@ -24,6 +24,10 @@ public struct TaskAssignment: Hashable, Sendable, CustomStringConvertible {
     public var concurrencyKey: String?
     /// The node's cache key, for the scheduler's result cache.
     public var cacheKey: String?
+    /// For a child-workflow node: the workflow whose run is this attempt. The scheduler starts that
+    /// run (with ``input``) instead of queueing the attempt for a worker, and reports its outcome as
+    /// the attempt's.
+    public var childWorkflow: String?
 
     public init(
         runID: RunID,
@@ -35,7 +39,8 @@ public struct TaskAssignment: Hashable, Sendable, CustomStringConvertible {
         input: [UInt8],
         timeouts: TaskTimeouts,
         concurrencyKey: String? = nil,
-        cacheKey: String? = nil
+        cacheKey: String? = nil,
+        childWorkflow: String? = nil
     ) {
         self.runID = runID
         self.node = node
@@ -47,6 +52,7 @@ public struct TaskAssignment: Hashable, Sendable, CustomStringConvertible {
         self.timeouts = timeouts
         self.concurrencyKey = concurrencyKey
         self.cacheKey = cacheKey
+        self.childWorkflow = childWorkflow
     }
 
     public var description: String { "\(runID)/\(node)#\(attempt) (\(type) on \(queue), \(priority))" }

@@ -17,7 +17,7 @@ import Logging
 /// 3. creates the table partitions for now and ahead (``PartitionMaintenance``).
 public enum WeftSchema {
     /// Every migration of the Weft schema, by version.
-    public static let migrations: [Migration] = [migration1, migration2, migration3, migration4]
+    public static let migrations: [Migration] = [migration1, migration2, migration3, migration4, migration5]
 
     /// P when the cluster is created without an explicit count (ARCHITECTURE.md §2).
     public static let defaultPartitionCount = 256

@@ -68,6 +68,9 @@ enum CoordinatorHandlers {
         router.unary(ClientMethods.startRun) { payload, context in
             let request = try StartRunRequest(serializedBytes: payload)
             try RequestChecks.check(request, maxInputBytes: maxInputBytes)
+            guard !request.namesParent else {
+                throw RPCError(.invalidArgument, "parent_* fields are set by schedulers starting child workflows, not by clients")
+            }
             var forwarded = request
             if let chosen = request.runID {
                 try runIDPolicy.check(chosen, nowMilliseconds: clock.nowMilliseconds())
@@ -177,7 +180,18 @@ enum CoordinatorHandlers {
         repeatAfterDeadline: Bool = true,
         _ call: @Sendable (RPCClient, CallOptions) async throws -> R
     ) async throws -> R {
-        let deadline = context.deadline ?? ContinuousClock.now + .seconds(60)
+        try await forward(
+            partition, directory: directory, deadline: context.deadline, attemptTimeout: attemptTimeout, repeatAfterDeadline: repeatAfterDeadline, call)
+    }
+
+    /// `forward` with an explicit deadline (nil: 60 s from now), for calls a server makes itself
+    /// (a scheduler starting a child run on another shard).
+    static func forward<R: Sendable>(
+        _ partition: PartitionID, directory: OwnerDirectory, deadline: ContinuousClock.Instant?, attemptTimeout: Duration = .seconds(3),
+        repeatAfterDeadline: Bool = true,
+        _ call: @Sendable (RPCClient, CallOptions) async throws -> R
+    ) async throws -> R {
+        let deadline = deadline ?? ContinuousClock.now + .seconds(60)
         var delay: Duration = .milliseconds(25)
         var target = try await directory.route(for: partition)
         var redirects = 0

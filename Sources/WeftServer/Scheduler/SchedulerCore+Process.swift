@@ -22,8 +22,11 @@ extension SchedulerCore {
                 recorder.append(
                     event, of: runID, at: at, to: &batch, isMapNode: { run.machine.workflow.task(named: $0)?.map == true },
                     started: { node, attempt in
-                        if case .running(_, let start) = run.attempts[AttemptKey(node: node, attempt: attempt)] { return start }
-                        return nil
+                        switch run.attempts[AttemptKey(node: node, attempt: attempt)] {
+                        case .running(_, let start)?: return start
+                        case .child(_, let start?)?: return start
+                        default: return nil
+                        }
                     })
             case .cancelTimer(let timer):
                 if let handle = run.timers.removeValue(forKey: timer) { loop.cancelTimer(handle) }
@@ -64,6 +67,9 @@ extension SchedulerCore {
         var closed: RunStatusText?
         for effect in effects {
             switch effect {
+            case .dispatch(let assignment) where assignment.childWorkflow != nil:
+                run.attempts[AttemptKey(node: assignment.node, attempt: assignment.attempt)] = .child(nil, start: nil)
+                Task(executorPreference: loop) { await self.startChild(runID, assignment) }
             case .dispatch(let assignment):
                 let level = run.priorityLevel ?? assignment.priority.rank
                 let ticket = dispatcher.enqueue(
@@ -124,6 +130,9 @@ extension SchedulerCore {
         switch place {
         case .queued(let ticket):
             dispatcher.remove(ticket)
+        case .child(let child, _):
+            guard let child else { return }  // its start, in flight, sees the attempt gone and cancels it
+            cancelChild(child, reason: "its parent node was cancelled")
         case .running(let worker, _):
             guard let session = sessions[worker] else { return }
             session.attempts.remove(AttemptRef(runID: runID, key: key))

@@ -40,6 +40,8 @@ actor SchedulerCore {
     enum AttemptPlace {
         case queued(Dispatcher<QueuedTask>.Ticket)
         case running(worker: Dispatcher<QueuedTask>.WorkerID, start: RunRecorder.AttemptStart)
+        /// A child-workflow attempt: its run once started (nil while the start is in flight).
+        case child(RunID?, start: RunRecorder.AttemptStart?)
     }
 
     /// An open run in memory. A class, used only on the actor's executor: one dictionary lookup
@@ -63,6 +65,8 @@ actor SchedulerCore {
         var poisoned = false
         /// The run is being terminated: its attempts are killed without a grace period.
         var terminating = false
+        /// A child workflow's parent node, told when this run closes.
+        var parent: ChildLink?
 
         init(
             machine: RunStateMachine, partition: PartitionID, priorityLevel: Int?, ledger: RunLedger? = nil,
@@ -129,6 +133,8 @@ actor SchedulerCore {
     var random: SplitMix64
     let metrics = SchedulerMetrics()
     var recentlyClosed = RecentlyClosedRuns()
+    /// How child runs are started, cancelled and reported (`SchedulerService` sets it).
+    var childLinks: ChildLinks?
     private var allLostWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
 
     init(
@@ -225,6 +231,7 @@ actor SchedulerCore {
                 }
                 runs[run.runID] = ActiveRun(
                     machine: machine, partition: run.partition, priorityLevel: RunRecovery.level(storedPriority: run.priority))
+                runs[run.runID]!.parent = run.parent
                 engines[run.partition]?.runs.insert(run.runID)
                 let id = run.runID
                 group.addTask(executorPreference: loop) { _ = await self.process(id, actions) }
@@ -415,13 +422,15 @@ actor SchedulerCore {
         case .high: 2
         case .critical: 3
         }
+        let parent = try Self.childLink(of: request)
         var machine = RunStateMachine(runID: runID, workflow: pinned, seed: random.next())
         let actions = machine.started(input: request.input, now: now(), reusing: reused?.outputs ?? [:], reusedFrom: reused?.from)
         let newRun = NewRunRow(
             runID: runID, workflow: pinned.name, version: pinned.version.description,
             priority: level.map { 3 - $0 } ?? 2, input: request.input,
-            idempotencyKey: request.idempotencyKey.isEmpty ? nil : request.idempotencyKey)
+            idempotencyKey: request.idempotencyKey.isEmpty ? nil : request.idempotencyKey, parent: parent)
         runs[runID] = ActiveRun(machine: machine, partition: partition, priorityLevel: level, ledger: RunLedger(newRun), pendingStart: [])
+        runs[runID]!.parent = parent
         engines[partition]?.runs.insert(runID)
         let outcome = await process(runID, actions, newRun: newRun)
         let answer: Result<StartRunResponse, RPCError>
@@ -660,6 +669,7 @@ actor SchedulerCore {
     /// The run is closed and committed: forget it and wake whoever waits for it.
     func closeRun(_ runID: RunID) {
         guard let run = forget(runID) else { return }
+        if let parent = run.parent { childClosed(runID, parent: parent, status: run.machine.status) }
         let info = run.waiters.isEmpty ? nil : run.ledger?.info()
         waiting -= run.waiters.count
         for waiter in run.waiters.values { waiter.resume(returning: info) }
@@ -685,6 +695,7 @@ actor SchedulerCore {
             switch place {
             case .queued(let ticket): dispatcher.remove(ticket)
             case .running(let worker, _): sessions[worker]?.attempts.remove(AttemptRef(runID: runID, key: key))
+            case .child: break  // the child run goes on; whoever owns the parent next reconciles
             }
         }
         return run

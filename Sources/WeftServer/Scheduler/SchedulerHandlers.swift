@@ -12,6 +12,10 @@ enum SchedulerHandlers {
         router.unary(ClientMethods.signalRun, request: SignalRunRequest.self, response: SignalRunResponse.self) { request, _ in
             SignalRunResponse(delivered: try await core.signalRun(request))
         }
+        router.unary(ClientMethods.childRunsClosed, request: ChildRunsClosedRequest.self, response: ChildRunsClosedResponse.self) { request, _ in
+            try await core.childRunsClosed(request)
+            return ChildRunsClosedResponse()
+        }
         router.unary(ClientMethods.cancelRun, request: CancelRunRequest.self, response: CancelRunResponse.self) { request, _ in
             CancelRunResponse(status: try await core.cancelRun(request))
         }

@@ -4,6 +4,7 @@ import ServiceLifecycle
 import WeftCore
 import WeftMembership
 import WeftPostgres
+import WeftRedis
 import WeftTransport
 import WeftWire
 
@@ -43,6 +44,9 @@ public final class SchedulerService: Service, @unchecked Sendable {
         public var runIDPolicy = RunIDPolicy()
         /// How soon a change to a schedule (create, pause, resume, delete) is seen by its owner.
         public var schedulePollInterval: Duration = .seconds(1)
+        /// How often runs waiting for child workflows read which of them closed, from Postgres (the
+        /// safety net under the barrier's messages).
+        public var childSweepInterval: Duration = .seconds(5)
         /// Cluster mode (ARCHITECTURE §2): gossip, the ring and Redis leases. nil: this scheduler
         /// claims every partition with the fence alone.
         public var clusterMode: ClusterMode?
@@ -202,8 +206,11 @@ public final class SchedulerService: Service, @unchecked Sendable {
                     partitionCount: cluster.partitionCount, redisURL: mode.redisURL, settings: mode.ownership),
                 owners: owners, core: core, logger: logger)
         }
+        await core.setChildLinks(Self.childLinks(
+            core: core, configuration: configuration, owners: owners, membership: membership, logger: logger))
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await writer.run() }
+            group.addTask { [sweep = configuration.childSweepInterval] in await core.sweepChildren(every: sweep) }
             if let membership, let ownership {
                 // Cluster mode: the ring decides which partitions are ours; each is taken (lease,
                 // fence, recovery) and given back as membership changes.
@@ -301,6 +308,55 @@ public final class SchedulerService: Service, @unchecked Sendable {
                 throw Stopped(description: "every partition of this scheduler was claimed by another scheduler (their fences moved on); nothing is left to do here")
             }
         }
+    }
+
+    /// How this scheduler starts child runs, cancels them and tells parents (see `ChildLinks`):
+    /// partitions it serves are called in-process; the others through their owner, as a
+    /// coordinator forwards (the ring's owner, else `partition_owners`, followed on `NOT_OWNER`).
+    /// The barrier is Redis's in cluster mode; alone, every close is told.
+    static func childLinks(
+        core: SchedulerCore, configuration: Configuration, owners: PartitionOwnerStore, membership: MembershipShell?, logger: Logger
+    ) -> ChildLinks {
+        var client = RPCClientConfiguration(
+            cluster: configuration.cluster, role: .scheduler, nodeID: configuration.nodeID, authToken: configuration.authToken ?? [])
+        client.connectTimeout = .seconds(5)
+        let directory = OwnerDirectory(
+            owners: owners, clientConfiguration: client, logger: logger,
+            ringOwner: { partition in membership?.current.ownerAddress(of: partition) },
+            ringMembers: { membership?.members.activeSchedulers.map(\.rpcAddress) ?? [] })
+        let barrier = configuration.clusterMode.map { ChildBarrier(url: $0.redisURL, cluster: configuration.cluster, logger: logger) }
+        @Sendable func remote<R: Sendable>(_ partition: PartitionID, _ call: @Sendable @escaping (RPCClient, CallOptions) async throws -> R) async throws -> R {
+            try await CoordinatorHandlers.forward(partition, directory: directory, deadline: ContinuousClock.now + .seconds(30), call)
+        }
+        return ChildLinks(
+            start: { request, partition in
+                if await core.servingPartitionSet.contains(partition) { return try await core.startRun(request) }
+                return try await remote(partition) { client, options in
+                    try await client.unary(ClientMethods.startRun, request: request, response: StartRunResponse.self, options: options)
+                }
+            },
+            cancel: { request, partition in
+                if await core.servingPartitionSet.contains(partition) {
+                    _ = try await core.cancelRun(request)
+                    return
+                }
+                _ = try await remote(partition) { client, options in
+                    try await client.unary(ClientMethods.cancelRun, request: request, response: CancelRunResponse.self, options: options)
+                }
+            },
+            notify: { request, partition in
+                if await core.servingPartitionSet.contains(partition) {
+                    try await core.childRunsClosed(request)
+                    return
+                }
+                _ = try await remote(partition) { client, options in
+                    try await client.unary(ClientMethods.childRunsClosed, request: request, response: ChildRunsClosedResponse.self, options: options)
+                }
+            },
+            arrive: { key, member in
+                guard let barrier else { return nil }
+                return try await barrier.arrive(key: key, member: member)
+            })
     }
 
     /// Records the scheduler's state as gauges once a second until cancelled.

@@ -153,6 +153,27 @@ public struct RunStore: Sendable {
                 WHERE r.run_id = v.run_id AND r.created_at = v.created_at AND r.closed_at IS NULL
                 """, on: connection)
         }
+        // Child runs' links to their parents, with the runs (only new rows: a repeat keeps its link).
+        let children = starting.filter { outcomes[$0] == .committed && batches[$0].newRun?.parent != nil }
+        if !children.isEmpty {
+            var links = Columns(.uuid, .timestamptz, .uuid, .text, .int4, .int4)
+            for index in children {
+                let run = batches[index].newRun!
+                let link = run.parent!
+                links[0].append(run.runID)
+                links[1].append(run.runID.createdAt)
+                links[2].append(link.parentRun)
+                links[3].append(link.node)
+                links[4].append(link.attempt)
+                links[5].append(link.width)
+            }
+            try links.run(
+                """
+                INSERT INTO child_runs (child_run_id, child_created_at, parent_run_id, parent_node, parent_attempt, map_width)
+                SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::uuid[], $4::text[], $5::int4[], $6::int4[])
+                ON CONFLICT DO NOTHING
+                """, on: connection)
+        }
         let live = batches.indices.filter { outcomes[$0] == .committed }.map { batches[$0] }
 
         // 3. Attempt rows (scheduled / retry wait / map); a retry row becomes scheduled in place.
@@ -345,7 +366,43 @@ public struct RunStore: Sendable {
                 byID[id]!.pendingSignals.append(PendingSignal(seq: seq, name: try row.string("name") ?? "", payload: try row.bytes("payload") ?? []))
             }
         }
+        // Open child runs: their parents, to tell when they close.
+        let links = try await connection.query(
+            """
+            SELECT c.child_run_id, c.parent_run_id, c.parent_node, c.parent_attempt, c.map_width
+            FROM child_runs c JOIN runs r ON r.run_id = c.child_run_id AND r.created_at = c.child_created_at
+            WHERE r.partition = ANY($1::int[]) AND r.closed_at IS NULL
+            """, [list])
+        for row in links {
+            guard let id = (try row["child_run_id", as: RunID.self]), byID[id] != nil, let parent = try row["parent_run_id", as: RunID.self] else { continue }
+            byID[id]!.parent = ChildLink(
+                parentRun: parent, node: try row.string("parent_node") ?? "", attempt: try row.int("parent_attempt") ?? 1,
+                width: try row.int("map_width") ?? 1)
+        }
         return Array(byID.values)
+    }
+
+    /// The closed children of `parents` (`child_runs` joined to `runs`): what a parent's owner
+    /// reads when told children closed, after a recovery, and in its periodic sweep.
+    func closedChildren(of parents: [RunID]) async throws -> [ClosedChild] {
+        guard !parents.isEmpty else { return [] }
+        var ids = PostgresBinaryArray(.uuid, reservingElements: parents.count)
+        for id in parents { ids.append(id) }
+        let rows = try await connection.query(
+            """
+            SELECT c.parent_run_id, c.parent_node, c.parent_attempt, r.run_id, r.status, r.output, r.error
+            FROM child_runs c JOIN runs r ON r.run_id = c.child_run_id AND r.created_at = c.child_created_at
+            WHERE c.parent_run_id = ANY($1::uuid[]) AND r.closed_at IS NOT NULL
+            """, arrays: [ids])
+        var out: [ClosedChild] = []
+        for row in rows {
+            guard let parent = try row["parent_run_id", as: RunID.self], let child = try row["run_id", as: RunID.self] else { continue }
+            out.append(ClosedChild(
+                parent: parent, node: try row.string("parent_node") ?? "", attempt: try row.int("parent_attempt") ?? 0, child: child,
+                status: RunStatusText(rawValue: try row.string("status") ?? "") ?? .failed, output: try row.bytes("output") ?? [],
+                error: try row.string("error") ?? ""))
+        }
+        return out
     }
 
     // MARK: Reads for clients

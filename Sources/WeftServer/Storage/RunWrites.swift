@@ -53,6 +53,25 @@ public struct NewRunRow: Sendable {
     public var priority: Int
     public var input: [UInt8]
     public var idempotencyKey: String?
+    /// A child workflow's link to its parent (`child_runs`), written with the run.
+    public var parent: ChildLink? = nil
+}
+
+/// A child run's parent node (`child_runs`, migration 5).
+public struct ChildLink: Sendable, Hashable {
+    public var parentRun: RunID
+    /// The parent's node (a map element: `node[i]`).
+    public var node: String
+    public var attempt: Int
+    /// The width of the map the child belongs to (1: a single child).
+    public var width: Int
+
+    public init(parentRun: RunID, node: String, attempt: Int, width: Int) {
+        self.parentRun = parentRun
+        self.node = node
+        self.attempt = attempt
+        self.width = width
+    }
 }
 
 /// A task attempt row written when an attempt is scheduled, or a retry/map row. Times in the rows

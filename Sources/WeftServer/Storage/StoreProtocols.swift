@@ -13,6 +13,8 @@ protocol RunReading: Sendable {
     func run(_ id: RunID, includeTasks: Bool) async throws -> RunInfo?
     /// The run an idempotency key belongs to, if any.
     func idempotencyKey(_ key: String) async throws -> RunID?
+    /// The closed children of `parents`.
+    func closedChildren(of parents: [RunID]) async throws -> [ClosedChild]
 }
 
 /// Writes batches in one fenced transaction (see `RunStore.commit`).
@@ -45,6 +47,20 @@ struct StoredOpenRun: Sendable {
     var pendingSignals: [PendingSignal] = []
     /// The number of the next signal (signals received so far).
     var nextSignalSeq = 0
+    /// A child workflow's parent node.
+    var parent: ChildLink?
+}
+
+/// A closed child run, as its parent's owner reads it.
+struct ClosedChild: Sendable {
+    var parent: RunID
+    /// The parent's node (a map element: `node[i]`).
+    var node: String
+    var attempt: Int
+    var child: RunID
+    var status: RunStatusText
+    var output: [UInt8]
+    var error: String
 }
 
 /// The latest attempt row of a node.

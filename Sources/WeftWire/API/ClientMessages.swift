@@ -10,6 +10,8 @@ public enum ClientMethods {
     public static let getWorkflow = "weft.api.v1.Client/GetWorkflow"
     public static let getRunHistory = "weft.api.v1.Client/GetRunHistory"
     public static let signalRun = "weft.api.v1.Client/SignalRun"
+    /// Scheduler to scheduler (never through a coordinator): children of a run's node closed.
+    public static let childRunsClosed = "weft.api.v1.Client/ChildRunsClosed"
     public static let startRun = "weft.api.v1.Client/StartRun"
     public static let getRun = "weft.api.v1.Client/GetRun"
     public static let waitRun = "weft.api.v1.Client/WaitRun"
@@ -206,9 +208,18 @@ public struct StartRunRequest: Hashable, Sendable {
     /// The bytes of the id of the closed run whose succeeded nodes this run reuses (RetryRun with
     /// `from_failed`); empty: none.
     public var resumeOf: [UInt8]
+    /// A child workflow's parent run (16 bytes; empty: not a child). Set only by schedulers.
+    public var parentRun: [UInt8]
+    /// The parent's node (a map element: `node[i]`).
+    public var parentNode: String
+    /// The parent node's attempt.
+    public var parentAttempt: UInt32
+    /// The width of the map the child belongs to (1: a single child).
+    public var parentWidth: UInt32
     public init(
         workflow: String, version: String = "", input: [UInt8] = [], idempotencyKey: String = "", priority: WirePriority = .unspecified,
-        runID: RunID? = nil, resumeOf: [UInt8] = []
+        runID: RunID? = nil, resumeOf: [UInt8] = [], parentRun: [UInt8] = [], parentNode: String = "", parentAttempt: UInt32 = 0,
+        parentWidth: UInt32 = 0
     ) {
         self.workflow = workflow
         self.version = version
@@ -217,7 +228,14 @@ public struct StartRunRequest: Hashable, Sendable {
         self.priority = priority
         self.runID = runID
         self.resumeOf = resumeOf
+        self.parentRun = parentRun
+        self.parentNode = parentNode
+        self.parentAttempt = parentAttempt
+        self.parentWidth = parentWidth
     }
+
+    /// Whether any parent field is set (a child workflow's start).
+    public var namesParent: Bool { !parentRun.isEmpty || !parentNode.isEmpty || parentAttempt != 0 || parentWidth != 0 }
 }
 
 public struct StartRunResponse: Hashable, Sendable {
@@ -494,3 +512,18 @@ public struct SignalRunResponse: Hashable, Sendable {
     public init(delivered: Bool) { self.delivered = delivered }
 }
 
+
+/// `ChildRunsClosed`: children of run `runID`'s node `node` closed; the parent's owner reads their
+/// outcomes from Postgres.
+public struct ChildRunsClosedRequest: Hashable, Sendable {
+    public var runID: RunID
+    public var node: String
+    public init(runID: RunID, node: String) {
+        self.runID = runID
+        self.node = node
+    }
+}
+
+public struct ChildRunsClosedResponse: Hashable, Sendable {
+    public init() {}
+}

@@ -229,6 +229,10 @@ extension StartRunRequest: WireMessage {
         m.priority = Weft__Api__V1__Priority(rawValue: priority.rawValue)
         m.run_id = a.runID(runID)
         m.resume_of = a.bytes(resumeOf)
+        m.parent_run = a.bytes(parentRun)
+        m.parent_node = a.string(parentNode)
+        m.parent_attempt = parentAttempt
+        m.parent_width = parentWidth
         return withExtendedLifetime(a) {
             packMessage(&m, size: weft__api__v1__start_run_request__get_packed_size, pack: weft__api__v1__start_run_request__pack)
         }
@@ -245,7 +249,11 @@ extension StartRunRequest: WireMessage {
                 idempotencyKey: swiftString(m.idempotency_key),
                 priority: try wireEnum(WirePriority.self, m.priority.rawValue, field: "StartRunRequest.priority"),
                 runID: m.run_id.len == 0 ? nil : try decodeRunID(m.run_id, field: "StartRunRequest.run_id"),
-                resumeOf: swiftBytes(m.resume_of))
+                resumeOf: swiftBytes(m.resume_of),
+                parentRun: swiftBytes(m.parent_run),
+                parentNode: swiftString(m.parent_node),
+                parentAttempt: m.parent_attempt,
+                parentWidth: m.parent_width)
         }
     }
 }
@@ -701,6 +709,48 @@ extension SignalRunResponse: WireMessage {
         ) { (m: borrowing Weft__Api__V1__SignalRunResponse) throws(WireError) -> SignalRunResponse in
             SignalRunResponse(
                 delivered: m.delivered != 0)
+        }
+    }
+}
+
+extension ChildRunsClosedRequest: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = Weft__Api__V1__ChildRunsClosedRequest()
+        weft__api__v1__child_runs_closed_request__init(&m)
+        m.run_id = a.runID(runID)
+        m.node = a.string(node)
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__child_runs_closed_request__get_packed_size, pack: weft__api__v1__child_runs_closed_request__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "ChildRunsClosedRequest", unpack: weft__api__v1__child_runs_closed_request__unpack, free: weft__api__v1__child_runs_closed_request__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__ChildRunsClosedRequest) throws(WireError) -> ChildRunsClosedRequest in
+            ChildRunsClosedRequest(
+                runID: try decodeRunID(m.run_id, field: "ChildRunsClosedRequest.run_id"),
+                node: swiftString(m.node))
+        }
+    }
+}
+
+extension ChildRunsClosedResponse: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = Weft__Api__V1__ChildRunsClosedResponse()
+        weft__api__v1__child_runs_closed_response__init(&m)
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__child_runs_closed_response__get_packed_size, pack: weft__api__v1__child_runs_closed_response__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "ChildRunsClosedResponse", unpack: weft__api__v1__child_runs_closed_response__unpack, free: weft__api__v1__child_runs_closed_response__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__ChildRunsClosedResponse) throws(WireError) -> ChildRunsClosedResponse in
+            ChildRunsClosedResponse()
         }
     }
 }

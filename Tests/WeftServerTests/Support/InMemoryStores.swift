@@ -105,6 +105,8 @@ actor InMemoryRunStore: RunReading, RunCommitting {
     }
 
     func idempotencyKey(_ key: String) async throws -> RunID? { keys[key] }
+
+    func closedChildren(of parents: [RunID]) async throws -> [ClosedChild] { [] }  // child workflows are tested with real processes
 }
 
 extension RunWriteBatch {

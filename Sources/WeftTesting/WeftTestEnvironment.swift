@@ -158,6 +158,12 @@ public struct WeftTestEnvironment: Sendable {
         case nil:
             break
         }
+        if let child = assignment.childWorkflow {
+            throw WeftError(
+                .unimplemented,
+                "step '\(assignment.node.name)' starts child workflow '\(child)', which WeftTestEnvironment does not run: inject a fault for it (.fail, .hang), or test the child workflow on its own",
+                runID: assignment.runID)
+        }
         guard let handler = registry.handler(for: assignment.type) else {
             throw WeftError(
                 .invalidArgument,

@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import WeftCore
 @testable import WeftEngine
@@ -99,5 +100,42 @@ struct RunStateMachineCancelTests {
         let actions = run.send { $0.cancelRequested(reason: "stuck", terminate: true, now: $1) }
         #expect(actions.contains(.record(.runTerminated(reason: "stuck"))) && actions.contains(.cancelAttempt(node: F.k("only"), attempt: 1)))
         #expect(run.outcome == .cancelled("stuck"))
+    }
+}
+
+@Suite("Child workflow nodes: definitions and dispatch")
+struct ChildWorkflowDefinitionTests {
+    @Test("a workflow: node has no type; it may map, retry and have start_to_close; heartbeats, queues, sleeps are refused")
+    func validation() throws {
+        let ok = try JSONDecoder().decode(WorkflowDefinition.self, from: Data(#"""
+            {"name": "parent", "tasks": [
+              {"name": "list", "type": "echo"},
+              {"name": "each", "workflow": "billing", "map": true, "depends_on": ["list"], "retry": {"max_attempts": 2},
+               "timeouts": {"start_to_close": "1h"}}
+            ]}
+            """#.utf8)).validated()
+        #expect(ok.task(named: "each")?.workflow == "billing" && ok.task(named: "each")?.runsTask == false)
+        #expect(String(decoding: ok.canonicalJSON, as: UTF8.self).contains(#""workflow":"billing""#))
+        // The child workflow name travels with every attempt.
+        var run = RunDriver(workflow: ok)
+        _ = run.start("1")
+        _ = run.take(Fixtures.k("list"))
+        _ = run.complete(Fixtures.k("list"), "[1,2]")
+        #expect(run.dispatchLog.filter { $0.node.name == "each" }.map(\.childWorkflow) == ["billing", "billing"])
+
+        let problems = Fixtures.definitionProblems(#"""
+            {"name": "bad", "tasks": [
+              {"name": "a", "workflow": "billing", "type": "echo"},
+              {"name": "b", "workflow": "billing", "timeouts": {"heartbeat": "10s"}},
+              {"name": "c", "workflow": "billing", "queue": "gpu"},
+              {"name": "d", "workflow": "billing", "sleep": "1s"},
+              {"name": "e", "workflow": "no spaces"}
+            ]}
+            """#)
+        #expect(problems.contains("a child workflow node runs no task: remove type"), "\(problems)")
+        #expect(problems.contains("a child workflow sends no heartbeats"), "\(problems)")
+        #expect(problems.contains("a child workflow node takes no queue"), "\(problems)")
+        #expect(problems.contains("a child workflow node cannot also sleep"), "\(problems)")
+        #expect(problems.contains("invalid child workflow name 'no spaces'"), "\(problems)")
     }
 }

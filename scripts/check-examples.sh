@@ -56,6 +56,8 @@ fi
 echo "$output"
 grep -qE "^run [0-9a-f-]{36}: label ACME-[0-9a-f]{8} for 1000 cents$" <<<"$output" \
   || { echo "check-examples: unexpected client output" >&2; exit 1; }
+grep -qE "^batch [0-9a-f-]{36}: 2 labels, \[400, 1200\] cents$" <<<"$output" \
+  || { echo "check-examples: the batch of child workflows did not give its labels" >&2; exit 1; }
 grep -qE "^schedule nightly-restock: next fires \[[0-9]+(, [0-9]+){4}\] \(Unix ms\)$" <<<"$output" \
   || { echo "check-examples: the schedule was not shown with its next 5 fires" >&2; exit 1; }
 # The worker stops gracefully on SIGTERM (ServiceGroup), within its grace period.

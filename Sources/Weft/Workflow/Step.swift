@@ -117,6 +117,26 @@ public struct Step<Input: Codable & Sendable, Output: Codable & Sendable>: Workf
     }
 }
 
+extension Step {
+    /// A step that runs workflow `workflow` as a **child workflow** (`workflow: NAME` in a
+    /// definition): a run of it starts with this step's input — in whatever partition its id falls,
+    /// on another shard in a cluster — and the step ends with that run's output, or fails with its
+    /// failure (retried as a new child run if `retry` allows). No worker runs the step itself.
+    /// `.map()` starts one child per element of the parent's list.
+    ///
+    /// ```swift
+    /// let batch = Workflow("ship-batch") {
+    ///     Step("orders", TaskType<[Order], [Order]>("echo"))
+    ///     Step("ship-each", child: shipping).map()    // one shipping run per order
+    /// }
+    /// ```
+    public init(_ name: String, child workflow: Workflow<Input, Output>) {
+        self.name = name
+        self.taskType = ""
+        self.options = ["workflow": .string(workflow.name)]
+    }
+}
+
 extension Step where Input == JSONValue, Output == JSONValue {
     /// An untyped step: runs the task type named `type` with JSON in and out (built-in types such
     /// as `echo` and `noop`, or any type whose payloads you handle as ``JSONValue``).

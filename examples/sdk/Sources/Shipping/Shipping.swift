@@ -58,6 +58,19 @@ extension Shipping {
 }
 // snippet:end run-control
 
+// snippet:start child-workflows
+extension Shipping {
+    public static let orders = TaskType<[Order], [Order]>("echo")  // the built-in echo, typed
+
+    /// Ships a batch: one child run of `workflow` per order (on whatever shard its id falls), the
+    /// labels in the orders' order. A child that fails is retried as a new child run.
+    public static let batchWorkflow = Workflow("ship-batch") {
+        Step("orders", orders)
+        Step("ship-each", child: workflow).retry(maxAttempts: 2).map()
+    }
+}
+// snippet:end child-workflows
+
 // snippet:start handlers
 extension Shipping {
     /// The task handlers, as a worker (or a test) registers them.

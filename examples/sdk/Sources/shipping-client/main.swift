@@ -18,6 +18,15 @@ try await withWeftClient(.init(address: address)) { client in
 }
 // snippet:end client
 
+// A batch: each order is a child run of the shipping workflow.
+try await withWeftClient(.init(address: address)) { client in
+    try await client.register(Shipping.batchWorkflow)
+    let batch = try await client.start(
+        Shipping.batchWorkflow, input: [Order(id: "o-1", weightKg: 1), Order(id: "o-2", weightKg: 3)])
+    let labels = try await client.result(of: batch)
+    print("batch \(batch.id): \(labels.count) labels, \(labels.map(\.cents)) cents")
+}
+
 // snippet:start schedule
 // A cron schedule: a restock run at 02:30 Berlin time every night, exactly once a night.
 try await withWeftClient(.init(address: address)) { client in

@@ -1662,7 +1662,7 @@ const ProtobufCMessageDescriptor weft__api__v1__get_workflow_response__descripto
   (ProtobufCMessageInit) weft__api__v1__get_workflow_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor weft__api__v1__start_run_request__field_descriptors[11] =
+static const ProtobufCFieldDescriptor weft__api__v1__start_run_request__field_descriptors[12] =
 {
   {
     "workflow",
@@ -1796,11 +1796,24 @@ static const ProtobufCFieldDescriptor weft__api__v1__start_run_request__field_de
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "parent_depth",
+    12,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT32,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__StartRunRequest, parent_depth),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned weft__api__v1__start_run_request__field_indices_by_name[] = {
   3,   /* field[3] = idempotency_key */
   2,   /* field[2] = input */
   9,   /* field[9] = parent_attempt */
+  11,   /* field[11] = parent_depth */
   8,   /* field[8] = parent_node */
   7,   /* field[7] = parent_run */
   10,   /* field[10] = parent_width */
@@ -1813,7 +1826,7 @@ static const unsigned weft__api__v1__start_run_request__field_indices_by_name[] 
 static const ProtobufCIntRange weft__api__v1__start_run_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 11 }
+  { 0, 12 }
 };
 const ProtobufCMessageDescriptor weft__api__v1__start_run_request__descriptor =
 {
@@ -1823,7 +1836,7 @@ const ProtobufCMessageDescriptor weft__api__v1__start_run_request__descriptor =
   "Weft__Api__V1__StartRunRequest",
   "weft.api.v1",
   sizeof(Weft__Api__V1__StartRunRequest),
-  11,
+  12,
   weft__api__v1__start_run_request__field_descriptors,
   weft__api__v1__start_run_request__field_indices_by_name,
   1,  weft__api__v1__start_run_request__number_ranges,

@@ -77,6 +77,12 @@ extension ProcessTests {
                 try await client.register(definitionJSON: Array(#"{"name": "orphan", "tasks": [{"name": "x", "workflow": "nobody"}]}"#.utf8))
                 let orphan = try await client.wait(for: try await client.start(workflow: "orphan", inputJSON: Array("null".utf8)), timeout: .seconds(60))
                 #expect(orphan.status == .failed && orphan.error.contains("ChildStartFailed") && orphan.error.contains("nobody"), "\(orphan.error)")
+
+                // A workflow that starts itself stops 32 levels down: 33 runs, each failed, no retries.
+                try await client.register(definitionJSON: Array(#"{"name": "ouroboros", "tasks": [{"name": "again", "workflow": "ouroboros"}]}"#.utf8))
+                let snake = try await client.wait(for: try await client.start(workflow: "ouroboros", inputJSON: Array("null".utf8)), timeout: .seconds(60))
+                #expect(snake.status == .failed && snake.error.contains("would nest deeper than 32 levels"), "\(snake.error)")
+                #expect(try await F.count(cluster, "SELECT count(*) AS n FROM runs WHERE workflow = 'ouroboros'") == 33)
                 await client.close()
             }
         }

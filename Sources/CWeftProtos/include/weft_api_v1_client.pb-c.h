@@ -245,10 +245,14 @@ struct  Weft__Api__V1__StartRunRequest
   char *parent_node;
   uint32_t parent_attempt;
   uint32_t parent_width;
+  /*
+   * how deep the child nests: 1 for a child of a top-level run
+   */
+  uint32_t parent_depth;
 };
 #define WEFT__API__V1__START_RUN_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__start_run_request__descriptor) \
-    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string, WEFT__API__V1__PRIORITY__PRIORITY_UNSPECIFIED, {0,NULL}, {0,NULL}, {0,NULL}, (char *)protobuf_c_empty_string, 0, 0 }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL}, (char *)protobuf_c_empty_string, WEFT__API__V1__PRIORITY__PRIORITY_UNSPECIFIED, {0,NULL}, {0,NULL}, {0,NULL}, (char *)protobuf_c_empty_string, 0, 0, 0 }
 
 
 struct  Weft__Api__V1__StartRunResponse

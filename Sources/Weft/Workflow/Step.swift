@@ -121,7 +121,9 @@ extension Step {
     /// A step that runs workflow `workflow` as a **child workflow** (`workflow: NAME` in a
     /// definition): a run of it starts with this step's input — in whatever partition its id falls,
     /// on another shard in a cluster — and the step ends with that run's output, or fails with its
-    /// failure (retried as a new child run if `retry` allows). No worker runs the step itself.
+    /// failure (final: the child's tasks had their own retries; a child that exceeds
+    /// `timeouts(startToClose:)` is cancelled and, if `retry` allows, started again). No worker
+    /// runs the step itself.
     /// `.map()` starts one child per element of the parent's list.
     ///
     /// ```swift

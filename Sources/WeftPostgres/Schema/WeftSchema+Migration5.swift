@@ -2,7 +2,7 @@ extension WeftSchema {
     /// Migration 5: child workflows.
     ///
     /// A child run's link to its parent — which run, which node (a map element: `node[i]`), which
-    /// attempt, and the width of the map it belongs to — is written in the same transaction as the
+    /// attempt, the width of the map it belongs to, how deep it nests — is written in the same transaction as the
     /// child run itself. It is the durable side of the parent's barrier: the parent's owner learns
     /// that children closed from Redis (`SADD` + `SCARD`, one notification per map) or from a
     /// failed child's own call, and in every case reads the outcomes here, joined to `runs`; after
@@ -16,6 +16,7 @@ extension WeftSchema {
             parent_node      text        NOT NULL,
             parent_attempt   integer     NOT NULL CHECK (parent_attempt >= 1),
             map_width        integer     NOT NULL CHECK (map_width >= 1),
+            depth            integer     NOT NULL CHECK (depth >= 1),
             created_at       timestamptz NOT NULL DEFAULT now()
         );
         CREATE INDEX child_runs_parent_idx ON child_runs (parent_run_id);

@@ -19,6 +19,9 @@ enum ScheduleHandlers {
                     let what = row.version.isEmpty ? "" : " version \(MessageText.quoted(row.version))"
                     throw RPCError(.notFound, "no workflow \(MessageText.quoted(row.workflow))\(what): apply it before scheduling it")
                 }
+                guard try await store.scheduleCount() < ScheduleRules.maxSchedules else {
+                    throw RPCError(.resourceExhausted, "the cluster holds \(ScheduleRules.maxSchedules) schedules, the most it takes; delete some first")
+                }
                 return try await store.createSchedule(row)
             }
             guard let created else {
@@ -133,6 +136,8 @@ enum ScheduleHandlers {
 enum ScheduleRules {
     /// The most schedules `ListSchedules` returns.
     static let maxListed = 10_000
+    /// The most schedules a cluster holds (each scheduler fires those of its partitions from memory).
+    static let maxSchedules = 100_000
     /// The most ticks one backfill fires.
     static let maxBackfillTicks = 1_000
     /// The longest catch-up window: a year.

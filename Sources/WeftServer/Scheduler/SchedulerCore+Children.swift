@@ -36,6 +36,9 @@ struct ChildLinks: Sendable {
 ///   children out (`sweepChildren`), so a lost message, a Redis restart that forgot the barrier
 ///   or a parent owner that was down when a child closed loses nothing.
 extension SchedulerCore {
+    /// How deep child workflows may nest: a workflow that starts itself stops here, not never.
+    static let maxChildDepth = 32
+
     /// The idempotency key of a child start.
     static func childKey(parent: RunID, node: NodeKey, attempt: Int) -> String { "child/\(parent)/\(node)#\(attempt)" }
 
@@ -43,11 +46,16 @@ extension SchedulerCore {
     static func childLink(of request: StartRunRequest) throws(RPCError) -> ChildLink? {
         guard request.namesParent else { return nil }
         guard let parent = try? RunID(bytes: request.parentRun), NodeKey(parsing: request.parentNode) != nil,
-              request.parentAttempt >= 1, request.parentWidth >= 1, request.parentWidth <= 1_000_000
+              request.parentAttempt >= 1, request.parentWidth >= 1, request.parentWidth <= 1_000_000,
+              (1...UInt32(maxChildDepth)).contains(request.parentDepth)
         else {
-            throw RPCError(.invalidArgument, "a child start needs parent_run (16 bytes), parent_node, parent_attempt >= 1 and parent_width >= 1")
+            throw RPCError(
+                .invalidArgument,
+                "a child start needs parent_run (16 bytes), parent_node, parent_attempt >= 1, parent_width >= 1 and parent_depth 1…\(maxChildDepth)")
         }
-        return ChildLink(parentRun: parent, node: request.parentNode, attempt: Int(request.parentAttempt), width: Int(request.parentWidth))
+        return ChildLink(
+            parentRun: parent, node: request.parentNode, attempt: Int(request.parentAttempt), width: Int(request.parentWidth),
+            depth: Int(request.parentDepth))
     }
 
     func setChildLinks(_ links: ChildLinks) { childLinks = links }
@@ -62,6 +70,14 @@ extension SchedulerCore {
             await failChildAttempt(parentID, key, TaskFailure(kind: "ChildStartFailed", message: "this scheduler cannot start child workflows", retryable: false))
             return
         }
+        let depth = (run.parent?.depth ?? 0) + 1
+        guard depth <= Self.maxChildDepth else {
+            await failChildAttempt(parentID, key, TaskFailure(
+                kind: "ChildStartFailed",
+                message: "child workflows would nest deeper than \(Self.maxChildDepth) levels (does workflow \(MessageText.quoted(workflow)) start itself?)",
+                retryable: false))
+            return
+        }
         var width = 1
         if assignment.node.index != nil, case .mapping(let count)? = run.machine.node(NodeKey(assignment.node.name))?.status { width = count }
         var random = SystemRandomNumberGenerator()
@@ -69,7 +85,7 @@ extension SchedulerCore {
         let request = StartRunRequest(
             workflow: workflow, input: assignment.input, idempotencyKey: Self.childKey(parent: parentID, node: assignment.node, attempt: assignment.attempt),
             runID: childID, parentRun: parentID.bytes, parentNode: assignment.node.description, parentAttempt: UInt32(assignment.attempt),
-            parentWidth: UInt32(width))
+            parentWidth: UInt32(width), parentDepth: UInt32(depth))
         var delay: Duration = .milliseconds(100)
         var response: StartRunResponse?
         while response == nil {
@@ -163,8 +179,10 @@ extension SchedulerCore {
                 actions = run.machine.taskFailed(node: node, attempt: child.attempt, failure: TaskFailure(
                     kind: "ChildCancelled", message: "child run \(child.child) was cancelled: \(child.error)", retryable: false), now: now())
             default:
+                // Final for the node: the child's tasks had their own retries, and retrying whole
+                // children would multiply at every level of nesting.
                 actions = run.machine.taskFailed(node: node, attempt: child.attempt, failure: TaskFailure(
-                    kind: "ChildFailed", message: "child run \(child.child) failed: \(child.error)"), now: now())
+                    kind: "ChildFailed", message: "child run \(child.child) failed: \(child.error)", retryable: false), now: now())
             }
             await process(child.parent, actions)
             if case .child? = runs[child.parent]?.attempts[key] { runs[child.parent]?.attempts[key] = nil }

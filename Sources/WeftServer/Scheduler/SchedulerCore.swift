@@ -463,7 +463,7 @@ actor SchedulerCore {
         if let run = runs[runID] {
             guard run.machine.workflow.name == request.workflow else { throw Self.otherWorkflow(runID, run.machine.workflow.name) }
             guard run.pendingStart != nil else { return StartRunResponse(runID: runID, created: false) }
-            return try await withCheckedThrowingContinuation { runs[runID]!.pendingStart!.append($0) }
+            return try await waitForStart(runID)
         }
         if let ledger = recentlyClosed.ledger(of: runID) {
             guard ledger.workflow == request.workflow else { throw Self.otherWorkflow(runID, ledger.workflow) }
@@ -575,7 +575,22 @@ actor SchedulerCore {
     /// the run acts on it only once it exists for sure.
     private func waitForPendingStart(_ id: RunID) async throws {
         guard runs[id]?.pendingStart != nil else { return }
-        _ = try await withCheckedThrowingContinuation { runs[id]!.pendingStart!.append($0) }
+        _ = try await waitForStart(id)
+    }
+
+    /// Joins the callers waiting for the commit of run `id`'s start. The state is looked at again
+    /// inside the continuation's body: a full test run once found the start settled between a
+    /// caller's check and its wait, and a force-unwrap there stopped the process.
+    private func waitForStart(_ id: RunID) async throws -> StartRunResponse {
+        try await withCheckedThrowingContinuation { continuation in
+            if runs[id]?.pendingStart != nil {
+                runs[id]!.pendingStart!.append(continuation)
+            } else if runs[id] != nil || recentlyClosed.ledger(of: id) != nil {
+                continuation.resume(returning: StartRunResponse(runID: id, created: false))  // committed meanwhile
+            } else {
+                continuation.resume(throwing: RPCError(.unavailable, "the run was not started; retry"))
+            }
+        }
     }
 
     /// Signals run `id` holds that no node has taken (tests, admin).

@@ -6,13 +6,20 @@ import WeftWire
 /// the partition owner) and the workers' `Connect` stream.
 enum SchedulerHandlers {
     static func register(core: SchedulerCore, store: any RunReading, into router: inout RPCRouter) {
-        router.unary(ClientMethods.startRun, request: StartRunRequest.self, response: StartRunResponse.self) { request, _ in
-            try await core.startRun(request)
+        router.unary(ClientMethods.startRun, request: StartRunRequest.self, response: StartRunResponse.self) { request, context in
+            // Only another scheduler starts child runs (coordinators refuse the fields from clients).
+            guard !request.namesParent || context.peer.role == .scheduler else {
+                throw RPCError(.invalidArgument, "parent_* fields are set by schedulers starting child workflows, not by \(context.peer.role)s")
+            }
+            return try await core.startRun(request)
         }
         router.unary(ClientMethods.signalRun, request: SignalRunRequest.self, response: SignalRunResponse.self) { request, _ in
             SignalRunResponse(delivered: try await core.signalRun(request))
         }
-        router.unary(ClientMethods.childRunsClosed, request: ChildRunsClosedRequest.self, response: ChildRunsClosedResponse.self) { request, _ in
+        router.unary(ClientMethods.childRunsClosed, request: ChildRunsClosedRequest.self, response: ChildRunsClosedResponse.self) { request, context in
+            guard context.peer.role == .scheduler else {
+                throw RPCError(.permissionDenied, "ChildRunsClosed is sent by schedulers, not by \(context.peer.role)s")
+            }
             try await core.childRunsClosed(request)
             return ChildRunsClosedResponse()
         }

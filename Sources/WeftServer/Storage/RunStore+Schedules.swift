@@ -48,6 +48,11 @@ extension RunStore {
         return try rows.first.map { try Self.schedule(from: $0, withInput: true) }
     }
 
+    /// How many schedules exist.
+    func scheduleCount() async throws -> Int {
+        try await connection.query("SELECT count(*) AS n FROM schedules").first?.int("n") ?? 0
+    }
+
     /// One schedule, with its input.
     func schedule(named name: String) async throws -> StoredSchedule? {
         let rows = try await connection.query(

@@ -156,7 +156,7 @@ public struct RunStore: Sendable {
         // Child runs' links to their parents, with the runs (only new rows: a repeat keeps its link).
         let children = starting.filter { outcomes[$0] == .committed && batches[$0].newRun?.parent != nil }
         if !children.isEmpty {
-            var links = Columns(.uuid, .timestamptz, .uuid, .text, .int4, .int4)
+            var links = Columns(.uuid, .timestamptz, .uuid, .text, .int4, .int4, .int4)
             for index in children {
                 let run = batches[index].newRun!
                 let link = run.parent!
@@ -166,11 +166,12 @@ public struct RunStore: Sendable {
                 links[3].append(link.node)
                 links[4].append(link.attempt)
                 links[5].append(link.width)
+                links[6].append(link.depth)
             }
             try links.run(
                 """
-                INSERT INTO child_runs (child_run_id, child_created_at, parent_run_id, parent_node, parent_attempt, map_width)
-                SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::uuid[], $4::text[], $5::int4[], $6::int4[])
+                INSERT INTO child_runs (child_run_id, child_created_at, parent_run_id, parent_node, parent_attempt, map_width, depth)
+                SELECT * FROM unnest($1::uuid[], $2::timestamptz[], $3::uuid[], $4::text[], $5::int4[], $6::int4[], $7::int4[])
                 ON CONFLICT DO NOTHING
                 """, on: connection)
         }
@@ -369,7 +370,7 @@ public struct RunStore: Sendable {
         // Open child runs: their parents, to tell when they close.
         let links = try await connection.query(
             """
-            SELECT c.child_run_id, c.parent_run_id, c.parent_node, c.parent_attempt, c.map_width
+            SELECT c.child_run_id, c.parent_run_id, c.parent_node, c.parent_attempt, c.map_width, c.depth
             FROM child_runs c JOIN runs r ON r.run_id = c.child_run_id AND r.created_at = c.child_created_at
             WHERE r.partition = ANY($1::int[]) AND r.closed_at IS NULL
             """, [list])
@@ -377,7 +378,7 @@ public struct RunStore: Sendable {
             guard let id = (try row["child_run_id", as: RunID.self]), byID[id] != nil, let parent = try row["parent_run_id", as: RunID.self] else { continue }
             byID[id]!.parent = ChildLink(
                 parentRun: parent, node: try row.string("parent_node") ?? "", attempt: try row.int("parent_attempt") ?? 1,
-                width: try row.int("map_width") ?? 1)
+                width: try row.int("map_width") ?? 1, depth: try row.int("depth") ?? 1)
         }
         return Array(byID.values)
     }

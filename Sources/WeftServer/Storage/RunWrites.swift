@@ -65,12 +65,15 @@ public struct ChildLink: Sendable, Hashable {
     public var attempt: Int
     /// The width of the map the child belongs to (1: a single child).
     public var width: Int
+    /// How deep the child nests (1: a child of a top-level run).
+    public var depth: Int
 
-    public init(parentRun: RunID, node: String, attempt: Int, width: Int) {
+    public init(parentRun: RunID, node: String, attempt: Int, width: Int, depth: Int) {
         self.parentRun = parentRun
         self.node = node
         self.attempt = attempt
         self.width = width
+        self.depth = depth
     }
 }
 

@@ -216,10 +216,12 @@ public struct StartRunRequest: Hashable, Sendable {
     public var parentAttempt: UInt32
     /// The width of the map the child belongs to (1: a single child).
     public var parentWidth: UInt32
+    /// How deep the child nests (1: a child of a top-level run).
+    public var parentDepth: UInt32
     public init(
         workflow: String, version: String = "", input: [UInt8] = [], idempotencyKey: String = "", priority: WirePriority = .unspecified,
         runID: RunID? = nil, resumeOf: [UInt8] = [], parentRun: [UInt8] = [], parentNode: String = "", parentAttempt: UInt32 = 0,
-        parentWidth: UInt32 = 0
+        parentWidth: UInt32 = 0, parentDepth: UInt32 = 0
     ) {
         self.workflow = workflow
         self.version = version
@@ -232,10 +234,11 @@ public struct StartRunRequest: Hashable, Sendable {
         self.parentNode = parentNode
         self.parentAttempt = parentAttempt
         self.parentWidth = parentWidth
+        self.parentDepth = parentDepth
     }
 
     /// Whether any parent field is set (a child workflow's start).
-    public var namesParent: Bool { !parentRun.isEmpty || !parentNode.isEmpty || parentAttempt != 0 || parentWidth != 0 }
+    public var namesParent: Bool { !parentRun.isEmpty || !parentNode.isEmpty || parentAttempt != 0 || parentWidth != 0 || parentDepth != 0 }
 }
 
 public struct StartRunResponse: Hashable, Sendable {

@@ -233,6 +233,7 @@ extension StartRunRequest: WireMessage {
         m.parent_node = a.string(parentNode)
         m.parent_attempt = parentAttempt
         m.parent_width = parentWidth
+        m.parent_depth = parentDepth
         return withExtendedLifetime(a) {
             packMessage(&m, size: weft__api__v1__start_run_request__get_packed_size, pack: weft__api__v1__start_run_request__pack)
         }
@@ -253,7 +254,8 @@ extension StartRunRequest: WireMessage {
                 parentRun: swiftBytes(m.parent_run),
                 parentNode: swiftString(m.parent_node),
                 parentAttempt: m.parent_attempt,
-                parentWidth: m.parent_width)
+                parentWidth: m.parent_width,
+                parentDepth: m.parent_depth)
         }
     }
 }

@@ -63,10 +63,10 @@ extension Shipping {
     public static let orders = TaskType<[Order], [Order]>("echo")  // the built-in echo, typed
 
     /// Ships a batch: one child run of `workflow` per order (on whatever shard its id falls), the
-    /// labels in the orders' order. A child that fails is retried as a new child run.
+    /// labels in the orders' order. A child that runs over an hour is cancelled and started again.
     public static let batchWorkflow = Workflow("ship-batch") {
         Step("orders", orders)
-        Step("ship-each", child: workflow).retry(maxAttempts: 2).map()
+        Step("ship-each", child: workflow).timeouts(startToClose: .seconds(3600)).retry(maxAttempts: 2).map()
     }
 }
 // snippet:end child-workflows

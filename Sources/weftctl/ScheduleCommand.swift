@@ -16,13 +16,20 @@ struct ScheduleCommand: AsyncParsableCommand {
         subcommands: [Create.self, List.self, Get.self, Pause.self, Resume.self, Trigger.self, Backfill.self, Delete.self])
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create schedule NAME; prints it with its next fire times.")
-        @Argument(help: "The schedule's unique name.") var name: String
-        @Option(help: "The workflow each tick starts.") var workflow: String
-        @Option(help: "The cron expression, e.g. '30 2 * * *' or @hourly.") var cron: String
-        @Option(help: "The IANA time zone the expression is read in (default: UTC).") var timezone: String = "UTC"
-        @Option(help: "Every run's input, as JSON (default: null).") var input: String = "null"
-        @Option(help: "While the previous run is open: skip | buffer_one | allow (default: skip).") var overlap: String = "skip"
+        static let configuration = CommandConfiguration(
+            abstract: "Create schedule NAME (or the one in --file); prints it with its next fire times.",
+            discussion: """
+                --file takes YAML or JSON with the same fields: name, workflow, cron, and optionally \
+                timezone, input, overlap, catchup_window, version, paused. Flags given beside --file \
+                override the file's values.
+                """)
+        @Argument(help: "The schedule's unique name (default: the file's).") var name: String?
+        @Option(help: "A schedule file (YAML or JSON); - reads standard input.") var file: String?
+        @Option(help: "The workflow each tick starts.") var workflow: String?
+        @Option(help: "The cron expression, e.g. '30 2 * * *' or @hourly.") var cron: String?
+        @Option(help: "The IANA time zone the expression is read in (default: UTC).") var timezone: String?
+        @Option(help: "Every run's input, as JSON (default: null).") var input: String?
+        @Option(help: "While the previous run is open: skip | buffer_one | allow (default: skip).") var overlap: String?
         @Option(name: .customLong("catchup-window"), help: "Ticks missed by longer than this (the scheduler was down) are skipped (default: 10m).")
         var catchupWindow: String?
         @Option(help: "A registered version of the workflow (default: its latest at each tick).") var version: String?
@@ -30,22 +37,32 @@ struct ScheduleCommand: AsyncParsableCommand {
         @OptionGroup var options: ClientOptions
 
         func validate() throws {
-            guard (try? JSONSerialization.jsonObject(with: Data(input.utf8), options: [.fragmentsAllowed])) != nil else {
+            if let input, (try? JSONSerialization.jsonObject(with: Data(input.utf8), options: [.fragmentsAllowed])) == nil {
                 throw ValidationError("--input is not valid JSON: \(input.prefix(80))")
             }
-            guard Schedule.Overlap(rawValue: overlap) != nil else {
+            if let overlap, Schedule.Overlap(rawValue: overlap) == nil {
                 throw ValidationError("--overlap must be skip, buffer_one or allow")
             }
             _ = try catchupWindow.map { try parseDuration($0, flag: "catchup-window") }
+            if file == nil {
+                guard name != nil, workflow != nil, cron != nil else {
+                    throw ValidationError("schedule create needs NAME, --workflow and --cron (or --file)")
+                }
+            }
         }
 
         func run() async throws {
-            let value = try JSONDecoder().decode(JSONValue.self, from: Data(input.utf8))
-            var schedule = try Schedule(
-                name, workflow: workflow, cron: cron, input: value, timeZone: timezone, overlap: Schedule.Overlap(rawValue: overlap)!,
-                catchupWindow: try catchupWindow.map { try parseDuration($0, flag: "catchup-window") })
-            schedule.version = version
-            let info = try await options.withClient { client in try await client.createSchedule(schedule, paused: paused) }
+            var fields = try file.map(ScheduleFile.load) ?? ScheduleFile()
+            fields.name = name ?? fields.name
+            fields.workflow = workflow ?? fields.workflow
+            fields.cron = cron ?? fields.cron
+            fields.timezone = timezone ?? fields.timezone
+            fields.overlap = overlap ?? fields.overlap
+            fields.catchupWindow = catchupWindow ?? fields.catchupWindow
+            fields.version = version ?? fields.version
+            if let input { fields.input = try JSONDecoder().decode(JSONValue.self, from: Data(input.utf8)) }
+            let schedule = try fields.schedule()
+            let info = try await options.withClient { client in try await client.createSchedule(schedule, paused: paused || fields.paused) }
             SchedulePrinter.print(info, json: options.json)
         }
     }
@@ -182,5 +199,68 @@ enum SchedulePrinter {
         for (label, value) in lines { Swift.print(label.padding(toLength: 10, withPad: " ", startingAt: 0) + value) }
         Swift.print("next fires" + (info.nextFires.isEmpty ? "  -" : ""))
         for fire in info.nextFires { Swift.print("  " + isoTime(fire.atMilliseconds)) }
+    }
+}
+
+/// A schedule as a file (`weftctl schedule create --file`): the fields of `schedule create`, in
+/// YAML or JSON (read within the bounds of definition files). Unknown fields are refused.
+struct ScheduleFile {
+    var name: String?
+    var workflow: String?
+    var cron: String?
+    var timezone: String?
+    var input: JSONValue = .null
+    var overlap: String?
+    var catchupWindow: String?
+    var version: String?
+    var paused = false
+
+    static let fields: Set<String> = ["name", "workflow", "cron", "timezone", "input", "overlap", "catchup_window", "version", "paused"]
+
+    static func load(_ path: String) throws -> ScheduleFile {
+        let json = try DefinitionFile.loadJSON(path: path)
+        guard case .object(let members) = try JSONDecoder().decode(JSONValue.self, from: Data(json)) else {
+            throw CommandFailure("'\(path)' does not hold a schedule (expected a mapping with name, workflow and cron)")
+        }
+        let unknown = Set(members.keys).subtracting(fields).sorted()
+        guard unknown.isEmpty else {
+            throw CommandFailure("'\(path)': unknown field(s) \(unknown.joined(separator: ", ")); a schedule has \(fields.sorted().joined(separator: ", "))")
+        }
+        func text(_ key: String) throws -> String? {
+            switch members[key] {
+            case nil, .null?: return nil
+            case .string(let value)?: return value
+            default: throw CommandFailure("'\(path)': \(key) must be a string")
+            }
+        }
+        var file = ScheduleFile()
+        file.name = try text("name")
+        file.workflow = try text("workflow")
+        file.cron = try text("cron")
+        file.timezone = try text("timezone")
+        file.overlap = try text("overlap")
+        file.catchupWindow = try text("catchup_window")
+        file.version = try text("version")
+        file.input = members["input"] ?? .null
+        switch members["paused"] {
+        case nil, .null?: break
+        case .bool(let value)?: file.paused = value
+        default: throw CommandFailure("'\(path)': paused must be true or false")
+        }
+        return file
+    }
+
+    func schedule() throws -> Schedule {
+        guard let name, let workflow, let cron else {
+            throw CommandFailure("a schedule needs a name, a workflow and a cron expression")
+        }
+        guard let overlapValue = Schedule.Overlap(rawValue: overlap ?? "skip") else {
+            throw CommandFailure("overlap must be skip, buffer_one or allow, not '\(overlap ?? "")'")
+        }
+        var schedule = try Schedule(
+            name, workflow: workflow, cron: cron, input: input, timeZone: timezone ?? "UTC", overlap: overlapValue,
+            catchupWindow: try catchupWindow.map { try parseDuration($0, flag: "catchup-window") })
+        schedule.version = version
+        return schedule
     }
 }

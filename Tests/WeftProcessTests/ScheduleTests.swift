@@ -95,8 +95,33 @@ extension ProcessTests {
                 #expect(twice.stderr.contains("ALREADY_EXISTS"), "\(twice.stderr)")
                 let shown = try await cluster.weftctl(["schedule", "get", "daily"])
                 #expect(shown.stdout.contains("0 0 * * * (Europe/Berlin)") || shown.stdout.contains("@daily (Europe/Berlin)"), "\(shown.stdout)")
+                // From a file (YAML), with every field; unknown fields are refused.
+                let folder = FileManager.default.temporaryDirectory.appendingPathComponent("weft-schedule-\(UInt32.random(in: 0...UInt32.max))")
+                try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+                defer { try? FileManager.default.removeItem(at: folder) }
+                let file = folder.appendingPathComponent("nightly.yaml").path
+                try """
+                    name: nightly
+                    workflow: hello
+                    cron: "30 2 * * *"
+                    timezone: America/New_York
+                    input: {day: yesterday}
+                    overlap: buffer_one
+                    catchup_window: 1h
+                    paused: true
+                    """.write(toFile: file, atomically: true, encoding: .utf8)
+                let fromFile = try await cluster.weftctl(["schedule", "create", "--file", file, "--json"])
+                #expect(fromFile.status == 0, "\(fromFile.stderr)")
+                let nightly = try await client.schedule(named: "nightly")
+                #expect(nightly.paused && nightly.spec.timezone == "America/New_York" && nightly.spec.overlap == "buffer_one"
+                    && nightly.spec.catchupWindowMilliseconds == 3_600_000 && String(decoding: nightly.spec.inputJSON, as: UTF8.self) == #"{"day":"yesterday"}"#,
+                    "\(nightly)")
+                let strange = folder.appendingPathComponent("strange.yaml").path
+                try "name: x\nworkflow: hello\ncron: '@daily'\ncolour: red\n".write(toFile: strange, atomically: true, encoding: .utf8)
+                let refused = try await cluster.weftctl(["schedule", "create", "--file", strange])
+                #expect(refused.status != 0 && refused.stderr.contains("unknown field(s) colour"), "\(refused.stderr)")
                 let schedules = try await cluster.query("SELECT count(*) AS n FROM schedules")
-                #expect(try schedules[0].int("n") == 1)
+                #expect(try schedules[0].int("n") == 2)
                 await client.close()
             }
         }

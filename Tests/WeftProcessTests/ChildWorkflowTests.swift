@@ -26,6 +26,11 @@ enum ChildWorkflowFixtures {
         Array(("[" + (0..<count).map { _ in "{\"ms\": \(ms)}" }.joined(separator: ",") + "]").utf8)
     }
 
+    /// Registers the two children and the parent.
+    static func registerAll(_ client: WeftClient) async throws {
+        for definition in [nap, hello, parent] { try await client.register(definitionJSON: Array(definition.utf8)) }
+    }
+
     static func count(_ cluster: ProcessCluster, _ sql: String) async throws -> Int {
         try await cluster.query(sql)[0].int("n") ?? -1
     }
@@ -41,9 +46,7 @@ extension ProcessTests {
             try await ProcessCluster.with { cluster in
                 try await cluster.start(workers: 1)
                 let client = try cluster.client()
-                try await client.register(definitionJSON: Array(F.nap.utf8))
-                try await client.register(definitionJSON: Array(F.hello.utf8))
-                try await client.register(definitionJSON: Array(F.parent.utf8))
+                try await F.registerAll(client)
                 let run = try await client.start(workflow: "parent", inputJSON: F.input(3, ms: 10))
                 let info = try await client.wait(for: run, timeout: .seconds(60))
                 #expect(info.status == .succeeded, "\(info)")
@@ -92,9 +95,7 @@ extension ProcessTests {
             try await ProcessCluster.with { cluster in
                 try await cluster.start(workers: 1)
                 let client = try cluster.client()
-                try await client.register(definitionJSON: Array(F.nap.utf8))
-                try await client.register(definitionJSON: Array(F.hello.utf8))
-                try await client.register(definitionJSON: Array(F.parent.utf8))
+                try await F.registerAll(client)
                 let run = try await client.start(workflow: "parent", inputJSON: F.input(10, ms: 1500))
                 #expect(try await eventually(within: .seconds(30)) {
                     try await F.count(cluster, "SELECT count(*) AS n FROM child_runs WHERE parent_run_id = '\(run)'") == 11
@@ -121,9 +122,7 @@ extension ProcessTests.ClusterTests {
         let redisServer = try await PrivateRedis()
         defer { redisServer.destroy() }
         try await Self.withTwoSchedulers(redisURL: redisServer.url) { cluster, client, second, redisURL in
-            try await client.register(definitionJSON: Array(F.nap.utf8))
-            try await client.register(definitionJSON: Array(F.hello.utf8))
-            try await client.register(definitionJSON: Array(F.parent.utf8))
+            try await F.registerAll(client)
             // Parents on s2's partitions (their owner is killed below); 12 children each, on both shards.
             var parents: [RunID] = []
             while parents.count < 2 {

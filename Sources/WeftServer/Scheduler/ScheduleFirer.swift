@@ -62,7 +62,7 @@ struct ScheduleFirer: Sendable {
         var revision = ""
         var reload = true
         while !Task.isCancelled {
-            var wake = clock.nowMilliseconds() + pollInterval.milliseconds
+            var wake = clock.nowMilliseconds() + Int64(pollInterval / .milliseconds(1))
             do {
                 let fences = await core.servingFences
                 if fences != servedFences { reload = true }
@@ -115,15 +115,14 @@ struct ScheduleFirer: Sendable {
         let previous = entries.values.compactMap(\.row.lastRunID)
         let open = await core.openRuns(among: previous)
         let now = clock.nowMilliseconds()
-        let due = entries.values.filter { entry in
-            guard fences[entry.row.partition] != nil else { return false }
-            if case .wait = entry.policy.step(entry.row.cursor, now: now, previousOpen: entry.row.lastRunID.map(open.contains) ?? false) { return false }
-            return true
-        }
+        // One look at each schedule: due now (worked below), or the time it is next due.
+        var due: [Entry] = []
         var earliest: Int64?
-        for entry in entries.values where !due.contains(where: { $0.row.id == entry.row.id }) {
-            if case .wait(let until?) = entry.policy.step(entry.row.cursor, now: now, previousOpen: entry.row.lastRunID.map(open.contains) ?? false) {
-                earliest = min(earliest ?? until, until)
+        for entry in entries.values where fences[entry.row.partition] != nil {
+            switch entry.policy.step(entry.row.cursor, now: now, previousOpen: entry.row.lastRunID.map(open.contains) ?? false) {
+            case .wait(let until?): earliest = min(earliest ?? until, until)
+            case .wait(nil): break
+            default: due.append(entry)
             }
         }
         var stale = false
@@ -223,13 +222,5 @@ struct ScheduleFirer: Sendable {
             entry.row.lastRunID = fired.run
         }
         return true
-    }
-}
-
-extension Duration {
-    /// Whole milliseconds.
-    var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
     }
 }

@@ -172,6 +172,8 @@ actor SchedulerCore {
     var unservedTasks: Int { dispatcher.unservedDepth }
     var servingPartitions: Int { engines.values.count { $0.state == .serving } }
     var servingPartitionSet: Set<PartitionID> { Set(engines.filter { $0.value.state == .serving }.keys) }
+    /// Whether `partition`'s engine serves here.
+    func serves(_ partition: PartitionID) -> Bool { engines[partition]?.state == .serving }
     /// The fence of every partition served here.
     var servingFences: [PartitionID: Fence] { engines.filter { $0.value.state == .serving }.mapValues(\.fence) }
 

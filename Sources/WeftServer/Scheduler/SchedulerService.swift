@@ -330,13 +330,13 @@ public final class SchedulerService: Service, @unchecked Sendable {
         }
         return ChildLinks(
             start: { request, partition in
-                if await core.servingPartitionSet.contains(partition) { return try await core.startRun(request) }
+                if await core.serves(partition) { return try await core.startRun(request) }
                 return try await remote(partition) { client, options in
                     try await client.unary(ClientMethods.startRun, request: request, response: StartRunResponse.self, options: options)
                 }
             },
             cancel: { request, partition in
-                if await core.servingPartitionSet.contains(partition) {
+                if await core.serves(partition) {
                     _ = try await core.cancelRun(request)
                     return
                 }
@@ -345,7 +345,7 @@ public final class SchedulerService: Service, @unchecked Sendable {
                 }
             },
             notify: { request, partition in
-                if await core.servingPartitionSet.contains(partition) {
+                if await core.serves(partition) {
                     try await core.childRunsClosed(request)
                     return
                 }

@@ -134,10 +134,6 @@ extension RunStore {
              PostgresValue(partition.rawValue), PostgresValue(fence.rawValue)]) > 0
     }
 
-    private static func intArray(_ partitions: [PartitionID]) -> PostgresValue {
-        PostgresValue(text: "{" + partitions.map { String($0.rawValue) }.joined(separator: ",") + "}")
-    }
-
     private static func schedule(from row: PostgresRow, withInput: Bool) throws -> StoredSchedule {
         StoredSchedule(
             id: try row.int64("id") ?? 0, name: try row.string("name") ?? "", partition: PartitionID(try row.int("partition") ?? 0),

@@ -321,7 +321,7 @@ public struct RunStore: Sendable {
     /// The open runs of `partitions` with the latest attempt of every node: the frontier, not the
     /// history (ARCHITECTURE.md §2 "Handoff").
     func openRuns(partitions: [PartitionID]) async throws -> [StoredOpenRun] {
-        let list = PostgresValue(text: "{" + partitions.map { String($0.rawValue) }.joined(separator: ",") + "}")
+        let list = Self.intArray(partitions)
         let runs = try await connection.query(
             """
             SELECT run_id, partition, priority, workflow, version, input FROM runs
@@ -632,6 +632,11 @@ public struct RunStore: Sendable {
             out.append((name, version, body, applied))
         }
         return out
+    }
+
+    /// An `int[]` parameter of partitions, in text form: `{1,2,3}`.
+    static func intArray(_ partitions: [PartitionID]) -> PostgresValue {
+        PostgresValue(text: "{" + partitions.map { String($0.rawValue) }.joined(separator: ",") + "}")
     }
 
     // MARK: Status text

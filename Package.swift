@@ -78,7 +78,7 @@ let package = Package(
         // Services and the public SDK.
         .target(
             name: "WeftServer",
-            dependencies: ["WeftCore", "WeftWire", "WeftEngine", "WeftMembership", "WeftTransport", "WeftPostgres", "WeftRedis", log, serviceLifecycle, deque, metrics, prometheus],
+            dependencies: ["WeftCore", "WeftWire", "WeftEngine", "WeftMembership", "WeftTransport", "WeftPostgres", "WeftRedis", "CWeftSystem", log, serviceLifecycle, deque, metrics, prometheus],
             swiftSettings: swiftSettings
         ),
         .target(name: "Weft", dependencies: ["WeftCore", "WeftWire", "WeftTransport", log, metrics, serviceLifecycle], swiftSettings: swiftSettings),

@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include "CWeftSystem.h"
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
@@ -88,3 +89,5 @@ void cweft_set_thread_name(const char *name) {
     buf[15] = 0;
     pthread_setname_np(pthread_self(), buf);
 }
+
+int cweft_malloc_trim(void) { return malloc_trim(0); }

@@ -90,3 +90,12 @@ public func parseDuration(_ text: String, flag: String) throws -> Duration {
         throw ValidationError("--\(flag): \(error)")
     }
 }
+
+/// Parses a size flag (`512MiB`, `2GiB`, bytes) with a usage error on nonsense.
+public func parseBytes(_ text: String, flag: String) throws -> Int {
+    do {
+        return try ByteSize.parse(text)
+    } catch {
+        throw ValidationError("--\(flag): \(error)")
+    }
+}

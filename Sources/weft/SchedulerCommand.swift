@@ -39,6 +39,11 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(name: .customLong("history-retention"), help: "Drop history (and idempotency keys) older than this. [env: WEFT_HISTORY_RETENTION] (default: 30d)")
     var historyRetention: String?
 
+    @Option(
+        name: .customLong("memory-limit"),
+        help: "Refuse new runs (RESOURCE_EXHAUSTED) while resident memory is above this (e.g. 2GiB), or 'off'. [env: WEFT_MEMORY_LIMIT] (default: 80% of the cgroup's memory limit, else of the machine's memory)")
+    var memoryLimit: String?
+
     @Option(name: .customLong("debug-recovery-pause"), help: .hidden)
     var recoveryPause: String?
 
@@ -64,6 +69,9 @@ struct SchedulerCommand: AsyncParsableCommand {
             WeftEnvironment.resolve(historyRetention, flag: "history-retention") ?? "30d", flag: "history-retention")
         configuration.shutdownGracePeriod = try parseDuration(
             WeftEnvironment.resolve(shutdownGrace, flag: "shutdown-grace") ?? "10s", flag: "shutdown-grace")
+        if let limit = WeftEnvironment.resolve(memoryLimit, flag: "memory-limit") {
+            configuration.memoryLimitBytes = limit.lowercased() == "off" ? nil : try parseBytes(limit, flag: "memory-limit")
+        }
         if let recoveryPause { configuration.recoveryPause = try parseDuration(recoveryPause, flag: "debug-recovery-pause") }
         if let resolved = try gossip.resolve() {
             guard let redis = WeftEnvironment.resolve(redis, flag: "redis") else {

@@ -94,6 +94,29 @@ struct MessageTextTests {
     }
 }
 
+@Suite("Byte sizes")
+struct ByteSizeTests {
+    @Test("sizes parse with binary and decimal units; nonsense, zero and more than 1 PiB are refused")
+    func parse() throws {
+        #expect(try ByteSize.parse("512MiB") == 512 << 20)
+        #expect(try ByteSize.parse("2G") == 2 << 30)
+        #expect(try ByteSize.parse("1.5 GiB") == 3 << 29)
+        #expect(try ByteSize.parse("800000000") == 800_000_000)
+        #expect(try ByteSize.parse("3MB") == 3_000_000)
+        #expect(try ByteSize.parse(" 10kib ") == 10_240)
+        for bad in ["", "MiB", "-1GiB", "12 parsecs", "0", "0.1", "2PiB", "1e9", "nan"] {
+            #expect(throws: ByteSize.ParseError.self, "\(bad)") { try ByteSize.parse(bad) }
+        }
+    }
+
+    @Test("sizes print in the largest binary unit, one decimal")
+    func format() {
+        #expect(ByteSize.format(80) == "80 B")
+        #expect(ByteSize.format(12 << 10) == "12 KiB")
+        #expect(ByteSize.format(3 << 29) == "1.5 GiB")
+    }
+}
+
 @Suite("SHA-256 and HMAC-SHA256")
 struct SHA256Tests {
     static func hex(_ bytes: [UInt8]) -> String {

@@ -120,6 +120,43 @@ extension ProcessTests {
             }
         }
 
+        @Test("past --memory-limit new runs get RESOURCE_EXHAUSTED, counted, and nothing is stored; a repeat of a known start is still answered")
+        func memoryLimit_refusesNewRuns() async throws {
+            try await ProcessCluster.with { cluster in
+                // No limit first: one run that a repeat will name later.
+                try await cluster.startScheduler(extraArguments: ["--memory-limit", "off"])
+                try await cluster.startCoordinator()
+                try cluster.startWorker(id: "builtin")
+                let client = try cluster.client()
+                try await client.register(definitionJSON: Array(Self.quick.utf8))
+                let first = try await client.start(workflow: "quick", inputJSON: Array("1".utf8), options: StartOptions(idempotencyKey: "kept"))
+                #expect(try await client.wait(for: first).status == .succeeded)
+                cluster.killScheduler()
+                // 1 MiB: below any scheduler's resident memory.
+                let metrics = try #require(try await cluster.startScheduler(metrics: true, extraArguments: ["--memory-limit", "1MiB"]))
+                func sample(_ series: String) throws -> Double? { MetricsEndpointTests.sample(series, in: try httpGet(metrics, "/metrics").body) }
+                for i in 0..<3 {
+                    do {
+                        _ = try await client.start(workflow: "quick", inputJSON: Array("\(i)".utf8))
+                        Issue.record("expected RESOURCE_EXHAUSTED")
+                    } catch let error as WeftError {
+                        #expect(error.code == .resourceExhausted && error.message.contains("memory limit"), "\(error)")
+                    }
+                }
+                #expect(try await client.start(workflow: "quick", inputJSON: Array("1".utf8), options: StartOptions(idempotencyKey: "kept")) == first)
+                #expect(try await eventually { try sample(#"weft_starts_refused_total{reason="memory"}"#) == 3 })
+                #expect(try await eventually { try sample("weft_memory_limit_bytes") == 1_048_576 })
+                #expect(try await eventually { (try sample("weft_process_resident_bytes") ?? 0) > 1_048_576 })
+                let rows = try await cluster.query("SELECT count(*)::text FROM runs")
+                #expect(rows.first?[0] == "1", "only the first run is stored")
+                await client.close()
+                // Nonsense is a usage error before anything starts.
+                let bad = try await runProcess(
+                    try WeftBinaries.path("weft"), ["scheduler", "--memory-limit", "lots"], environment: cluster.environment, timeout: .seconds(30))
+                #expect(bad.status != 0 && bad.stderr.contains("--memory-limit"), "\(bad.stderr)")
+            }
+        }
+
         @Test("a request's own FAILED_PRECONDITION is not retried by the coordinator (only NOT_OWNER is)")
         func userFailedPrecondition_notRetried() async throws {
             try await ProcessCluster.with { cluster in

@@ -25,6 +25,8 @@ int cweft_set_nonblocking(int fd);
 int cweft_socket_error(int fd);
 uint64_t cweft_monotonic_ns(void);
 void cweft_set_thread_name(const char *name);
+/// Returns freed heap memory to the kernel (glibc malloc_trim(0)); 1 if some was released.
+int cweft_malloc_trim(void);
 
 static const uint32_t CWEFT_EPOLLIN = EPOLLIN;
 static const uint32_t CWEFT_EPOLLOUT = EPOLLOUT;

@@ -415,6 +415,8 @@ actor SchedulerCore {
             break
         }
         try requireServing(partition)
+        // A new run costs memory until it closes; repeats of known starts (above) are still answered.
+        try configuration.memoryGuard?.admit()
         let pinned = workflow!
         try checkTaskTypes(of: pinned)
         let level: Int? = switch request.priority {
@@ -732,6 +734,8 @@ public struct SchedulerConfiguration: Sendable {
     public var clock: any WallClock = SystemWallClock()
     /// Seeds run ids and backoff jitter; nil: from the system generator.
     public var randomSeed: UInt64?
+    /// Refuses new runs past a resident-memory limit; nil: none.
+    public var memoryGuard: MemoryGuard?
 
     public init(nodeID: String) {
         self.nodeID = nodeID

@@ -42,6 +42,9 @@ public final class SchedulerService: Service, @unchecked Sendable {
         public var recoveryPause: Duration = .zero
         /// Which client-chosen run ids are accepted.
         public var runIDPolicy = RunIDPolicy()
+        /// Past this resident memory new runs are refused with `RESOURCE_EXHAUSTED` (`MemoryGuard`).
+        /// Default: 80% of the cgroup's memory limit (or of the machine's memory); nil: no limit.
+        public var memoryLimitBytes: Int? = MemoryGuard.defaultLimitBytes
         /// How soon a change to a schedule (create, pause, resume, delete) is seen by its owner.
         public var schedulePollInterval: Duration = .seconds(1)
         /// How often runs waiting for child workflows read which of them closed, from Postgres (the
@@ -155,6 +158,12 @@ public final class SchedulerService: Service, @unchecked Sendable {
         var schedulerConfiguration = SchedulerConfiguration(nodeID: configuration.nodeID)
         schedulerConfiguration.workerLostGrace = configuration.workerLostGrace
         schedulerConfiguration.runIDPolicy = configuration.runIDPolicy
+        let memoryGuard = MemoryGuard(limitBytes: configuration.memoryLimitBytes)
+        schedulerConfiguration.memoryGuard = memoryGuard
+        logger.info("memory limit", metadata: [
+            "limit": "\(configuration.memoryLimitBytes.map(ByteSize.format) ?? "off")",
+            "resident": "\(memoryGuard.residentBytes().map(ByteSize.format) ?? "unknown")",
+        ])
         let core = SchedulerCore(
             loop: loop, writer: writer, store: readStore, catalog: WorkflowCatalog(store: readStore), fences: fences, storage: storage,
             partitionCount: cluster.partitionCount, configuration: schedulerConfiguration, logger: logger)
@@ -268,7 +277,7 @@ public final class SchedulerService: Service, @unchecked Sendable {
                 readiness.set(storage.isAvailable ? .ready : .notReady("Postgres is unavailable: \(storage.unavailableReason)"))
             }
             onListening(bound)
-            group.addTask { await Self.sampleGauges(core: core, writer: writer, storage: storage) }
+            group.addTask { await Self.sampleGauges(core: core, writer: writer, storage: storage, memory: memoryGuard) }
             let firer = ScheduleFirer(
                 core: core, store: readStore, clock: schedulerConfiguration.clock, partitionCount: cluster.partitionCount,
                 pollInterval: configuration.schedulePollInterval, logger: logger)
@@ -360,7 +369,9 @@ public final class SchedulerService: Service, @unchecked Sendable {
     }
 
     /// Records the scheduler's state as gauges once a second until cancelled.
-    static func sampleGauges(core: SchedulerCore, writer: GroupCommitWriter<RunWriteBatch, RunWriteOutcome>, storage: StorageHealth) async {
+    static func sampleGauges(
+        core: SchedulerCore, writer: GroupCommitWriter<RunWriteBatch, RunWriteOutcome>, storage: StorageHealth, memory: MemoryGuard
+    ) async {
         let openRuns = Gauge(label: "weft_runs_open")
         let waiters = Gauge(label: "weft_run_waiters")
         let workers = Gauge(label: "weft_workers_connected")
@@ -369,6 +380,9 @@ public final class SchedulerService: Service, @unchecked Sendable {
         let queued = Gauge(label: "weft_writer_queued_records")
         let partitions = Gauge(label: "weft_partitions_owned")
         let available = Gauge(label: "weft_storage_available")
+        let resident = Gauge(label: "weft_process_resident_bytes")
+        let memoryLimit = Gauge(label: "weft_memory_limit_bytes")
+        memoryLimit.record(memory.limitBytes ?? 0)
         while !Task.isCancelled {
             openRuns.record(await core.openRuns)
             waiters.record(await core.waiting)
@@ -378,6 +392,7 @@ public final class SchedulerService: Service, @unchecked Sendable {
             queued.record(await writer.queuedRecords)
             partitions.record(await core.servingPartitions)
             available.record(storage.isAvailable ? 1 : 0)
+            if let bytes = memory.residentBytes() { resident.record(bytes) }
             try? await Task.sleep(for: .seconds(1))  // cancellation ends the loop
         }
     }

@@ -2068,7 +2068,7 @@ const ProtobufCMessageDescriptor weft__api__v1__queues_request__descriptor =
   (ProtobufCMessageInit) weft__api__v1__queues_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor weft__api__v1__queue_info__field_descriptors[9] =
+static const ProtobufCFieldDescriptor weft__api__v1__queue_info__field_descriptors[10] =
 {
   {
     "queue",
@@ -2178,11 +2178,24 @@ static const ProtobufCFieldDescriptor weft__api__v1__queue_info__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "rate_limited",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__QueueInfo, rate_limited),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned weft__api__v1__queue_info__field_indices_by_name[] = {
   7,   /* field[7] = free_slots */
   5,   /* field[5] = oldest_ready_ms */
   0,   /* field[0] = queue */
+  9,   /* field[9] = rate_limited */
   1,   /* field[1] = ready_critical */
   2,   /* field[2] = ready_high */
   4,   /* field[4] = ready_low */
@@ -2193,7 +2206,7 @@ static const unsigned weft__api__v1__queue_info__field_indices_by_name[] = {
 static const ProtobufCIntRange weft__api__v1__queue_info__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor weft__api__v1__queue_info__descriptor =
 {
@@ -2203,7 +2216,7 @@ const ProtobufCMessageDescriptor weft__api__v1__queue_info__descriptor =
   "Weft__Api__V1__QueueInfo",
   "weft.api.v1",
   sizeof(Weft__Api__V1__QueueInfo),
-  9,
+  10,
   weft__api__v1__queue_info__field_descriptors,
   weft__api__v1__queue_info__field_indices_by_name,
   1,  weft__api__v1__queue_info__number_ranges,

@@ -21,7 +21,7 @@ struct DevCommand: AsyncParsableCommand {
     @Option(help: "Postgres URL. [env: WEFT_POSTGRES_URL]")
     var postgres: String?
 
-    @Option(help: "Redis URL (not used yet). [env: WEFT_REDIS_URL]")
+    @Option(help: "Redis URL: rate limits (without it, workflows with a rate_limit are refused). [env: WEFT_REDIS_URL]")
     var redis: String?
 
     @Flag(name: .customLong("allow-exec"), help: "Register the exec task type in the worker.")
@@ -57,6 +57,7 @@ struct DevCommand: AsyncParsableCommand {
             listen: Endpoint(host: coordinatorEndpoint.host, port: 0), nodeID: "dev-scheduler", cluster: common.resolvedCluster,
             authToken: token, postgresURL: url, version: WeftVersion.current)
         schedulerConfiguration.shutdownGracePeriod = .seconds(5)
+        schedulerConfiguration.redisURL = WeftEnvironment.resolve(redis, flag: "redis")
         // One endpoint for the process; /readyz follows the scheduler (the coordinator is ready first).
         let readiness = try await metrics.start(logger: logger)
         let scheduler = SchedulerService(configuration: schedulerConfiguration, logger: Logger(label: "weft.scheduler"), readiness: readiness)

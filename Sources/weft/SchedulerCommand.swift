@@ -25,7 +25,7 @@ struct SchedulerCommand: AsyncParsableCommand {
     @Option(help: "Postgres URL. [env: WEFT_POSTGRES_URL]")
     var postgres: String?
 
-    @Option(help: "Redis URL: partition leases in cluster mode. [env: WEFT_REDIS_URL]")
+    @Option(help: "Redis URL: rate limits, and partition leases in cluster mode. [env: WEFT_REDIS_URL]")
     var redis: String?
 
     @OptionGroup var gossip: GossipOptions
@@ -73,6 +73,7 @@ struct SchedulerCommand: AsyncParsableCommand {
             configuration.memoryLimitBytes = limit.lowercased() == "off" ? nil : try parseBytes(limit, flag: "memory-limit")
         }
         if let recoveryPause { configuration.recoveryPause = try parseDuration(recoveryPause, flag: "debug-recovery-pause") }
+        configuration.redisURL = WeftEnvironment.resolve(redis, flag: "redis")
         if let resolved = try gossip.resolve() {
             guard let redis = WeftEnvironment.resolve(redis, flag: "redis") else {
                 throw ValidationError("cluster mode (--gossip) needs --redis URL (or WEFT_REDIS_URL) for the partition leases")

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import Weft
+import WeftEngine
 
 struct Order: Codable, Sendable, Hashable { var id: String; var items: Int }
 struct Quote: Codable, Sendable, Hashable { var total: Int }
@@ -58,6 +59,21 @@ struct WorkflowBuilderTests {
         #expect(retry?["max_backoff"] as? String == "2m")
         let timeouts = tasks["price"]?["timeouts"] as? [String: String]
         #expect(timeouts == ["schedule_to_start": "1m", "start_to_close": "1h", "heartbeat": "250ms"])
+    }
+
+    @Test("a rate limit is written as the definition's rate_limit, and the definition validates")
+    func rateLimit() throws {
+        let workflow = Workflow("w") {
+            Step(price).rateLimit(key: "$.id", limit: 10)
+            Step("label", labelling).rateLimit(key: "labels", limit: 2, per: .seconds(60), burst: 1)
+        }
+        let tasks = try decode(workflow)
+        let priceLimit = try #require(tasks["price"]?["rate_limit"] as? NSDictionary)
+        #expect(priceLimit == ["key": "$.id", "limit": 10] as NSDictionary)
+        let labelLimit = try #require(tasks["label"]?["rate_limit"] as? NSDictionary)
+        #expect(labelLimit == ["key": "labels", "limit": 2, "per": "1m", "burst": 1] as NSDictionary)
+        let definition = try JSONDecoder().decode(WorkflowDefinition.self, from: Data(workflow.definitionJSON()))
+        #expect(try definition.validated().task(named: "label")?.rateLimit?.emissionMicroseconds == 30_000_000)
     }
 
     @Test("typed steps: a step is named after its task type, and the types flow through")

@@ -296,10 +296,14 @@ struct  Weft__Api__V1__QueueInfo
    * ready tasks no connected worker of the queue can run (type)
    */
   uint64_t unserved;
+  /*
+   * tasks waiting for their rate limit (not yet ready)
+   */
+  uint64_t rate_limited;
 };
 #define WEFT__API__V1__QUEUE_INFO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__queue_info__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 
 struct  Weft__Api__V1__QueuesResponse

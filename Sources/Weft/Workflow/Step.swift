@@ -101,6 +101,22 @@ public struct Step<Input: Codable & Sendable, Output: Codable & Sendable>: Workf
     /// worker slot: a durable timer of the scheduler, which survives restarts and failover.
     public func startAfter(_ delay: Duration) -> Self { with("start_after", .string(DurationText.format(delay))) }
 
+    /// A cluster-wide rate limit: at most `limit` attempts of every step naming `key` start per
+    /// `per`, and at most `burst` (default `limit`) at once after a quiet spell. Attempts over the
+    /// limit wait — without failing and without holding a worker slot. `key` is a constant
+    /// (`"payments"`) or a path into the step's input (`"$.customer"`: one limit per customer).
+    /// Needs the scheduler to have Redis (`--redis`).
+    ///
+    /// ```swift
+    /// Step("charge", charge).rateLimit(key: "$.merchant", limit: 10, per: .seconds(1))
+    /// ```
+    public func rateLimit(key: String, limit: Int, per: Duration = .seconds(1), burst: Int? = nil) -> Self {
+        var rate: [String: JSONValue] = ["key": .string(key), "limit": .number(Double(limit))]
+        if per != .seconds(1) { rate["per"] = .string(DurationText.format(per)) }
+        if let burst { rate["burst"] = .number(Double(burst)) }
+        return with("rate_limit", .object(rate))
+    }
+
     /// When the step starts if it has several parents (default ``Join/all``).
     public func join(_ join: Join) -> Self { with("join", .string(join.text)) }
 

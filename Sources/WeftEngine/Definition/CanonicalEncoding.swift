@@ -64,6 +64,14 @@ enum CanonicalEncoding {
         out.string(task.priority.rawValue)
         key("queue")
         out.string(task.queue)
+        if let rateLimit = task.rateLimit {  // absent: the bytes (and versions) of before
+            key("rate_limit")
+            out.raw("{\"burst\":\(rateLimit.effectiveBurst),\"key\":")
+            out.string(rateLimit.key.description)
+            out.raw(",\"limit\":\(rateLimit.limit),\"per\":")
+            out.string(DurationCoding.format(rateLimit.per))
+            out.raw("}")
+        }
         key("retry")
         encode(task.retry, into: &out)
         if let signalTimeout = task.signalTimeout {

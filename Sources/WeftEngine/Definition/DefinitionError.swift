@@ -26,6 +26,7 @@ public struct DefinitionError: Error, Hashable, Sendable, CustomStringConvertibl
             case invalidJoin = "invalid join"
             case invalidSignal = "invalid signal"
             case unsupported = "unsupported"
+            case invalidRateLimit = "invalid rate limit"
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -68,6 +69,8 @@ public struct DefinitionError: Error, Hashable, Sendable, CustomStringConvertibl
         public static let invalidJoin = Code(.invalidJoin)
         /// A signal node's name or options are wrong (`wait_signal`, `signal_timeout`).
         public static let invalidSignal = Code(.invalidSignal)
+        /// A `rate_limit` out of range (limit, per, burst) or on a node that runs no task.
+        public static let invalidRateLimit = Code(.invalidRateLimit)
 
         public var description: String { base.rawValue }
     }

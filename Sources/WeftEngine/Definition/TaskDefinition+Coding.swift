@@ -16,6 +16,7 @@ extension TaskDefinition: Codable {
         case waitSignal = "wait_signal"
         case signalTimeout = "signal_timeout"
         case workflow
+        case rateLimit = "rate_limit"
     }
 
     /// Absent optional fields take their defaults; `name` is required, and `type` unless the task
@@ -40,7 +41,8 @@ extension TaskDefinition: Codable {
             sleep: try DurationCoding.decode(container, forKey: .sleep),
             waitSignal: try container.decodeIfPresent(String.self, forKey: .waitSignal),
             signalTimeout: try DurationCoding.decode(container, forKey: .signalTimeout),
-            workflow: try container.decodeIfPresent(String.self, forKey: .workflow)
+            workflow: try container.decodeIfPresent(String.self, forKey: .workflow),
+            rateLimit: try container.decodeIfPresent(RateLimit.self, forKey: .rateLimit)
         )
     }
 
@@ -63,5 +65,6 @@ extension TaskDefinition: Codable {
         try container.encodeIfPresent(waitSignal, forKey: .waitSignal)
         try container.encodeIfPresent(signalTimeout.map(DurationCoding.format), forKey: .signalTimeout)
         try container.encodeIfPresent(workflow, forKey: .workflow)
+        try container.encodeIfPresent(rateLimit, forKey: .rateLimit)
     }
 }

@@ -73,6 +73,21 @@ extension TaskDefinition {
             }
         }
 
+        if let rateLimit {
+            if !runsTask {
+                report(.invalidRateLimit, "rate_limit on a node that runs no task (sleep, signal or child workflow): remove it")
+            }
+            if !(1...RateLimit.maxLimit).contains(rateLimit.limit) {
+                report(.invalidRateLimit, "rate_limit.limit must be 1–\(RateLimit.maxLimit), not \(rateLimit.limit)")
+            }
+            if rateLimit.per <= .zero || rateLimit.per > RateLimit.maxPer {
+                report(.invalidRateLimit, "rate_limit.per must be positive and at most \(DurationCoding.format(RateLimit.maxPer)), not \(DurationCoding.format(rateLimit.per))")
+            }
+            if let burst = rateLimit.burst, !(1...RateLimit.maxLimit).contains(burst) {
+                report(.invalidRateLimit, "rate_limit.burst must be 1–\(RateLimit.maxLimit), not \(burst)")
+            }
+        }
+
         // Dependencies.
         if dependsOn.count > limits.maxDependenciesPerTask {
             report(.tooManyDependencies, "\(dependsOn.count) dependencies; the limit is \(limits.maxDependenciesPerTask) per task (a map node fans in any width)")

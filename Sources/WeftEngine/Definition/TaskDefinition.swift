@@ -1,7 +1,11 @@
 /// One node of a workflow's DAG: which task type runs, after which nodes, and with which options
 /// (ARCHITECTURE.md §4). File fields: `name`, `type`, `depends_on`, `retry`, `timeouts`, `priority`,
 /// `queue`, `concurrency_key`, `cache_key`, `map`, `join`, `start_after`, `sleep`, `wait_signal`,
-/// `signal_timeout`.
+/// `signal_timeout`, `workflow`, `rate_limit`.
+///
+/// Rate limits: `rate_limit: {key: payments, limit: 10, per: 1s, burst: 10}` lets at most `limit`
+/// attempts of all tasks naming the key start per `per`, cluster-wide (``RateLimit``); the key may
+/// be a path into the input (`$.customer`: one limit per customer).
 ///
 /// Durable timers: `start_after: D` delays the node's first attempt by D after it becomes ready;
 /// a node with `sleep: D` (and no `type`) runs nothing — it succeeds D after it becomes ready, its
@@ -56,6 +60,8 @@ public struct TaskDefinition: Hashable, Sendable {
     /// A child-workflow node: the workflow whose run this node starts (with the node's input) and
     /// whose outcome is the node's (its output, or its failure). No worker runs the node itself.
     public var workflow: String?
+    /// A cluster-wide limit on how often the node's attempts start; over it they wait.
+    public var rateLimit: RateLimit?
 
     /// The queue a node uses when its definition names none.
     public static let defaultQueue = "default"
@@ -76,7 +82,8 @@ public struct TaskDefinition: Hashable, Sendable {
         sleep: Duration? = nil,
         waitSignal: String? = nil,
         signalTimeout: Duration? = nil,
-        workflow: String? = nil
+        workflow: String? = nil,
+        rateLimit: RateLimit? = nil
     ) {
         self.name = name
         self.type = type
@@ -94,6 +101,7 @@ public struct TaskDefinition: Hashable, Sendable {
         self.waitSignal = waitSignal
         self.signalTimeout = signalTimeout
         self.workflow = workflow
+        self.rateLimit = rateLimit
     }
 
     /// Whether a worker runs this node (false for sleep, signal and child-workflow nodes, which

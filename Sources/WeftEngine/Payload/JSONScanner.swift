@@ -95,7 +95,7 @@ struct JSONScanner {
 
     /// `"name" :` inside an object. Returns the range of the name's bytes between the quotes.
     @discardableResult
-    private mutating func skipMemberName() throws(JSONPayloadError) -> Range<Int> {
+    mutating func skipMemberName() throws(JSONPayloadError) -> Range<Int> {
         skipWhitespace()
         guard peek() == UInt8(ascii: "\"") else { throw failure("expected a member name") }
         let start = offset + 1
@@ -108,7 +108,7 @@ struct JSONScanner {
 
     /// The text of a string already checked by `skipString` (its bytes between the quotes), with
     /// escapes resolved; unpaired surrogates become U+FFFD.
-    private func decodedString(_ range: Range<Int>) -> String {
+    func decodedString(_ range: Range<Int>) -> String {
         let raw = bytes[range]
         guard raw.contains(UInt8(ascii: "\\")) else { return String(decoding: raw, as: UTF8.self) }
         var scalars = String.UnicodeScalarView()

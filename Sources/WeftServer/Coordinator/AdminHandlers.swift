@@ -71,6 +71,7 @@ enum AdminHandlers {
                 sum.workers = max(sum.workers, info.workers)  // every worker connects to every scheduler
                 sum.freeSlots += info.freeSlots
                 sum.unserved += info.unserved
+                sum.rateLimited += info.rateLimited
                 merged[info.queue] = sum
             }
             return QueuesResponse(queues: merged.values.sorted { $0.queue < $1.queue })

@@ -72,6 +72,10 @@ extension SchedulerCore {
                 Task(executorPreference: loop) { await self.startChild(runID, assignment) }
             case .dispatch(let assignment):
                 let level = run.priorityLevel ?? assignment.priority.rank
+                if let limit = run.machine.workflow.task(named: assignment.node.name)?.rateLimit {
+                    gate(runID, assignment, limit: limit, level: level)
+                    continue
+                }
                 let ticket = dispatcher.enqueue(
                     QueuedTask(runID: runID, assignment: assignment), queue: assignment.queue, taskType: assignment.type, level: level, now: at / 1000)
                 run.attempts[AttemptKey(node: assignment.node, attempt: assignment.attempt)] = .queued(ticket)
@@ -130,6 +134,8 @@ extension SchedulerCore {
         switch place {
         case .queued(let ticket):
             dispatcher.remove(ticket)
+        case .rateLimited(let ticket):
+            rateGate.remove(ticket)
         case .child(let child, _):
             guard let child else { return }  // its start, in flight, sees the attempt gone and cancels it
             cancelChild(child, reason: "its parent node was cancelled")

@@ -191,7 +191,8 @@ extension SchedulerCore {
         }.sorted { ($0.workerID, $0.connectedAtMilliseconds) < ($1.workerID, $1.connectedAtMilliseconds) }
     }
 
-    /// Every queue with ready tasks or connected workers (`Admin/Queues` on a scheduler), by name.
+    /// Every queue with ready or rate-limited tasks or connected workers (`Admin/Queues` on a
+    /// scheduler), by name.
     func queuesServed() -> [QueueInfo] {
         let now = clock.nowMilliseconds()
         var out: [String: QueueInfo] = [:]
@@ -200,6 +201,11 @@ extension SchedulerCore {
                 queue: queue, readyCritical: UInt64(backlog.byLevel[3]), readyHigh: UInt64(backlog.byLevel[2]),
                 readyNormal: UInt64(backlog.byLevel[1]), readyLow: UInt64(backlog.byLevel[0]),
                 oldestReadyMilliseconds: backlog.oldestEnqueuedAt.map { max(0, now - $0) } ?? 0, unserved: UInt64(backlog.unserved))
+        }
+        for (queue, count) in rateGate.countsByQueue {
+            var info = out[queue] ?? QueueInfo(queue: queue)
+            info.rateLimited = UInt64(count)
+            out[queue] = info
         }
         for (id, session) in sessions {
             for queue in session.queues {

@@ -2,6 +2,7 @@ import Logging
 import Metrics
 import WeftCore
 import WeftEngine
+import WeftRedis
 import WeftTransport
 import WeftWire
 
@@ -42,6 +43,8 @@ actor SchedulerCore {
         case running(worker: Dispatcher<QueuedTask>.WorkerID, start: RunRecorder.AttemptStart)
         /// A child-workflow attempt: its run once started (nil while the start is in flight).
         case child(RunID?, start: RunRecorder.AttemptStart?)
+        /// Waiting for its rate limit's grant (then `queued`).
+        case rateLimited(RateGate<GatedTask>.Ticket)
     }
 
     /// An open run in memory. A class, used only on the actor's executor: one dictionary lookup
@@ -135,6 +138,10 @@ actor SchedulerCore {
     var recentlyClosed = RecentlyClosedRuns()
     /// How child runs are started, cancelled and reported (`SchedulerService` sets it).
     var childLinks: ChildLinks?
+    /// Tasks waiting for their rate limits, and the Redis that grants them (nil: no `--redis`).
+    var rateGate = RateGate<GatedTask>()
+    var rateLimiter: RateLimiter?
+    var lastRateLimitWarning: ContinuousClock.Instant?
     private var allLostWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
 
     init(
@@ -170,6 +177,9 @@ actor SchedulerCore {
         return slots
     }
     var unservedTasks: Int { dispatcher.unservedDepth }
+    var rateLimitedTasks: Int { rateGate.count }
+
+    func setRateLimiter(_ limiter: RateLimiter?) { rateLimiter = limiter }
     var servingPartitions: Int { engines.values.count { $0.state == .serving } }
     var servingPartitionSet: Set<PartitionID> { Set(engines.filter { $0.value.state == .serving }.keys) }
     /// Whether `partition`'s engine serves here.
@@ -518,6 +528,11 @@ actor SchedulerCore {
     /// Refuses a run whose tasks could never run: a queue that has workers, none of which registered
     /// the task's type. (A queue with no worker connected yet is not judged: workers may come.)
     private func checkTaskTypes(of workflow: ValidatedWorkflow) throws {
+        if rateLimiter == nil, let limited = workflow.tasks.first(where: { $0.rateLimit != nil }) {
+            throw RPCError(
+                .failedPrecondition,
+                "task '\(limited.name)' has a rate_limit, which needs Redis: start the scheduler with --redis URL (or WEFT_REDIS_URL)")
+        }
         for task in workflow.tasks where task.runsTask {  // sleep and signal nodes run no task
             let serving = sessions.values.filter { $0.queues.contains(task.queue) }
             guard !serving.isEmpty, !serving.contains(where: { $0.taskTypes.isEmpty || $0.taskTypes.contains(task.type) }) else { continue }
@@ -713,6 +728,7 @@ actor SchedulerCore {
         for (key, place) in run.attempts {
             switch place {
             case .queued(let ticket): dispatcher.remove(ticket)
+            case .rateLimited(let ticket): rateGate.remove(ticket)
             case .running(let worker, _): sessions[worker]?.attempts.remove(AttemptRef(runID: runID, key: key))
             case .child: break  // the child run goes on; whoever owns the parent next reconciles
             }
@@ -749,6 +765,7 @@ struct SchedulerMetrics {
     let attemptsDispatched = Counter(label: "weft_task_attempts_dispatched_total")
     let fenceLosses = Counter(label: "weft_partition_fence_losses_total")
     let runsPoisoned = Counter(label: "weft_runs_poisoned_total")
+    let rateLimitWaits = Counter(label: "weft_rate_limit_waits_total")
     private let runsClosed: [RunStatusText: Counter] = [
         .succeeded: Counter(label: "weft_runs_closed_total", dimensions: [("status", "succeeded")]),
         .failed: Counter(label: "weft_runs_closed_total", dimensions: [("status", "failed")]),

@@ -53,6 +53,12 @@ public final class SchedulerService: Service, @unchecked Sendable {
         /// Cluster mode (ARCHITECTURE §2): gossip, the ring and Redis leases. nil: this scheduler
         /// claims every partition with the fence alone.
         public var clusterMode: ClusterMode?
+        /// Redis for flow limits (rate limits) when not in cluster mode (which has its own URL).
+        /// nil: workflows with a `rate_limit` are refused.
+        public var redisURL: String?
+
+        /// The Redis flow limits use: cluster mode's, else ``redisURL``.
+        var flowLimitRedisURL: String? { clusterMode?.redisURL ?? redisURL }
 
         /// What cluster mode needs besides the single-scheduler configuration.
         public struct ClusterMode: Sendable {
@@ -217,6 +223,7 @@ public final class SchedulerService: Service, @unchecked Sendable {
         }
         await core.setChildLinks(Self.childLinks(
             core: core, configuration: configuration, owners: owners, membership: membership, logger: logger))
+        await core.setRateLimiter(configuration.flowLimitRedisURL.map { RateLimiter(url: $0, cluster: configuration.cluster, logger: logger) })
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await writer.run() }
             group.addTask { [sweep = configuration.childSweepInterval] in await core.sweepChildren(every: sweep) }
@@ -377,6 +384,7 @@ public final class SchedulerService: Service, @unchecked Sendable {
         let workers = Gauge(label: "weft_workers_connected")
         var byQueue = QueueGauges()
         let unserved = Gauge(label: "weft_ready_tasks_unserved")
+        let rateLimited = Gauge(label: "weft_rate_limited_tasks")
         let queued = Gauge(label: "weft_writer_queued_records")
         let partitions = Gauge(label: "weft_partitions_owned")
         let available = Gauge(label: "weft_storage_available")
@@ -389,6 +397,7 @@ public final class SchedulerService: Service, @unchecked Sendable {
             workers.record(await core.connectedWorkers)
             byQueue.record(ready: await core.queueDepths, slots: await core.workerSlotsByQueue)
             unserved.record(await core.unservedTasks)
+            rateLimited.record(await core.rateLimitedTasks)
             queued.record(await writer.queuedRecords)
             partitions.record(await core.servingPartitions)
             available.record(storage.isAvailable ? 1 : 0)

@@ -205,11 +205,13 @@ public struct QueueInfo: Hashable, Sendable {
     public var freeSlots: UInt32
     /// Ready tasks no connected worker of the queue can run (none registered their type).
     public var unserved: UInt64
+    /// Tasks waiting for their rate limit (not counted as ready).
+    public var rateLimited: UInt64
 
     /// A queue record.
     public init(
         queue: String, readyCritical: UInt64 = 0, readyHigh: UInt64 = 0, readyNormal: UInt64 = 0, readyLow: UInt64 = 0,
-        oldestReadyMilliseconds: Int64 = 0, workers: UInt32 = 0, freeSlots: UInt32 = 0, unserved: UInt64 = 0
+        oldestReadyMilliseconds: Int64 = 0, workers: UInt32 = 0, freeSlots: UInt32 = 0, unserved: UInt64 = 0, rateLimited: UInt64 = 0
     ) {
         self.queue = queue
         self.readyCritical = readyCritical
@@ -220,6 +222,7 @@ public struct QueueInfo: Hashable, Sendable {
         self.workers = workers
         self.freeSlots = freeSlots
         self.unserved = unserved
+        self.rateLimited = rateLimited
     }
 
     /// Ready tasks of every priority.

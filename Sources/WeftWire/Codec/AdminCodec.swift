@@ -411,6 +411,7 @@ extension QueueInfo {
         m.workers = workers
         m.free_slots = freeSlots
         m.unserved = unserved
+        m.rate_limited = rateLimited
         return m
     }
 
@@ -424,7 +425,8 @@ extension QueueInfo {
                 oldestReadyMilliseconds: m.oldest_ready_ms,
                 workers: m.workers,
                 freeSlots: m.free_slots,
-                unserved: m.unserved)
+                unserved: m.unserved,
+                rateLimited: m.rate_limited)
     }
 }
 

@@ -1,0 +1,43 @@
+extension KeyExpression: Codable {
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        let text = try container.decode(String.self)
+        do {
+            try self.init(parsing: text)
+        } catch {
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "invalid key: \(error)")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}
+
+extension RateLimit: Codable {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case key
+        case limit
+        case per
+        case burst
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try StrictKeys.check(decoder, against: CodingKeys.self, what: "rate_limit")
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            key: try container.decode(KeyExpression.self, forKey: .key),
+            limit: try container.decode(Int.self, forKey: .limit),
+            per: try DurationCoding.decode(container, forKey: .per) ?? .seconds(1),
+            burst: try container.decodeIfPresent(Int.self, forKey: .burst))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(key, forKey: .key)
+        try container.encode(limit, forKey: .limit)
+        if per != .seconds(1) { try container.encode(DurationCoding.format(per), forKey: .per) }
+        try container.encodeIfPresent(burst, forKey: .burst)
+    }
+}

@@ -1,0 +1,67 @@
+import Foundation
+import Testing
+@testable import WeftEngine
+
+@Suite("Rate limits in definitions, and flow-limit keys")
+struct RateLimitDefinitionTests {
+    static func decode(_ json: String) throws -> WorkflowDefinition {
+        try JSONDecoder().decode(WorkflowDefinition.self, from: Data(json.utf8))
+    }
+
+    @Test("rate_limit decodes with defaults (per 1s, burst = limit), round-trips, and enters the version hash only when present")
+    func decoding() throws {
+        let plain = try Self.decode(#"{"name":"w","tasks":[{"name":"a","type":"echo"}]}"#).validated()
+        let limited = try Self.decode(#"{"name":"w","tasks":[{"name":"a","type":"echo","rate_limit":{"key":"$.customer","limit":10}}]}"#)
+        let limit = try #require(limited.tasks[0].rateLimit)
+        #expect(limit.key.form == .path(["customer"]))
+        #expect(limit.per == .seconds(1) && limit.effectiveBurst == 10 && limit.emissionMicroseconds == 100_000)
+        #expect(try JSONDecoder().decode(WorkflowDefinition.self, from: JSONEncoder().encode(limited)) == limited)
+        let validated = try limited.validated()
+        #expect(validated.version != plain.version)
+        #expect(String(decoding: validated.canonicalJSON, as: UTF8.self).contains(#""rate_limit":{"burst":10,"key":"$.customer","limit":10,"per":"1s"}"#))
+        // Unknown fields are refused, as everywhere in definitions.
+        #expect(throws: (any Error).self) {
+            try Self.decode(#"{"name":"w","tasks":[{"name":"a","type":"echo","rate_limit":{"key":"k","limit":1,"rate":5}}]}"#)
+        }
+        #expect(throws: (any Error).self) {
+            try Self.decode(#"{"name":"w","tasks":[{"name":"a","type":"echo","rate_limit":{"key":"$.a..b","limit":1}}]}"#)
+        }
+    }
+
+    @Test("out-of-range limits and rate limits on nodes without a task are refused with invalidRateLimit")
+    func validation() throws {
+        let bad = [
+            #"{"key":"k","limit":0}"#, #"{"key":"k","limit":2000000}"#, #"{"key":"k","limit":1,"per":"0s"}"#,
+            #"{"key":"k","limit":1,"per":"2d"}"#, #"{"key":"k","limit":1,"burst":0}"#,
+        ]
+        for limit in bad {
+            let definition = try Self.decode(#"{"name":"w","tasks":[{"name":"a","type":"echo","rate_limit":"# + limit + "}]}")
+            #expect(throws: DefinitionError.self, "\(limit)") { try definition.validated() }
+            do { _ = try definition.validated() } catch { #expect(error.codes == [.invalidRateLimit], "\(limit): \(error)") }
+        }
+        let sleeper = try Self.decode(#"{"name":"w","tasks":[{"name":"a","sleep":"1s","rate_limit":{"key":"k","limit":1}}]}"#)
+        do {
+            _ = try sleeper.validated()
+            Issue.record("a sleep node with a rate limit validated")
+        } catch { #expect(error.codes.contains(.invalidRateLimit)) }
+    }
+
+    @Test("keys: constants, paths into the input (strings, numbers, missing), digests for long values; bad paths refused")
+    func keys() throws {
+        let customer = try KeyExpression(parsing: "$.customer")
+        #expect(customer.evaluate(Array(#"{"customer":"acme","n":1}"#.utf8)) == "acme")
+        #expect(customer.evaluate(Array(#"{"n":{"customer":"no"},"customer":42}"#.utf8)) == "42")
+        #expect(customer.evaluate(Array(#"{"n":1}"#.utf8)) == "null")
+        #expect(customer.evaluate(Array(#"[1,2]"#.utf8)) == "null")
+        #expect(customer.evaluate(Array(#"{"customer":"a\u00e9\"b"}"#.utf8)) == "aé\"b")
+        let nested = try KeyExpression(parsing: "$.account.region")
+        #expect(nested.evaluate(Array(#"{"account":{"id":1,"region":"eu"}}"#.utf8)) == "eu")
+        #expect(nested.evaluate(Array(#"{"account":"eu"}"#.utf8)) == "null")
+        let long = customer.evaluate(Array(("{\"customer\":\"" + String(repeating: "x", count: 1000) + "\"}").utf8))
+        #expect(long.hasPrefix("sha256:") && long.count == 39)
+        #expect(try KeyExpression(parsing: "payments").evaluate(Array("{}".utf8)) == "payments")
+        for bad in ["", "$", "$.", "$..a", "$.a b", "$customer", "a\u{1}b", String(repeating: "k", count: 300)] {
+            #expect(throws: KeyExpression.ParseError.self, "\(bad)") { try KeyExpression(parsing: bad) }
+        }
+    }
+}

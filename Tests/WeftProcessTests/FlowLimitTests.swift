@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+import Weft
+import WeftCore
+import WeftPostgres
+import _WeftTestKit
+
+extension ProcessTests {
+    /// Flow limits (issue 12) with real processes and a real Redis.
+    @Suite("Flow limits", .serialized, .enabled(if: IntegrationEnvironment.postgresConfigured))
+    struct FlowLimitTests {
+        static func redisURL() throws -> String {
+            try #require(try IntegrationEnvironment.redisURL(), "WEFT_REDIS_URL is needed for the flow-limit tests")
+        }
+
+        /// A workflow whose map node calls `echo` once per element under `rate_limit`.
+        static func limited(_ name: String, key: String, limit: Int, burst: Int) -> String {
+            #"{"name":"\#(name)","tasks":[{"name":"list","type":"echo"},"#
+                + #"{"name":"call","type":"echo","depends_on":["list"],"map":true,"#
+                + #""rate_limit":{"key":"\#(key)","limit":\#(limit),"per":"1s","burst":\#(burst)}}]}"#
+        }
+
+        /// When each attempt of `node`'s elements started (seconds, ascending).
+        static func startTimes(_ cluster: ProcessCluster, run: RunID, node: String) async throws -> [Double] {
+            let rows = try await cluster.query("""
+                SELECT extract(epoch FROM started_at)::text FROM task_attempts
+                WHERE run_id = '\(run)' AND node LIKE '\(node)[%' AND started_at IS NOT NULL ORDER BY started_at
+                """)
+            return rows.compactMap { $0[0].flatMap(Double.init) }
+        }
+
+        @Test("a rate limit spreads a map's 20 tasks at 10/s (burst 2): they wait without failing, visible in queues and metrics")
+        func rateLimit_spreadsAttempts() async throws {
+            let redis = try Self.redisURL()
+            try await ProcessCluster.with { cluster in
+                let metrics = try #require(try await cluster.startScheduler(metrics: true, extraArguments: ["--redis", redis]))
+                try await cluster.startCoordinator()
+                try cluster.startWorker(id: "builtin", concurrency: 32)
+                let client = try cluster.client()
+                let key = "e2e-api-\(UInt32.random(in: 0...UInt32.max))"
+                try await client.register(definitionJSON: Array(Self.limited("limited", key: key, limit: 10, burst: 2).utf8))
+                let input = "[" + (0..<20).map(String.init).joined(separator: ",") + "]"
+                let run = try await client.start(workflow: "limited", inputJSON: Array(input.utf8))
+                // While it runs, the waiting tasks show in `weftctl queues` and in the gauge.
+                var seenInQueues = false
+                #expect(try await eventually(within: .seconds(10), pollEvery: .milliseconds(50)) {
+                    let result = try await cluster.weftctl(["queues", "--json"])
+                    let queues = (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [[String: Any]] ?? []
+                    seenInQueues = queues.contains { ($0["rate_limited"] as? Int ?? 0) > 0 }
+                    return seenInQueues
+                })
+                let table = try await cluster.weftctl(["queues"])
+                #expect(table.stdout.contains("RATE LIMITED"), "\(table.stdout)")
+                #expect(try await eventually {
+                    (MetricsEndpointTests.sample("weft_rate_limited_tasks", in: try httpGet(metrics, "/metrics").body) ?? 0) > 0
+                })
+                let info = try await client.wait(for: run, timeout: .seconds(60))
+                #expect(info.status == .succeeded)
+                let starts = try await Self.startTimes(cluster, run: run, node: "call")
+                #expect(starts.count == 20, "one attempt per element, none failed: \(starts.count)")
+                // GCRA: any k consecutive starts span at least (k - burst) intervals. The slack of
+                // one interval is for the scheduler's dispatch after the grant (a grant's task can
+                // start a little late, which bunches it with the next, never early).
+                for i in starts.indices {
+                    for j in starts.indices where j > i {
+                        let count = j - i + 1
+                        let allowed = 2 + Int((starts[j] - starts[i]) / 0.1) + 1
+                        #expect(count <= allowed + 1, "\(count) starts within \(starts[j] - starts[i]) s")
+                    }
+                }
+                #expect((starts.last ?? 0) - (starts.first ?? 0) >= 1.5, "20 tasks at 10/s after a burst of 2 take at least 1.7 s")
+                #expect((MetricsEndpointTests.sample("weft_rate_limit_waits_total", in: try httpGet(metrics, "/metrics").body) ?? 0) > 0)
+                await client.close()
+            }
+        }
+
+        @Test("a key from the input limits each value apart: two customers' tasks do not wait for each other")
+        func rateLimit_perInputKey() async throws {
+            let redis = try Self.redisURL()
+            try await ProcessCluster.with { cluster in
+                try await cluster.startScheduler(extraArguments: ["--redis", redis])
+                try await cluster.startCoordinator()
+                try cluster.startWorker(id: "builtin", concurrency: 32)
+                let client = try cluster.client()
+                let tag = UInt32.random(in: 0...UInt32.max)
+                // limit 1 per 10 s: a key's second task would wait 10 s.
+                try await client.register(definitionJSON: Array(#"""
+                    {"name":"per_customer","tasks":[{"name":"call","type":"echo","rate_limit":{"key":"$.customer","limit":1,"per":"10s","burst":1}}]}
+                    """#.utf8))
+                // A key's first use after Redis forgot it starts empty: spend that wait first.
+                var runs: [RunID] = []
+                for customer in ["a-\(tag)", "b-\(tag)"] {
+                    runs.append(try await client.start(workflow: "per_customer", inputJSON: Array(#"{"customer":"\#(customer)"}"#.utf8)))
+                }
+                for run in runs { #expect(try await client.wait(for: run, timeout: .seconds(60)).status == .succeeded) }
+                let started = ContinuousClock.now
+                let second = try await client.start(workflow: "per_customer", inputJSON: Array(#"{"customer":"c-\#(tag)"}"#.utf8))
+                let again = try await client.start(workflow: "per_customer", inputJSON: Array(#"{"customer":"a-\#(tag)"}"#.utf8))
+                #expect(try await client.wait(for: second, timeout: .seconds(60)).status == .succeeded)
+                let otherDone = ContinuousClock.now - started
+                let waitingInfo = try await client.describe(again, includeTasks: false)
+                #expect(waitingInfo.status == .running, "customer a's second task waits for its limit")
+                #expect(otherDone < .seconds(9), "customer c did not wait for customer a: \(otherDone)")
+                await client.close()
+            }
+        }
+
+        @Test("without Redis, a workflow with a rate limit is refused at start with a clear error")
+        func rateLimit_needsRedis() async throws {
+            try await ProcessCluster.with { cluster in
+                try await cluster.start()
+                let client = try cluster.client()
+                try await client.register(definitionJSON: Array(Self.limited("limited", key: "k", limit: 1, burst: 1).utf8))
+                do {
+                    _ = try await client.start(workflow: "limited", inputJSON: Array("[1]".utf8))
+                    Issue.record("expected FAILED_PRECONDITION")
+                } catch let error as WeftError {
+                    #expect(error.code == .failedPrecondition && error.message.contains("--redis"), "\(error)")
+                }
+                await client.close()
+            }
+        }
+    }
+}

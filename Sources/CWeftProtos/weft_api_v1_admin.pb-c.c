@@ -2068,7 +2068,7 @@ const ProtobufCMessageDescriptor weft__api__v1__queues_request__descriptor =
   (ProtobufCMessageInit) weft__api__v1__queues_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor weft__api__v1__queue_info__field_descriptors[10] =
+static const ProtobufCFieldDescriptor weft__api__v1__queue_info__field_descriptors[11] =
 {
   {
     "queue",
@@ -2190,8 +2190,21 @@ static const ProtobufCFieldDescriptor weft__api__v1__queue_info__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "concurrency_limited",
+    11,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__QueueInfo, concurrency_limited),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned weft__api__v1__queue_info__field_indices_by_name[] = {
+  10,   /* field[10] = concurrency_limited */
   7,   /* field[7] = free_slots */
   5,   /* field[5] = oldest_ready_ms */
   0,   /* field[0] = queue */
@@ -2206,7 +2219,7 @@ static const unsigned weft__api__v1__queue_info__field_indices_by_name[] = {
 static const ProtobufCIntRange weft__api__v1__queue_info__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 10 }
+  { 0, 11 }
 };
 const ProtobufCMessageDescriptor weft__api__v1__queue_info__descriptor =
 {
@@ -2216,7 +2229,7 @@ const ProtobufCMessageDescriptor weft__api__v1__queue_info__descriptor =
   "Weft__Api__V1__QueueInfo",
   "weft.api.v1",
   sizeof(Weft__Api__V1__QueueInfo),
-  10,
+  11,
   weft__api__v1__queue_info__field_descriptors,
   weft__api__v1__queue_info__field_indices_by_name,
   1,  weft__api__v1__queue_info__number_ranges,

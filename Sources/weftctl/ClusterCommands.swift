@@ -115,7 +115,8 @@ struct QueuesCommand: AsyncParsableCommand {
         abstract: "Per queue: tasks ready and waiting for a worker by priority, the oldest one's wait, workers and their free slots.",
         discussion: """
             UNSERVED counts ready tasks that no connected worker of the queue can run (none registered their task type). \
-            RATE LIMITED counts tasks waiting for their rate_limit to let them start (not yet ready: they hold no worker slot).
+            RATE LIMITED and CONCURRENCY LIMITED count tasks waiting for their rate_limit or for a slot of their concurrency limit \
+            (not yet ready: they hold no worker slot).
             """)
     @OptionGroup var options: ClientOptions
 
@@ -126,16 +127,16 @@ struct QueuesCommand: AsyncParsableCommand {
                 ["queue": $0.queue, "ready": Int($0.ready), "ready_by_priority": [
                     "critical": Int($0.readyCritical), "high": Int($0.readyHigh), "normal": Int($0.readyNormal), "low": Int($0.readyLow)],
                  "oldest_wait_ms": Int($0.oldestReadyMilliseconds), "workers": Int($0.workers), "free_slots": Int($0.freeSlots),
-                 "unserved": Int($0.unserved), "rate_limited": Int($0.rateLimited)] as [String: Any]
+                 "unserved": Int($0.unserved), "rate_limited": Int($0.rateLimited), "concurrency_limited": Int($0.concurrencyLimited)] as [String: Any]
             })
         } else if queues.isEmpty {
             print("no queues: no ready or rate-limited tasks and no workers")
         } else {
             print(Table(
-                headers: ["QUEUE", "READY", "CRITICAL", "HIGH", "NORMAL", "LOW", "OLDEST WAIT", "WORKERS", "FREE SLOTS", "UNSERVED", "RATE LIMITED"],
+                headers: ["QUEUE", "READY", "CRITICAL", "HIGH", "NORMAL", "LOW", "OLDEST WAIT", "WORKERS", "FREE SLOTS", "UNSERVED", "RATE LIMITED", "CONCURRENCY LIMITED"],
                 rows: queues.map {
                     [$0.queue, "\($0.ready)", "\($0.readyCritical)", "\($0.readyHigh)", "\($0.readyNormal)", "\($0.readyLow)",
-                     $0.ready == 0 ? "-" : formatAge($0.oldestReadyMilliseconds), "\($0.workers)", "\($0.freeSlots)", "\($0.unserved)", "\($0.rateLimited)"]
+                     $0.ready == 0 ? "-" : formatAge($0.oldestReadyMilliseconds), "\($0.workers)", "\($0.freeSlots)", "\($0.unserved)", "\($0.rateLimited)", "\($0.concurrencyLimited)"]
                 }
             ).render())
         }

@@ -65,3 +65,35 @@ struct RateLimitDefinitionTests {
         }
     }
 }
+
+@Suite("Concurrency limits in definitions")
+struct ConcurrencyDefinitionTests {
+    @Test("concurrency decodes, round-trips, enters the version hash only when present; out of range and beside concurrency_key refused")
+    func concurrency() throws {
+        let limited = try RateLimitDefinitionTests.decode(
+            #"{"name":"w","tasks":[{"name":"a","type":"echo","concurrency":{"key":"$.customer","limit":4}}]}"#)
+        #expect(limited.tasks[0].concurrency == ConcurrencyLimit(key: try KeyExpression(parsing: "$.customer"), limit: 4))
+        #expect(try JSONDecoder().decode(WorkflowDefinition.self, from: JSONEncoder().encode(limited)) == limited)
+        let validated = try limited.validated()
+        #expect(String(decoding: validated.canonicalJSON, as: UTF8.self).contains(#""concurrency":{"key":"$.customer","limit":4}"#))
+        for bad in [#"{"key":"k","limit":0}"#, #"{"key":"k","limit":10001}"#] {
+            let definition = try RateLimitDefinitionTests.decode(#"{"name":"w","tasks":[{"name":"a","type":"echo","concurrency":"# + bad + "}]}")
+            do {
+                _ = try definition.validated()
+                Issue.record("\(bad) validated")
+            } catch { #expect(error.codes == [.invalidConcurrency], "\(bad): \(error)") }
+        }
+        let old = try RateLimitDefinitionTests.decode(#"{"name":"w","tasks":[{"name":"a","type":"echo","concurrency_key":"k"}]}"#)
+        var registration = WorkflowDefinition.Limits()
+        registration.refuseReservedFields = true
+        do {
+            _ = try old.validated(limits: registration)
+            Issue.record("concurrency_key validated")
+        } catch {
+            #expect(error.codes == [.unsupported] && "\(error)".contains("concurrency: {key"), "\(error)")
+        }
+        #expect(throws: (any Error).self) {
+            try RateLimitDefinitionTests.decode(#"{"name":"w","tasks":[{"name":"a","type":"echo","concurrency":{"key":"k","limit":1,"fair":true}}]}"#)
+        }
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Testing
 import Weft
 import WeftCore
@@ -101,6 +102,100 @@ extension ProcessTests {
                 let waitingInfo = try await client.describe(again, includeTasks: false)
                 #expect(waitingInfo.status == .running, "customer a's second task waits for its limit")
                 #expect(otherDone < .seconds(9), "customer c did not wait for customer a: \(otherDone)")
+                await client.close()
+            }
+        }
+
+        /// Counts, per key, the attempts running at once in a worker of this process, and the most
+        /// ever seen. An attempt is (run, node, attempt): a copy pushed again after a recovery is
+        /// the same attempt, not a second one.
+        final class ConcurrencyProbe: Sendable {
+            private let state = Locked<(running: [String: [String: Int]], peak: [String: Int], done: Set<String>)>(([:], [:], []))
+
+            func enter(key: String, attempt: String) {
+                state.withLock { state in
+                    state.running[key, default: [:]][attempt, default: 0] += 1
+                    state.peak[key] = max(state.peak[key] ?? 0, state.running[key]!.count)
+                }
+            }
+
+            func leave(key: String, attempt: String) {
+                state.withLock { state in
+                    state.running[key]![attempt]! -= 1
+                    if state.running[key]![attempt] == 0 { state.running[key]![attempt] = nil }
+                    state.done.insert(attempt)
+                }
+            }
+
+            var peaks: [String: Int] { state.withLock { $0.peak } }
+            var finished: Int { state.withLock { $0.done.count } }
+        }
+
+        static func probeWorker(_ cluster: ProcessCluster, probe: ConcurrencyProbe, hold: Duration) throws -> WeftWorker {
+            struct Item: Codable, Sendable { var customer: String; var i: Int }
+            var registry = TaskRegistry()
+            registry.register(TaskType<Item, Item>("work")) { item, context in
+                let attempt = "\(context.runID)/\(context.node)#\(context.attempt)"
+                probe.enter(key: item.customer, attempt: attempt)
+                defer { probe.leave(key: item.customer, attempt: attempt) }
+                try? await Task.sleep(for: hold)
+                return item
+            }
+            BuiltinTasks.register(into: &registry, allowExec: false)
+            var configuration = WeftWorker.Configuration(coordinator: try Endpoint(parsing: cluster.coordinatorAddress), workerID: "probe")
+            configuration.authToken = Array(cluster.token.utf8)
+            configuration.concurrency = 32
+            configuration.shutdownGracePeriod = .milliseconds(100)
+            return WeftWorker(configuration: configuration, registry: registry, logger: Logger(label: "probe") { _ in SwiftLogNoOpLogHandler() })
+        }
+
+        @Test("a concurrency limit holds across a scheduler kill -9 and a Redis restart: never more than 2 per key at once, every run succeeds")
+        func concurrency_neverOverAdmits() async throws {
+            let redis = try await PrivateRedis()
+            defer { redis.destroy() }
+            try await ProcessCluster.with { cluster in
+                let metrics = try #require(try await cluster.startScheduler(metrics: true, extraArguments: ["--redis", redis.url]))
+                try await cluster.startCoordinator()
+                let probe = ConcurrencyProbe()
+                let worker = try Self.probeWorker(cluster, probe: probe, hold: .milliseconds(150))
+                let workerTask = Task { await worker.run() }
+                defer { workerTask.cancel() }
+                let client = try cluster.client()
+                try await client.register(definitionJSON: Array(#"""
+                    {"name":"fair","tasks":[{"name":"list","type":"echo"},
+                     {"name":"work","type":"work","depends_on":["list"],"map":true,"retry":{"max_attempts":10,"initial_backoff":"50ms"},
+                      "concurrency":{"key":"$.customer","limit":2}}]}
+                    """#.utf8))
+                // 3 runs × 40 elements over 4 customers: 30 tasks per customer, 2 at a time.
+                var runs: [RunID] = []
+                for r in 0..<3 {
+                    let items = (0..<40).map { #"{"customer":"c\#($0 % 4)","i":\#(r * 100 + $0)}"# }
+                    runs.append(try await client.start(workflow: "fair", inputJSON: Array(("[" + items.joined(separator: ",") + "]").utf8)))
+                }
+                func gauge(_ name: String) throws -> Double { MetricsEndpointTests.sample(name, in: try httpGet(metrics, "/metrics").body) ?? 0 }
+                // Tasks wait at the limit, visible in the gauge and in `weftctl queues`.
+                #expect(try await eventually(within: .seconds(20)) { try gauge("weft_concurrency_limited_tasks") > 0 })
+                #expect(try await eventually(within: .seconds(20)) {
+                    let result = try await cluster.weftctl(["queues", "--json"])
+                    let queues = (try? JSONSerialization.jsonObject(with: Data(result.stdout.utf8))) as? [[String: Any]] ?? []
+                    return queues.contains { ($0["concurrency_limited"] as? Int ?? 0) > 0 }
+                })
+                #expect(try await eventually(within: .seconds(30)) { probe.finished >= 20 })
+                cluster.killScheduler()
+                try await cluster.startScheduler(extraArguments: ["--redis", redis.url])
+                #expect(try await eventually(within: .seconds(30)) { probe.finished >= 60 }, "work goes on after the restart")
+                redis.kill()  // forgets every slot
+                try await Task.sleep(for: .milliseconds(300))
+                try await redis.start()
+                for run in runs {
+                    let info = try await client.wait(for: run, timeout: .seconds(120))
+                    #expect(info.status == .succeeded, "\(info)")
+                }
+                #expect(probe.peaks.count == 4)
+                for (key, peak) in probe.peaks {
+                    #expect(peak <= 2, "customer \(key): \(peak) attempts ran at once against a limit of 2")
+                }
+                #expect(probe.peaks.values.contains(2), "the limit was reached, not just respected: \(probe.peaks)")
                 await client.close()
             }
         }

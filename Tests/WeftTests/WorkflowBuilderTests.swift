@@ -61,11 +61,11 @@ struct WorkflowBuilderTests {
         #expect(timeouts == ["schedule_to_start": "1m", "start_to_close": "1h", "heartbeat": "250ms"])
     }
 
-    @Test("a rate limit is written as the definition's rate_limit, and the definition validates")
+    @Test("rate and concurrency limits are written as the definition's rate_limit and concurrency, and the definition validates")
     func rateLimit() throws {
         let workflow = Workflow("w") {
             Step(price).rateLimit(key: "$.id", limit: 10)
-            Step("label", labelling).rateLimit(key: "labels", limit: 2, per: .seconds(60), burst: 1)
+            Step("label", labelling).rateLimit(key: "labels", limit: 2, per: .seconds(60), burst: 1).concurrency(key: "$.total", limit: 3)
         }
         let tasks = try decode(workflow)
         let priceLimit = try #require(tasks["price"]?["rate_limit"] as? NSDictionary)
@@ -74,6 +74,8 @@ struct WorkflowBuilderTests {
         #expect(labelLimit == ["key": "labels", "limit": 2, "per": "1m", "burst": 1] as NSDictionary)
         let definition = try JSONDecoder().decode(WorkflowDefinition.self, from: Data(workflow.definitionJSON()))
         #expect(try definition.validated().task(named: "label")?.rateLimit?.emissionMicroseconds == 30_000_000)
+        #expect(try definition.validated().task(named: "label")?.concurrency?.limit == 3)
+        #expect(tasks["label"]?["concurrency"] as? NSDictionary == ["key": "$.total", "limit": 3] as NSDictionary)
     }
 
     @Test("typed steps: a step is named after its task type, and the types flow through")

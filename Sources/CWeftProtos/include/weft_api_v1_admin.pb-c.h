@@ -300,10 +300,14 @@ struct  Weft__Api__V1__QueueInfo
    * tasks waiting for their rate limit (not yet ready)
    */
   uint64_t rate_limited;
+  /*
+   * tasks waiting for a slot of their concurrency limit (not yet ready)
+   */
+  uint64_t concurrency_limited;
 };
 #define WEFT__API__V1__QUEUE_INFO__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__queue_info__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 }
 
 
 struct  Weft__Api__V1__QueuesResponse

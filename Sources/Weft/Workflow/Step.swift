@@ -117,6 +117,19 @@ public struct Step<Input: Codable & Sendable, Output: Codable & Sendable>: Workf
         return with("rate_limit", .object(rate))
     }
 
+    /// A cluster-wide concurrency limit: at most `limit` attempts of every step naming `key` hold a
+    /// slot at once — from when the scheduler admits them until they end. Attempts over the limit
+    /// wait in order, without holding a worker slot; each key waits in a queue of its own, so one
+    /// busy key cannot hold up the others. `key` is a constant or a path into the step's input
+    /// (`"$.customer"`: `limit` per customer). Needs the scheduler to have Redis (`--redis`).
+    ///
+    /// ```swift
+    /// Step("export", export).concurrency(key: "$.tenant", limit: 4)
+    /// ```
+    public func concurrency(key: String, limit: Int) -> Self {
+        with("concurrency", .object(["key": .string(key), "limit": .number(Double(limit))]))
+    }
+
     /// When the step starts if it has several parents (default ``Join/all``).
     public func join(_ join: Join) -> Self { with("join", .string(join.text)) }
 

@@ -44,6 +44,12 @@ enum CanonicalEncoding {
             key("cache_key")
             out.string(cacheKey)
         }
+        if let concurrency = task.concurrency {  // absent: the bytes (and versions) of before
+            key("concurrency")
+            out.raw("{\"key\":")
+            out.string(concurrency.key.description)
+            out.raw(",\"limit\":\(concurrency.limit)}")
+        }
         if let concurrencyKey = task.concurrencyKey {
             key("concurrency_key")
             out.string(concurrencyKey)

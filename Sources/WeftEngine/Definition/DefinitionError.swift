@@ -27,6 +27,7 @@ public struct DefinitionError: Error, Hashable, Sendable, CustomStringConvertibl
             case invalidSignal = "invalid signal"
             case unsupported = "unsupported"
             case invalidRateLimit = "invalid rate limit"
+            case invalidConcurrency = "invalid concurrency"
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -71,6 +72,8 @@ public struct DefinitionError: Error, Hashable, Sendable, CustomStringConvertibl
         public static let invalidSignal = Code(.invalidSignal)
         /// A `rate_limit` out of range (limit, per, burst) or on a node that runs no task.
         public static let invalidRateLimit = Code(.invalidRateLimit)
+        /// A `concurrency` limit out of range, beside `concurrency_key`, or on a node that runs no task.
+        public static let invalidConcurrency = Code(.invalidConcurrency)
 
         public var description: String { base.rawValue }
     }

@@ -17,6 +17,7 @@ extension TaskDefinition: Codable {
         case signalTimeout = "signal_timeout"
         case workflow
         case rateLimit = "rate_limit"
+        case concurrency
     }
 
     /// Absent optional fields take their defaults; `name` is required, and `type` unless the task
@@ -42,7 +43,8 @@ extension TaskDefinition: Codable {
             waitSignal: try container.decodeIfPresent(String.self, forKey: .waitSignal),
             signalTimeout: try DurationCoding.decode(container, forKey: .signalTimeout),
             workflow: try container.decodeIfPresent(String.self, forKey: .workflow),
-            rateLimit: try container.decodeIfPresent(RateLimit.self, forKey: .rateLimit)
+            rateLimit: try container.decodeIfPresent(RateLimit.self, forKey: .rateLimit),
+            concurrency: try container.decodeIfPresent(ConcurrencyLimit.self, forKey: .concurrency)
         )
     }
 
@@ -66,5 +68,6 @@ extension TaskDefinition: Codable {
         try container.encodeIfPresent(signalTimeout.map(DurationCoding.format), forKey: .signalTimeout)
         try container.encodeIfPresent(workflow, forKey: .workflow)
         try container.encodeIfPresent(rateLimit, forKey: .rateLimit)
+        try container.encodeIfPresent(concurrency, forKey: .concurrency)
     }
 }

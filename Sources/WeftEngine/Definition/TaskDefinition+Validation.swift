@@ -69,7 +69,11 @@ extension TaskDefinition {
             } else if limits.refuseReservedFields {
                 // Reserved by the format (ARCHITECTURE.md §4) but not carried out yet: refused, so
                 // that a definition never silently runs without the limit or cache it asked for.
-                report(.unsupported, "\(field) is not supported yet (per-key concurrency and the result cache are planned); remove it")
+                report(
+                    .unsupported,
+                    field == "concurrency_key"
+                        ? "concurrency_key is not supported: write concurrency: {key: …, limit: N} (a constant or a path like $.customer)"
+                        : "cache_key is not supported yet (the result cache is planned); remove it")
             }
         }
 
@@ -85,6 +89,18 @@ extension TaskDefinition {
             }
             if let burst = rateLimit.burst, !(1...RateLimit.maxLimit).contains(burst) {
                 report(.invalidRateLimit, "rate_limit.burst must be 1–\(RateLimit.maxLimit), not \(burst)")
+            }
+        }
+
+        if let concurrency {
+            if !runsTask {
+                report(.invalidConcurrency, "concurrency on a node that runs no task (sleep, signal or child workflow): remove it")
+            }
+            if !(1...ConcurrencyLimit.maxLimit).contains(concurrency.limit) {
+                report(.invalidConcurrency, "concurrency.limit must be 1–\(ConcurrencyLimit.maxLimit), not \(concurrency.limit)")
+            }
+            if concurrencyKey != nil {
+                report(.invalidConcurrency, "concurrency_key and concurrency both given: use concurrency: {key: …, limit: N}")
             }
         }
 

@@ -5,7 +5,9 @@
 ///
 /// Rate limits: `rate_limit: {key: payments, limit: 10, per: 1s, burst: 10}` lets at most `limit`
 /// attempts of all tasks naming the key start per `per`, cluster-wide (``RateLimit``); the key may
-/// be a path into the input (`$.customer`: one limit per customer).
+/// be a path into the input (`$.customer`: one limit per customer). Concurrency limits:
+/// `concurrency: {key: $.customer, limit: 4}` lets at most `limit` attempts per key hold a slot at
+/// once, cluster-wide (``ConcurrencyLimit``).
 ///
 /// Durable timers: `start_after: D` delays the node's first attempt by D after it becomes ready;
 /// a node with `sleep: D` (and no `type`) runs nothing — it succeeds D after it becomes ready, its
@@ -62,6 +64,9 @@ public struct TaskDefinition: Hashable, Sendable {
     public var workflow: String?
     /// A cluster-wide limit on how often the node's attempts start; over it they wait.
     public var rateLimit: RateLimit?
+    /// A cluster-wide limit on how many of the node's attempts (with others naming the key) run
+    /// at once; over it they wait.
+    public var concurrency: ConcurrencyLimit?
 
     /// The queue a node uses when its definition names none.
     public static let defaultQueue = "default"
@@ -83,7 +88,8 @@ public struct TaskDefinition: Hashable, Sendable {
         waitSignal: String? = nil,
         signalTimeout: Duration? = nil,
         workflow: String? = nil,
-        rateLimit: RateLimit? = nil
+        rateLimit: RateLimit? = nil,
+        concurrency: ConcurrencyLimit? = nil
     ) {
         self.name = name
         self.type = type
@@ -102,6 +108,7 @@ public struct TaskDefinition: Hashable, Sendable {
         self.signalTimeout = signalTimeout
         self.workflow = workflow
         self.rateLimit = rateLimit
+        self.concurrency = concurrency
     }
 
     /// Whether a worker runs this node (false for sleep, signal and child-workflow nodes, which

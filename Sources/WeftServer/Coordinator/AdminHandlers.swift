@@ -72,6 +72,7 @@ enum AdminHandlers {
                 sum.freeSlots += info.freeSlots
                 sum.unserved += info.unserved
                 sum.rateLimited += info.rateLimited
+                sum.concurrencyLimited += info.concurrencyLimited
                 merged[info.queue] = sum
             }
             return QueuesResponse(queues: merged.values.sorted { $0.queue < $1.queue })

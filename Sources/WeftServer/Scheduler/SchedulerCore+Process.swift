@@ -71,15 +71,9 @@ extension SchedulerCore {
                 run.attempts[AttemptKey(node: assignment.node, attempt: assignment.attempt)] = .child(nil, start: nil)
                 Task(executorPreference: loop) { await self.startChild(runID, assignment) }
             case .dispatch(let assignment):
-                let level = run.priorityLevel ?? assignment.priority.rank
-                if let limit = run.machine.workflow.task(named: assignment.node.name)?.rateLimit {
-                    gate(runID, assignment, limit: limit, level: level)
-                    continue
-                }
-                let ticket = dispatcher.enqueue(
-                    QueuedTask(runID: runID, assignment: assignment), queue: assignment.queue, taskType: assignment.type, level: level, now: at / 1000)
-                run.attempts[AttemptKey(node: assignment.node, attempt: assignment.attempt)] = .queued(ticket)
-                schedulePump()
+                admit(GatedTask(
+                    task: QueuedTask(runID: runID, assignment: assignment), level: run.priorityLevel ?? assignment.priority.rank,
+                    member: Self.member(runID, assignment)))
             case .cancelAttempt(let node, let attempt):
                 cancelAttempt(runID, AttemptKey(node: node, attempt: attempt))
             case .schedule(let timer, let deadline):
@@ -130,12 +124,15 @@ extension SchedulerCore {
     }
 
     func cancelAttempt(_ runID: RunID, _ key: AttemptKey) {
+        releaseSlot(runID, key)
         guard let place = runs[runID]?.attempts.removeValue(forKey: key) else { return }
         switch place {
         case .queued(let ticket):
             dispatcher.remove(ticket)
         case .rateLimited(let ticket):
             rateGate.remove(ticket)
+        case .concurrencyLimited(let ticket):
+            concurrencyGate.remove(ticket)
         case .child(let child, _):
             guard let child else { return }  // its start, in flight, sees the attempt gone and cancels it
             cancelChild(child, reason: "its parent node was cancelled")

@@ -43,8 +43,10 @@ actor SchedulerCore {
         case running(worker: Dispatcher<QueuedTask>.WorkerID, start: RunRecorder.AttemptStart)
         /// A child-workflow attempt: its run once started (nil while the start is in flight).
         case child(RunID?, start: RunRecorder.AttemptStart?)
+        /// Waiting for a slot of its concurrency limit (then `rateLimited` or `queued`).
+        case concurrencyLimited(ConcurrencyGate.Ticket)
         /// Waiting for its rate limit's grant (then `queued`).
-        case rateLimited(RateGate<GatedTask>.Ticket)
+        case rateLimited(RateGate.Ticket)
     }
 
     /// An open run in memory. A class, used only on the actor's executor: one dictionary lookup
@@ -138,10 +140,18 @@ actor SchedulerCore {
     var recentlyClosed = RecentlyClosedRuns()
     /// How child runs are started, cancelled and reported (`SchedulerService` sets it).
     var childLinks: ChildLinks?
-    /// Tasks waiting for their rate limits, and the Redis that grants them (nil: no `--redis`).
-    var rateGate = RateGate<GatedTask>()
+    /// Tasks waiting for their flow limits, and the Redis that grants them (nil: no `--redis`).
+    var rateGate = RateGate()
     var rateLimiter: RateLimiter?
-    var lastRateLimitWarning: ContinuousClock.Instant?
+    var concurrencyGate = ConcurrencyGate()
+    var concurrencyLimiter: ConcurrencyLimiter?
+    /// Concurrency slots held by attempts of this scheduler, renewed every second.
+    var heldSlots: [AttemptRef: HeldSlot] = [:]
+    /// How long a full concurrency key waits before asking again (doubling while it stays full).
+    var slotRetryDelay: [String: Duration] = [:]
+    /// Keys a slot came back to while a question about them was out (asked again on its answer).
+    var slotsFreedWhileAsking: Set<String> = []
+    var lastFlowLimitWarning: ContinuousClock.Instant?
     private var allLostWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
 
     init(
@@ -178,8 +188,18 @@ actor SchedulerCore {
     }
     var unservedTasks: Int { dispatcher.unservedDepth }
     var rateLimitedTasks: Int { rateGate.count }
+    var concurrencyLimitedTasks: Int { concurrencyGate.count }
+    var concurrencySlotsHeld: Int { heldSlots.count }
 
-    func setRateLimiter(_ limiter: RateLimiter?) { rateLimiter = limiter }
+    func setFlowLimiters(rate: RateLimiter?, concurrency: ConcurrencyLimiter?) {
+        rateLimiter = rate
+        concurrencyLimiter = concurrency
+        if let concurrency {
+            Task { [logger] in
+                do { try await concurrency.prime() } catch { logger.warning("Redis for flow limits is unreachable", metadata: ["error": "\(error)"]) }
+            }
+        }
+    }
     var servingPartitions: Int { engines.values.count { $0.state == .serving } }
     var servingPartitionSet: Set<PartitionID> { Set(engines.filter { $0.value.state == .serving }.keys) }
     /// Whether `partition`'s engine serves here.
@@ -256,6 +276,7 @@ actor SchedulerCore {
             }
         }
         for partition in claimed.keys where engines[partition]?.state == .recovering { engines[partition]!.serve() }
+        await sweepStaleSlots(partitions: Set(claimed.keys))
         logger.notice("recovered open runs", metadata: [
             "runs": "\(recovered)", "partitions": "\(claimed.count)", "duration": "\(ContinuousClock.now - started)",
         ])
@@ -528,10 +549,12 @@ actor SchedulerCore {
     /// Refuses a run whose tasks could never run: a queue that has workers, none of which registered
     /// the task's type. (A queue with no worker connected yet is not judged: workers may come.)
     private func checkTaskTypes(of workflow: ValidatedWorkflow) throws {
-        if rateLimiter == nil, let limited = workflow.tasks.first(where: { $0.rateLimit != nil }) {
+        if rateLimiter == nil || concurrencyLimiter == nil,
+            let limited = workflow.tasks.first(where: { $0.rateLimit != nil || $0.concurrency != nil })
+        {
             throw RPCError(
                 .failedPrecondition,
-                "task '\(limited.name)' has a rate_limit, which needs Redis: start the scheduler with --redis URL (or WEFT_REDIS_URL)")
+                "task '\(limited.name)' has a \(limited.rateLimit != nil ? "rate_limit" : "concurrency limit"), which needs Redis: start the scheduler with --redis URL (or WEFT_REDIS_URL)")
         }
         for task in workflow.tasks where task.runsTask {  // sleep and signal nodes run no task
             let serving = sessions.values.filter { $0.queues.contains(task.queue) }
@@ -702,7 +725,7 @@ actor SchedulerCore {
 
     /// The run is closed and committed: forget it and wake whoever waits for it.
     func closeRun(_ runID: RunID) {
-        guard let run = forget(runID) else { return }
+        guard let run = forget(runID, givingSlotsBack: true) else { return }
         if let parent = run.parent { childClosed(runID, parent: parent, status: run.machine.status) }
         let info = run.waiters.isEmpty ? nil : run.ledger?.info()
         waiting -= run.waiters.count
@@ -714,21 +737,24 @@ actor SchedulerCore {
     /// The run leaves memory without closing here (not started, or its engine stopped): waiters
     /// and repeated starts get `error`.
     func dropRun(_ runID: RunID, failing error: RPCError) {
-        guard let run = forget(runID) else { return }
+        guard let run = forget(runID, givingSlotsBack: false) else { return }
         waiting -= run.waiters.count
         for waiter in run.waiters.values { waiter.resume(throwing: error) }
         for waiter in run.pendingStart ?? [] { waiter.resume(throwing: error) }
     }
 
-    /// Removes the run and everything that refers to it: timers, queued tasks, worker bookkeeping.
-    private func forget(_ runID: RunID) -> ActiveRun? {
+    /// Removes the run and everything that refers to it: timers, queued tasks, worker bookkeeping,
+    /// concurrency slots (given back only when the run closed here: see `forgetSlots`).
+    private func forget(_ runID: RunID, givingSlotsBack: Bool) -> ActiveRun? {
         guard let run = runs.removeValue(forKey: runID) else { return nil }
+        if !heldSlots.isEmpty { forgetSlots(of: runID, attempts: run.attempts.keys, giveBack: givingSlotsBack) }
         engines[run.partition]?.runs.remove(runID)
         for handle in run.timers.values { loop.cancelTimer(handle) }
         for (key, place) in run.attempts {
             switch place {
             case .queued(let ticket): dispatcher.remove(ticket)
             case .rateLimited(let ticket): rateGate.remove(ticket)
+            case .concurrencyLimited(let ticket): concurrencyGate.remove(ticket)
             case .running(let worker, _): sessions[worker]?.attempts.remove(AttemptRef(runID: runID, key: key))
             case .child: break  // the child run goes on; whoever owns the parent next reconciles
             }
@@ -766,6 +792,7 @@ struct SchedulerMetrics {
     let fenceLosses = Counter(label: "weft_partition_fence_losses_total")
     let runsPoisoned = Counter(label: "weft_runs_poisoned_total")
     let rateLimitWaits = Counter(label: "weft_rate_limit_waits_total")
+    let concurrencyLimitWaits = Counter(label: "weft_concurrency_limit_waits_total")
     private let runsClosed: [RunStatusText: Counter] = [
         .succeeded: Counter(label: "weft_runs_closed_total", dimensions: [("status", "succeeded")]),
         .failed: Counter(label: "weft_runs_closed_total", dimensions: [("status", "failed")]),

@@ -53,9 +53,12 @@ public final class SchedulerService: Service, @unchecked Sendable {
         /// Cluster mode (ARCHITECTURE §2): gossip, the ring and Redis leases. nil: this scheduler
         /// claims every partition with the fence alone.
         public var clusterMode: ClusterMode?
-        /// Redis for flow limits (rate limits) when not in cluster mode (which has its own URL).
-        /// nil: workflows with a `rate_limit` are refused.
+        /// Redis for flow limits (rate and concurrency limits) when not in cluster mode (which has
+        /// its own URL). nil: workflows with a `rate_limit` or `concurrency` are refused.
         public var redisURL: String?
+        /// After Redis forgot the concurrency slots (or on first use), how long no new slot is
+        /// granted while every scheduler's renewal rebuilds them (`ConcurrencyLimiter`).
+        public var concurrencyWarmUp: Duration = .seconds(5)
 
         /// The Redis flow limits use: cluster mode's, else ``redisURL``.
         var flowLimitRedisURL: String? { clusterMode?.redisURL ?? redisURL }
@@ -223,10 +226,15 @@ public final class SchedulerService: Service, @unchecked Sendable {
         }
         await core.setChildLinks(Self.childLinks(
             core: core, configuration: configuration, owners: owners, membership: membership, logger: logger))
-        await core.setRateLimiter(configuration.flowLimitRedisURL.map { RateLimiter(url: $0, cluster: configuration.cluster, logger: logger) })
+        await core.setFlowLimiters(
+            rate: configuration.flowLimitRedisURL.map { RateLimiter(url: $0, cluster: configuration.cluster, logger: logger) },
+            concurrency: configuration.flowLimitRedisURL.map {
+                ConcurrencyLimiter(url: $0, cluster: configuration.cluster, warmUp: configuration.concurrencyWarmUp, logger: logger)
+            })
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await writer.run() }
             group.addTask { [sweep = configuration.childSweepInterval] in await core.sweepChildren(every: sweep) }
+            group.addTask { await core.renewSlots() }
             if let membership, let ownership {
                 // Cluster mode: the ring decides which partitions are ours; each is taken (lease,
                 // fence, recovery) and given back as membership changes.
@@ -385,6 +393,8 @@ public final class SchedulerService: Service, @unchecked Sendable {
         var byQueue = QueueGauges()
         let unserved = Gauge(label: "weft_ready_tasks_unserved")
         let rateLimited = Gauge(label: "weft_rate_limited_tasks")
+        let concurrencyLimited = Gauge(label: "weft_concurrency_limited_tasks")
+        let slotsHeld = Gauge(label: "weft_concurrency_slots_held")
         let queued = Gauge(label: "weft_writer_queued_records")
         let partitions = Gauge(label: "weft_partitions_owned")
         let available = Gauge(label: "weft_storage_available")
@@ -398,6 +408,8 @@ public final class SchedulerService: Service, @unchecked Sendable {
             byQueue.record(ready: await core.queueDepths, slots: await core.workerSlotsByQueue)
             unserved.record(await core.unservedTasks)
             rateLimited.record(await core.rateLimitedTasks)
+            concurrencyLimited.record(await core.concurrencyLimitedTasks)
+            slotsHeld.record(await core.concurrencySlotsHeld)
             queued.record(await writer.queuedRecords)
             partitions.record(await core.servingPartitions)
             available.record(storage.isAvailable ? 1 : 0)

@@ -207,11 +207,14 @@ public struct QueueInfo: Hashable, Sendable {
     public var unserved: UInt64
     /// Tasks waiting for their rate limit (not counted as ready).
     public var rateLimited: UInt64
+    /// Tasks waiting for a slot of their concurrency limit (not counted as ready).
+    public var concurrencyLimited: UInt64
 
     /// A queue record.
     public init(
         queue: String, readyCritical: UInt64 = 0, readyHigh: UInt64 = 0, readyNormal: UInt64 = 0, readyLow: UInt64 = 0,
-        oldestReadyMilliseconds: Int64 = 0, workers: UInt32 = 0, freeSlots: UInt32 = 0, unserved: UInt64 = 0, rateLimited: UInt64 = 0
+        oldestReadyMilliseconds: Int64 = 0, workers: UInt32 = 0, freeSlots: UInt32 = 0, unserved: UInt64 = 0, rateLimited: UInt64 = 0,
+        concurrencyLimited: UInt64 = 0
     ) {
         self.queue = queue
         self.readyCritical = readyCritical
@@ -223,6 +226,7 @@ public struct QueueInfo: Hashable, Sendable {
         self.freeSlots = freeSlots
         self.unserved = unserved
         self.rateLimited = rateLimited
+        self.concurrencyLimited = concurrencyLimited
     }
 
     /// Ready tasks of every priority.

@@ -412,6 +412,7 @@ extension QueueInfo {
         m.free_slots = freeSlots
         m.unserved = unserved
         m.rate_limited = rateLimited
+        m.concurrency_limited = concurrencyLimited
         return m
     }
 
@@ -426,7 +427,8 @@ extension QueueInfo {
                 workers: m.workers,
                 freeSlots: m.free_slots,
                 unserved: m.unserved,
-                rateLimited: m.rate_limited)
+                rateLimited: m.rate_limited,
+                concurrencyLimited: m.concurrency_limited)
     }
 }
 

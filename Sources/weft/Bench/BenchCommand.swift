@@ -5,7 +5,10 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks (ARCHITECTURE.md §10). Each prints a table; --json adds one JSON object on the last line.",
-        subcommands: [RPCBenchCommand.self, ThroughputBenchCommand.self, LatencyBenchCommand.self, ChainBenchCommand.self, FanoutBenchCommand.self, TimersBenchCommand.self])
+        subcommands: [
+            RPCBenchCommand.self, ThroughputBenchCommand.self, LatencyBenchCommand.self, ChainBenchCommand.self, FanoutBenchCommand.self,
+            TimersBenchCommand.self, FairnessBenchCommand.self,
+        ])
 }
 
 /// Hidden helpers that other commands start as child processes.

@@ -134,3 +134,19 @@ public struct RateLimit: Hashable, Sendable {
     static let maxLimit = 1_000_000
     static let maxPer: Duration = .seconds(86_400)
 }
+
+/// A cluster-wide concurrency limit of a task (`concurrency:`): at most `limit` attempts of all
+/// tasks naming the same key hold a slot at once — from when the scheduler admits them (queued for
+/// a worker) until they end. Attempts over the limit wait in order, holding no worker slot; each
+/// key waits in a queue of its own, so a busy key cannot hold up another (issue 12).
+public struct ConcurrencyLimit: Hashable, Sendable {
+    public var key: KeyExpression
+    public var limit: Int
+
+    public init(key: KeyExpression, limit: Int) {
+        self.key = key
+        self.limit = limit
+    }
+
+    static let maxLimit = 10_000
+}

@@ -41,3 +41,22 @@ extension RateLimit: Codable {
         try container.encodeIfPresent(burst, forKey: .burst)
     }
 }
+
+extension ConcurrencyLimit: Codable {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case key
+        case limit
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try StrictKeys.check(decoder, against: CodingKeys.self, what: "concurrency")
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(key: try container.decode(KeyExpression.self, forKey: .key), limit: try container.decode(Int.self, forKey: .limit))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(key, forKey: .key)
+        try container.encode(limit, forKey: .limit)
+    }
+}

@@ -1312,6 +1312,96 @@ void   weft__api__v1__delete_schedule_response__free_unpacked
   assert(message->base.descriptor == &weft__api__v1__delete_schedule_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   weft__api__v1__purge_cache_request__init
+                     (Weft__Api__V1__PurgeCacheRequest         *message)
+{
+  static const Weft__Api__V1__PurgeCacheRequest init_value = WEFT__API__V1__PURGE_CACHE_REQUEST__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__purge_cache_request__get_packed_size
+                     (const Weft__Api__V1__PurgeCacheRequest *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__purge_cache_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__purge_cache_request__pack
+                     (const Weft__Api__V1__PurgeCacheRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__purge_cache_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__purge_cache_request__pack_to_buffer
+                     (const Weft__Api__V1__PurgeCacheRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__purge_cache_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__PurgeCacheRequest *
+       weft__api__v1__purge_cache_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__PurgeCacheRequest *)
+     protobuf_c_message_unpack (&weft__api__v1__purge_cache_request__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__purge_cache_request__free_unpacked
+                     (Weft__Api__V1__PurgeCacheRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__purge_cache_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   weft__api__v1__purge_cache_response__init
+                     (Weft__Api__V1__PurgeCacheResponse         *message)
+{
+  static const Weft__Api__V1__PurgeCacheResponse init_value = WEFT__API__V1__PURGE_CACHE_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__purge_cache_response__get_packed_size
+                     (const Weft__Api__V1__PurgeCacheResponse *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__purge_cache_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__purge_cache_response__pack
+                     (const Weft__Api__V1__PurgeCacheResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__purge_cache_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__purge_cache_response__pack_to_buffer
+                     (const Weft__Api__V1__PurgeCacheResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__purge_cache_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__PurgeCacheResponse *
+       weft__api__v1__purge_cache_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__PurgeCacheResponse *)
+     protobuf_c_message_unpack (&weft__api__v1__purge_cache_response__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__purge_cache_response__free_unpacked
+                     (Weft__Api__V1__PurgeCacheResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__purge_cache_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 #define weft__api__v1__members_request__field_descriptors NULL
 #define weft__api__v1__members_request__field_indices_by_name NULL
 #define weft__api__v1__members_request__number_ranges NULL
@@ -2968,5 +3058,107 @@ const ProtobufCMessageDescriptor weft__api__v1__delete_schedule_response__descri
   weft__api__v1__delete_schedule_response__field_indices_by_name,
   1,  weft__api__v1__delete_schedule_response__number_ranges,
   (ProtobufCMessageInit) weft__api__v1__delete_schedule_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor weft__api__v1__purge_cache_request__field_descriptors[3] =
+{
+  {
+    "task_type",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__PurgeCacheRequest, task_type),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "key",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__PurgeCacheRequest, key),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "all",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__PurgeCacheRequest, all),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned weft__api__v1__purge_cache_request__field_indices_by_name[] = {
+  2,   /* field[2] = all */
+  1,   /* field[1] = key */
+  0,   /* field[0] = task_type */
+};
+static const ProtobufCIntRange weft__api__v1__purge_cache_request__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 3 }
+};
+const ProtobufCMessageDescriptor weft__api__v1__purge_cache_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.PurgeCacheRequest",
+  "PurgeCacheRequest",
+  "Weft__Api__V1__PurgeCacheRequest",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__PurgeCacheRequest),
+  3,
+  weft__api__v1__purge_cache_request__field_descriptors,
+  weft__api__v1__purge_cache_request__field_indices_by_name,
+  1,  weft__api__v1__purge_cache_request__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__purge_cache_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor weft__api__v1__purge_cache_response__field_descriptors[1] =
+{
+  {
+    "purged",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__PurgeCacheResponse, purged),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned weft__api__v1__purge_cache_response__field_indices_by_name[] = {
+  0,   /* field[0] = purged */
+};
+static const ProtobufCIntRange weft__api__v1__purge_cache_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor weft__api__v1__purge_cache_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.PurgeCacheResponse",
+  "PurgeCacheResponse",
+  "Weft__Api__V1__PurgeCacheResponse",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__PurgeCacheResponse),
+  1,
+  weft__api__v1__purge_cache_response__field_descriptors,
+  weft__api__v1__purge_cache_response__field_indices_by_name,
+  1,  weft__api__v1__purge_cache_response__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__purge_cache_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -22,7 +22,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
     @Option(help: "Postgres URL; without it the coordinator serves health only. [env: WEFT_POSTGRES_URL]")
     var postgres: String?
 
-    @Option(help: "Redis URL (not used yet). [env: WEFT_REDIS_URL]")
+    @Option(help: "Redis URL: the result cache (weftctl cache purge). [env: WEFT_REDIS_URL]")
     var redis: String?
 
     @Option(help: "Address others reach this coordinator at, announced in gossip. [env: WEFT_ADVERTISE] (default: the listen address)")
@@ -84,6 +84,7 @@ struct CoordinatorCommand: AsyncParsableCommand {
             authToken: token, version: WeftVersion.current)
         configuration.shutdownGracePeriod = try grace()
         configuration.postgresURL = WeftEnvironment.resolve(postgres, flag: "postgres")
+        configuration.redisURL = WeftEnvironment.resolve(redis, flag: "redis")
         configuration.gossip = try gossipConfiguration()
         configuration.readConnections = try readSessions()
         if let advertise = WeftEnvironment.resolve(advertise, flag: "advertise") {

@@ -169,3 +169,34 @@ struct DrainCommand: AsyncParsableCommand {
         }
     }
 }
+
+struct CacheCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cache",
+        abstract: "The result cache (tasks with cache: {key, ttl}).",
+        subcommands: [Purge.self])
+
+    struct Purge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete cached outputs: one key of a task type, every key of a task type, or --all.",
+            discussion: "The next attempt whose key was purged runs on a worker again (and caches its output anew).")
+        @Option(name: .customLong("type"), help: "The task type whose entries to delete.") var taskType: String?
+        @Option(help: "The key (as the definition's cache.key evaluates it) to delete; without it every key of --type.") var key: String?
+        @Flag(help: "Delete every entry of every task type.") var all = false
+        @OptionGroup var options: ClientOptions
+
+        func validate() throws {
+            if all && (taskType != nil || key != nil) { throw ValidationError("--all deletes everything: leave out --type and --key") }
+            if !all && taskType == nil { throw ValidationError("name --type (and --key), or give --all") }
+        }
+
+        func run() async throws {
+            let purged = try await options.withClient { client in try await client.purgeCache(taskType: taskType, key: key, all: all) }
+            if options.json {
+                printJSON(["purged": purged])
+            } else {
+                print("purged \(purged) cached output\(purged == 1 ? "" : "s")")
+            }
+        }
+    }
+}

@@ -97,3 +97,31 @@ struct ConcurrencyDefinitionTests {
         }
     }
 }
+
+@Suite("Result cache in definitions")
+struct CacheDefinitionTests {
+    @Test("cache decodes (ttl required), round-trips, enters the version hash only when present; bad ttl and cache_key refused")
+    func cache() throws {
+        let cached = try RateLimitDefinitionTests.decode(#"{"name":"w","tasks":[{"name":"a","type":"echo","cache":{"key":"$.url","ttl":"1h"}}]}"#)
+        #expect(cached.tasks[0].cache == ResultCache(key: try KeyExpression(parsing: "$.url"), ttl: .seconds(3600)))
+        #expect(try JSONDecoder().decode(WorkflowDefinition.self, from: JSONEncoder().encode(cached)) == cached)
+        #expect(String(decoding: try cached.validated().canonicalJSON, as: UTF8.self).contains(#""cache":{"key":"$.url","ttl":"1h"}"#))
+        #expect(throws: (any Error).self) {
+            try RateLimitDefinitionTests.decode(#"{"name":"w","tasks":[{"name":"a","type":"echo","cache":{"key":"k"}}]}"#)
+        }
+        for ttl in ["500ms", "31d"] {
+            let definition = try RateLimitDefinitionTests.decode(#"{"name":"w","tasks":[{"name":"a","type":"echo","cache":{"key":"k","ttl":"\#(ttl)"}}]}"#)
+            do {
+                _ = try definition.validated()
+                Issue.record("ttl \(ttl) validated")
+            } catch { #expect(error.codes == [.invalidCache], "\(ttl): \(error)") }
+        }
+        var registration = WorkflowDefinition.Limits()
+        registration.refuseReservedFields = true
+        let old = try RateLimitDefinitionTests.decode(#"{"name":"w","tasks":[{"name":"a","type":"echo","cache_key":"k"}]}"#)
+        do {
+            _ = try old.validated(limits: registration)
+            Issue.record("cache_key validated")
+        } catch { #expect("\(error)".contains("cache: {key"), "\(error)") }
+    }
+}

@@ -78,12 +78,12 @@ extension ProcessTests {
                         #expect(error.code == .invalidArgument && error.message.contains("appears twice"), "\(error)")
                     }
                 }
-                // Fields reserved for later are refused, not ignored.
+                // The reserved single-key fields are refused, not ignored, pointing at what replaced them.
                 do {
                     try await client.register(definitionJSON: Array(#"{"name":"k","tasks":[{"name":"a","type":"noop","concurrency_key":"c"}]}"#.utf8))
                     Issue.record("concurrency_key was accepted")
                 } catch let error as WeftError {
-                    #expect(error.code == .invalidArgument && error.message.contains("concurrency_key is not supported yet"), "\(error)")
+                    #expect(error.code == .invalidArgument && error.message.contains("concurrency_key is not supported: write concurrency: {key"), "\(error)")
                 }
                 // A 1 MB name is not echoed whole; a NUL does not cut the message short.
                 let huge = String(repeating: "n", count: 1 << 20)

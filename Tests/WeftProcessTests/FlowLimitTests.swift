@@ -200,6 +200,56 @@ extension ProcessTests {
             }
         }
 
+        @Test("the result cache: a second run with the same key completes from the cache without a worker; purge makes it run again")
+        func resultCache_hitMissPurge() async throws {
+            let redis = try Self.redisURL()
+            try await ProcessCluster.with { cluster in
+                let metrics = try #require(try await cluster.startScheduler(metrics: true, extraArguments: ["--redis", redis]))
+                try await cluster.startCoordinator(extraArguments: ["--redis", redis])
+                try cluster.startWorker(id: "builtin")
+                let client = try cluster.client()
+                // A type of its own per test run, so that entries of earlier runs on this Redis do not hit.
+                let tag = UInt32.random(in: 0...UInt32.max)
+                try await client.register(definitionJSON: Array(#"""
+                    {"name":"cached","tasks":[{"name":"fetch","type":"echo","cache":{"key":"$.url","ttl":"1h"}},
+                                             {"name":"after","type":"echo","depends_on":["fetch"]}]}
+                    """#.utf8))
+                func worker(of run: RunID) async throws -> String? {
+                    try await client.describe(run).tasks.first { $0.node == "fetch" }?.worker
+                }
+                func sample(_ series: String) throws -> Double { MetricsEndpointTests.sample(series, in: try httpGet(metrics, "/metrics").body) ?? 0 }
+                let input = Array(#"{"url":"https://example.com/\#(tag)","body":"\#(String(repeating: "x", count: 2000))"}"#.utf8)
+                let first = try await client.start(workflow: "cached", inputJSON: input)
+                #expect(try await client.wait(for: first).status == .succeeded)
+                #expect(try await worker(of: first) == "builtin")
+                #expect(try await eventually { try sample(#"weft_cache_stores_total{outcome="stored"}"#) == 1 })
+                let second = try await client.start(workflow: "cached", inputJSON: input)
+                let info = try await client.wait(for: second)
+                #expect(info.status == .succeeded)
+                #expect(try await worker(of: second) == "cache", "a hit runs nothing on a worker")
+                let firstOutput = try await client.describe(first).tasks.first { $0.node == "after" }?.output
+                #expect(info.tasks.first { $0.node == "after" }?.output == firstOutput, "the cached output flows on")
+                let history = try await cluster.weftctl(["run", "history", "\(second)"])
+                #expect(history.stdout.contains("cache_hit") && history.stdout.contains("on cache"), "\(history.stdout)")
+                #expect(try sample(#"weft_cache_lookups_total{outcome="hit"}"#) == 1)
+                #expect(try sample(#"weft_cache_lookups_total{outcome="miss"}"#) == 1)
+                // Another key misses.
+                let other = try await client.start(workflow: "cached", inputJSON: Array(#"{"url":"https://example.com/other-\#(tag)"}"#.utf8))
+                #expect(try await client.wait(for: other).status == .succeeded)
+                #expect(try await worker(of: other) == "builtin")
+                // Purge the key: the next run runs on a worker again.
+                let purge = try await cluster.weftctl(["cache", "purge", "--type", "echo", "--key", "https://example.com/\(tag)"])
+                #expect(purge.status == 0 && purge.stdout.contains("purged 1 cached output"), "\(purge.stdout)\(purge.stderr)")
+                let third = try await client.start(workflow: "cached", inputJSON: input)
+                #expect(try await client.wait(for: third).status == .succeeded)
+                #expect(try await worker(of: third) == "builtin")
+                // Bad purges are usage errors.
+                let bad = try await cluster.weftctl(["cache", "purge"])
+                #expect(bad.status == 2 && bad.stderr.contains("--all"), "\(bad.stderr)")
+                await client.close()
+            }
+        }
+
         @Test("without Redis, a workflow with a rate limit is refused at start with a clear error")
         func rateLimit_needsRedis() async throws {
             try await ProcessCluster.with { cluster in

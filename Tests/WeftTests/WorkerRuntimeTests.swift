@@ -119,6 +119,35 @@ struct WorkerRuntimeTests {
         await scheduler.server.shutdown()
     }
 
+    @Test("the same attempt pushed again under a newer fence (its scheduler restarted) runs once; its result goes out under the newest reference")
+    func samePushNewerFence_runsOnce() async throws {
+        let scheduler = try await FakeScheduler()
+        let worker = makeWorker(scheduler)
+        let running = Task { await worker.run() }
+        #expect(try await eventually { scheduler.credits == 4 })
+        let first = ref("slow")
+        var second = first
+        second.fence = 2
+        var third = first
+        third.fence = 3
+        try await scheduler.push(.assignment(TaskAssignmentMessage(ref: first, taskType: "sleep", input: Array(#"{"ms":300}"#.utf8))))
+        try await Task.sleep(for: .milliseconds(50))
+        try await scheduler.push(.assignment(TaskAssignmentMessage(ref: second, taskType: "sleep", input: Array(#"{"ms":300}"#.utf8))))
+        try await scheduler.push(.assignment(TaskAssignmentMessage(ref: third, taskType: "sleep", input: Array(#"{"ms":300}"#.utf8))))
+        #expect(try await eventually { !scheduler.results().isEmpty })
+        try await Task.sleep(for: .milliseconds(500))  // a second copy would have finished by now
+        let results = scheduler.results()
+        #expect(Array(results.keys) == [third], "one result, under the newest fence: \(results.keys)")
+        // Heartbeats named the newest reference once it was pushed.
+        let beats = scheduler.messages.compactMap { message -> [AttemptReference]? in
+            if case .heartbeat(let beat) = message { return beat.attempts } else { return nil }
+        }
+        #expect(beats.last?.contains(third) ?? false, "\(beats.suffix(2))")
+        running.cancel()
+        await running.value
+        await scheduler.server.shutdown()
+    }
+
     @Test("bad input, unknown task types and failing commands are reported with their kinds")
     func worker_failures_reportedWithKinds() async throws {
         let scheduler = try await FakeScheduler()

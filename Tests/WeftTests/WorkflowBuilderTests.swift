@@ -64,7 +64,7 @@ struct WorkflowBuilderTests {
     @Test("rate and concurrency limits are written as the definition's rate_limit and concurrency, and the definition validates")
     func rateLimit() throws {
         let workflow = Workflow("w") {
-            Step(price).rateLimit(key: "$.id", limit: 10)
+            Step(price).rateLimit(key: "$.id", limit: 10).cache(key: "$.id", ttl: .seconds(3600))
             Step("label", labelling).rateLimit(key: "labels", limit: 2, per: .seconds(60), burst: 1).concurrency(key: "$.total", limit: 3)
         }
         let tasks = try decode(workflow)
@@ -75,6 +75,7 @@ struct WorkflowBuilderTests {
         let definition = try JSONDecoder().decode(WorkflowDefinition.self, from: Data(workflow.definitionJSON()))
         #expect(try definition.validated().task(named: "label")?.rateLimit?.emissionMicroseconds == 30_000_000)
         #expect(try definition.validated().task(named: "label")?.concurrency?.limit == 3)
+        #expect(tasks["price"]?["cache"] as? NSDictionary == ["key": "$.id", "ttl": "1h"] as NSDictionary)
         #expect(tasks["label"]?["concurrency"] as? NSDictionary == ["key": "$.total", "limit": 3] as NSDictionary)
     }
 

@@ -1,7 +1,7 @@
 # Shared by scripts/test.sh, scripts/demo.sh and scripts/bench.sh. Source it; do not run it.
 # Installs what is missing, and starts/stops a private Postgres and Redis on free loopback ports.
 
-WEFT_DEBIAN_PACKAGES="pkg-config libpq-dev libprotobuf-c-dev protobuf-c-compiler libhiredis-dev redis-server postgresql python3 python3-venv"
+WEFT_DEBIAN_PACKAGES="pkg-config libpq-dev libprotobuf-c-dev protobuf-c-compiler libhiredis-dev zlib1g-dev redis-server postgresql python3 python3-venv"
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 

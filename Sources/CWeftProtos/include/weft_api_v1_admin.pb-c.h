@@ -44,6 +44,8 @@ typedef struct Weft__Api__V1__TriggerScheduleResponse Weft__Api__V1__TriggerSche
 typedef struct Weft__Api__V1__BackfillScheduleRequest Weft__Api__V1__BackfillScheduleRequest;
 typedef struct Weft__Api__V1__BackfillScheduleResponse Weft__Api__V1__BackfillScheduleResponse;
 typedef struct Weft__Api__V1__DeleteScheduleResponse Weft__Api__V1__DeleteScheduleResponse;
+typedef struct Weft__Api__V1__PurgeCacheRequest Weft__Api__V1__PurgeCacheRequest;
+typedef struct Weft__Api__V1__PurgeCacheResponse Weft__Api__V1__PurgeCacheResponse;
 
 
 /* --- enums --- */
@@ -515,6 +517,44 @@ struct  Weft__Api__V1__DeleteScheduleResponse
 };
 #define WEFT__API__V1__DELETE_SCHEDULE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__delete_schedule_response__descriptor) \
+    , 0 }
+
+
+/*
+ * `weftctl cache purge`: deletes result-cache entries — one key of a task type, every key of a task
+ * type, or (with `all`) everything.
+ */
+struct  Weft__Api__V1__PurgeCacheRequest
+{
+  ProtobufCMessage base;
+  /*
+   * empty: every task type (needs all)
+   */
+  char *task_type;
+  /*
+   * empty: every key of the task type
+   */
+  char *key;
+  /*
+   * purge every entry of every task type
+   */
+  protobuf_c_boolean all;
+};
+#define WEFT__API__V1__PURGE_CACHE_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__purge_cache_request__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
+
+
+struct  Weft__Api__V1__PurgeCacheResponse
+{
+  ProtobufCMessage base;
+  /*
+   * entries deleted
+   */
+  uint64_t purged;
+};
+#define WEFT__API__V1__PURGE_CACHE_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__purge_cache_response__descriptor) \
     , 0 }
 
 
@@ -1069,6 +1109,44 @@ Weft__Api__V1__DeleteScheduleResponse *
 void   weft__api__v1__delete_schedule_response__free_unpacked
                      (Weft__Api__V1__DeleteScheduleResponse *message,
                       ProtobufCAllocator *allocator);
+/* Weft__Api__V1__PurgeCacheRequest methods */
+void   weft__api__v1__purge_cache_request__init
+                     (Weft__Api__V1__PurgeCacheRequest         *message);
+size_t weft__api__v1__purge_cache_request__get_packed_size
+                     (const Weft__Api__V1__PurgeCacheRequest   *message);
+size_t weft__api__v1__purge_cache_request__pack
+                     (const Weft__Api__V1__PurgeCacheRequest   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__purge_cache_request__pack_to_buffer
+                     (const Weft__Api__V1__PurgeCacheRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__PurgeCacheRequest *
+       weft__api__v1__purge_cache_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__purge_cache_request__free_unpacked
+                     (Weft__Api__V1__PurgeCacheRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Weft__Api__V1__PurgeCacheResponse methods */
+void   weft__api__v1__purge_cache_response__init
+                     (Weft__Api__V1__PurgeCacheResponse         *message);
+size_t weft__api__v1__purge_cache_response__get_packed_size
+                     (const Weft__Api__V1__PurgeCacheResponse   *message);
+size_t weft__api__v1__purge_cache_response__pack
+                     (const Weft__Api__V1__PurgeCacheResponse   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__purge_cache_response__pack_to_buffer
+                     (const Weft__Api__V1__PurgeCacheResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__PurgeCacheResponse *
+       weft__api__v1__purge_cache_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__purge_cache_response__free_unpacked
+                     (Weft__Api__V1__PurgeCacheResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Weft__Api__V1__MembersRequest_Closure)
@@ -1158,6 +1236,12 @@ typedef void (*Weft__Api__V1__BackfillScheduleResponse_Closure)
 typedef void (*Weft__Api__V1__DeleteScheduleResponse_Closure)
                  (const Weft__Api__V1__DeleteScheduleResponse *message,
                   void *closure_data);
+typedef void (*Weft__Api__V1__PurgeCacheRequest_Closure)
+                 (const Weft__Api__V1__PurgeCacheRequest *message,
+                  void *closure_data);
+typedef void (*Weft__Api__V1__PurgeCacheResponse_Closure)
+                 (const Weft__Api__V1__PurgeCacheResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -1193,6 +1277,8 @@ extern const ProtobufCMessageDescriptor weft__api__v1__trigger_schedule_response
 extern const ProtobufCMessageDescriptor weft__api__v1__backfill_schedule_request__descriptor;
 extern const ProtobufCMessageDescriptor weft__api__v1__backfill_schedule_response__descriptor;
 extern const ProtobufCMessageDescriptor weft__api__v1__delete_schedule_response__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__purge_cache_request__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__purge_cache_response__descriptor;
 
 PROTOBUF_C__END_DECLS
 

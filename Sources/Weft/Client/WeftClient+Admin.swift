@@ -36,6 +36,14 @@ extension WeftClient {
         return response.queues
     }
 
+    /// Deletes result-cache entries: `key` of `taskType`, every entry of `taskType` (no key), or,
+    /// with `all`, every entry. Returns how many were deleted.
+    public func purgeCache(taskType: String? = nil, key: String? = nil, all: Bool = false) async throws -> Int {
+        let response: PurgeCacheResponse = try await call(
+            AdminMethods.purgeCache, PurgeCacheRequest(taskType: taskType ?? "", key: key ?? "", all: all))
+        return Int(clamping: response.purged)
+    }
+
     /// Asks scheduler `node` to hand every partition off, leave the cluster and exit.
     public func drain(node: String) async throws -> DrainResponse {
         try await call(AdminMethods.drain, DrainRequest(nodeID: node))

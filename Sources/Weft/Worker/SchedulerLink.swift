@@ -93,6 +93,18 @@ final class SchedulerLink: Sendable {
         let id = ObjectIdentifier(self)
         let refused = worker.state.withLock { state -> Bool in
             if state.running[ref] != nil { return true }  // a duplicate push: already running
+            // The same attempt under an older fence: its scheduler restarted (or handed the
+            // partition over) and recovery pushed it again. One copy runs — the one already
+            // running, adopted: its heartbeats and result go out under the newest reference, on
+            // this link. (Two copies would run the task twice at once, and a concurrency limit
+            // would count the attempt once.)
+            if let older = state.running.keys.first(where: { $0.runID == ref.runID && $0.node == ref.node && $0.attempt == ref.attempt }) {
+                var entry = state.running.removeValue(forKey: older)!
+                entry.linkID = id
+                state.running[ref] = entry
+                state.adopted[older] = WorkerState.Adoption(ref: ref, link: self)
+                return true
+            }
             return false
         }
         if refused { return }
@@ -129,12 +141,19 @@ final class SchedulerLink: Sendable {
         }
     }
 
-    private func finish(_ ref: AttemptReference, _ outcome: Result<[UInt8], TaskError>, logger: Logger) async {
-        let shuttingDown = worker.state.withLock { state -> Bool in
+    private func finish(_ started: AttemptReference, _ outcome: Result<[UInt8], TaskError>, logger: Logger) async {
+        let (ref, link, shuttingDown) = worker.state.withLock { state -> (AttemptReference, SchedulerLink, Bool) in
+            // Reported under the newest reference it was adopted as (see `start`).
+            var ref = started
+            var link = self
+            while let adoption = state.adopted.removeValue(forKey: ref) {
+                ref = adoption.ref
+                link = adoption.link
+            }
             if state.running.removeValue(forKey: ref) == nil { state.finishedEarly.insert(ref) }
-            return state.shuttingDown
+            return (ref, link, state.shuttingDown)
         }
-        guard let sender = sender.withLock({ $0 }) else {
+        guard let sender = link.sender.withLock({ $0 }) else {
             logger.debug("result dropped: the scheduler link is down", metadata: ["run.id": "\(ref.runID)", "task.node": "\(ref.node)"])
             return
         }

@@ -191,6 +191,14 @@ struct WorkerState {
     }
 
     var running: [AttemptReference: Running] = [:]
+    /// An attempt pushed again under a newer reference while it ran: reported as `ref` on `link`.
+    struct Adoption {
+        var ref: AttemptReference
+        var link: SchedulerLink
+    }
+
+    /// Running attempts adopted under a newer reference, by the reference they started with.
+    var adopted: [AttemptReference: Adoption] = [:]
     /// Attempts that finished before `start` could record them (a very fast handler).
     var finishedEarly: Set<AttemptReference> = []
     var linkCount = 1

@@ -130,6 +130,18 @@ public struct Step<Input: Codable & Sendable, Output: Codable & Sendable>: Workf
         with("concurrency", .object(["key": .string(key), "limit": .number(Double(limit))]))
     }
 
+    /// Keeps the step's successful outputs in the result cache under `key` for `ttl`: a later
+    /// attempt (of any run) whose key matches completes at once with the cached output, without a
+    /// worker. `key` is a constant or a path into the step's input (`"$.url"`). Needs the
+    /// scheduler to have Redis (`--redis`); without it every lookup misses.
+    ///
+    /// ```swift
+    /// Step("fetch", fetch).cache(key: "$.url", ttl: .seconds(3600))
+    /// ```
+    public func cache(key: String, ttl: Duration) -> Self {
+        with("cache", .object(["key": .string(key), "ttl": .string(DurationText.format(ttl))]))
+    }
+
     /// When the step starts if it has several parents (default ``Join/all``).
     public func join(_ join: Join) -> Self { with("join", .string(join.text)) }
 

@@ -40,6 +40,14 @@ enum CanonicalEncoding {
             out.string(name)
             out.raw(":")
         }
+        if let cache = task.cache {  // absent: the bytes (and versions) of before
+            key("cache")
+            out.raw("{\"key\":")
+            out.string(cache.key.description)
+            out.raw(",\"ttl\":")
+            out.string(DurationCoding.format(cache.ttl))
+            out.raw("}")
+        }
         if let cacheKey = task.cacheKey {
             key("cache_key")
             out.string(cacheKey)

@@ -28,6 +28,7 @@ public struct DefinitionError: Error, Hashable, Sendable, CustomStringConvertibl
             case unsupported = "unsupported"
             case invalidRateLimit = "invalid rate limit"
             case invalidConcurrency = "invalid concurrency"
+            case invalidCache = "invalid cache"
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -74,6 +75,8 @@ public struct DefinitionError: Error, Hashable, Sendable, CustomStringConvertibl
         public static let invalidRateLimit = Code(.invalidRateLimit)
         /// A `concurrency` limit out of range, beside `concurrency_key`, or on a node that runs no task.
         public static let invalidConcurrency = Code(.invalidConcurrency)
+        /// A `cache` TTL out of range, beside `cache_key`, or on a node that runs no task.
+        public static let invalidCache = Code(.invalidCache)
 
         public var description: String { base.rawValue }
     }

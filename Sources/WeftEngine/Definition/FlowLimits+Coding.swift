@@ -60,3 +60,25 @@ extension ConcurrencyLimit: Codable {
         try container.encode(limit, forKey: .limit)
     }
 }
+
+extension ResultCache: Codable {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case key
+        case ttl
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try StrictKeys.check(decoder, against: CodingKeys.self, what: "cache")
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        guard let ttl = try DurationCoding.decode(container, forKey: .ttl) else {
+            throw DecodingError.keyNotFound(CodingKeys.ttl, .init(codingPath: container.codingPath, debugDescription: "cache needs a ttl, e.g. ttl: 1h"))
+        }
+        self.init(key: try container.decode(KeyExpression.self, forKey: .key), ttl: ttl)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(key, forKey: .key)
+        try container.encode(DurationCoding.format(ttl), forKey: .ttl)
+    }
+}

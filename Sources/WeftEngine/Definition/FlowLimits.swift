@@ -150,3 +150,19 @@ public struct ConcurrencyLimit: Hashable, Sendable {
 
     static let maxLimit = 10_000
 }
+
+/// The result cache of a task (`cache:`): a successful attempt's output is kept under the key (in
+/// Redis, compressed) for `ttl`; a later attempt of any run whose key matches completes with it at
+/// once, without a worker (issue 12). Keys are per task type: `fetch` and `parse` never share one.
+public struct ResultCache: Hashable, Sendable {
+    public var key: KeyExpression
+    public var ttl: Duration
+
+    public init(key: KeyExpression, ttl: Duration) {
+        self.key = key
+        self.ttl = ttl
+    }
+
+    static let minTTL: Duration = .seconds(1)
+    static let maxTTL: Duration = .seconds(30 * 86_400)
+}

@@ -18,6 +18,7 @@ extension TaskDefinition: Codable {
         case workflow
         case rateLimit = "rate_limit"
         case concurrency
+        case cache
     }
 
     /// Absent optional fields take their defaults; `name` is required, and `type` unless the task
@@ -44,7 +45,8 @@ extension TaskDefinition: Codable {
             signalTimeout: try DurationCoding.decode(container, forKey: .signalTimeout),
             workflow: try container.decodeIfPresent(String.self, forKey: .workflow),
             rateLimit: try container.decodeIfPresent(RateLimit.self, forKey: .rateLimit),
-            concurrency: try container.decodeIfPresent(ConcurrencyLimit.self, forKey: .concurrency)
+            concurrency: try container.decodeIfPresent(ConcurrencyLimit.self, forKey: .concurrency),
+            cache: try container.decodeIfPresent(ResultCache.self, forKey: .cache)
         )
     }
 
@@ -69,5 +71,6 @@ extension TaskDefinition: Codable {
         try container.encodeIfPresent(workflow, forKey: .workflow)
         try container.encodeIfPresent(rateLimit, forKey: .rateLimit)
         try container.encodeIfPresent(concurrency, forKey: .concurrency)
+        try container.encodeIfPresent(cache, forKey: .cache)
     }
 }

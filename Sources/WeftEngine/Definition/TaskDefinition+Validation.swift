@@ -73,7 +73,7 @@ extension TaskDefinition {
                     .unsupported,
                     field == "concurrency_key"
                         ? "concurrency_key is not supported: write concurrency: {key: …, limit: N} (a constant or a path like $.customer)"
-                        : "cache_key is not supported yet (the result cache is planned); remove it")
+                        : "cache_key is not supported: write cache: {key: …, ttl: 1h} (a constant or a path like $.url)")
             }
         }
 
@@ -101,6 +101,18 @@ extension TaskDefinition {
             }
             if concurrencyKey != nil {
                 report(.invalidConcurrency, "concurrency_key and concurrency both given: use concurrency: {key: …, limit: N}")
+            }
+        }
+
+        if let cache {
+            if !runsTask {
+                report(.invalidCache, "cache on a node that runs no task (sleep, signal or child workflow): remove it")
+            }
+            if cache.ttl < ResultCache.minTTL || cache.ttl > ResultCache.maxTTL {
+                report(.invalidCache, "cache.ttl must be from \(DurationCoding.format(ResultCache.minTTL)) to \(DurationCoding.format(ResultCache.maxTTL)), not \(DurationCoding.format(cache.ttl))")
+            }
+            if cacheKey != nil {
+                report(.invalidCache, "cache_key and cache both given: use cache: {key: …, ttl: …}")
             }
         }
 

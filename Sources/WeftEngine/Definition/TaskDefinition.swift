@@ -7,7 +7,9 @@
 /// attempts of all tasks naming the key start per `per`, cluster-wide (``RateLimit``); the key may
 /// be a path into the input (`$.customer`: one limit per customer). Concurrency limits:
 /// `concurrency: {key: $.customer, limit: 4}` lets at most `limit` attempts per key hold a slot at
-/// once, cluster-wide (``ConcurrencyLimit``).
+/// once, cluster-wide (``ConcurrencyLimit``). The result cache: `cache: {key: $.url, ttl: 1h}`
+/// completes an attempt whose key was computed within the TTL with that output, without a worker
+/// (``ResultCache``).
 ///
 /// Durable timers: `start_after: D` delays the node's first attempt by D after it becomes ready;
 /// a node with `sleep: D` (and no `type`) runs nothing — it succeeds D after it becomes ready, its
@@ -67,6 +69,8 @@ public struct TaskDefinition: Hashable, Sendable {
     /// A cluster-wide limit on how many of the node's attempts (with others naming the key) run
     /// at once; over it they wait.
     public var concurrency: ConcurrencyLimit?
+    /// Where the node's successful outputs are kept for reuse, and for how long.
+    public var cache: ResultCache?
 
     /// The queue a node uses when its definition names none.
     public static let defaultQueue = "default"
@@ -89,7 +93,8 @@ public struct TaskDefinition: Hashable, Sendable {
         signalTimeout: Duration? = nil,
         workflow: String? = nil,
         rateLimit: RateLimit? = nil,
-        concurrency: ConcurrencyLimit? = nil
+        concurrency: ConcurrencyLimit? = nil,
+        cache: ResultCache? = nil
     ) {
         self.name = name
         self.type = type
@@ -109,6 +114,7 @@ public struct TaskDefinition: Hashable, Sendable {
         self.workflow = workflow
         self.rateLimit = rateLimit
         self.concurrency = concurrency
+        self.cache = cache
     }
 
     /// Whether a worker runs this node (false for sleep, signal and child-workflow nodes, which

@@ -39,6 +39,9 @@ public enum HistoryEvent: Hashable, Sendable {
     case outputReused(node: NodeKey, output: [UInt8], from: RunID)
     /// Signal node `node` started waiting for signal `name` (attempt 1), until `deadline` if any.
     case signalAwaited(node: NodeKey, name: String, deadline: EngineInstant?)
+    /// Attempt `attempt` of `node` took its output from the result cache under `key` (recorded by
+    /// the scheduler, which then completes the attempt without a worker; no state of its own).
+    case cacheHit(node: NodeKey, attempt: Int, key: String)
     /// The run received signal `name` with `payload`; `seq` numbers the run's signals from 0.
     case signalReceived(seq: Int, name: String, payload: [UInt8])
     /// Signal `seq` was consumed by signal node `node` (which completes with its payload).

@@ -1,6 +1,7 @@
 import WeftCore
 import WeftMembership
 import WeftPostgres
+import WeftRedis
 import WeftTransport
 import WeftWire
 
@@ -9,6 +10,35 @@ import WeftWire
 /// ring's word and each owner's memory (ready depth, engine state), `workers` and `queues` from
 /// every scheduler's memory, merged, and `drain NODE` forwarded to that scheduler.
 enum AdminHandlers {
+    /// `weftctl cache purge`: deletes result-cache entries in Redis — a key of a task type, every
+    /// key of a type, or (with `all`, and nothing else) everything.
+    static func registerCachePurge(store: ResultCacheStore?, into router: inout RPCRouter) {
+        router.unary(AdminMethods.purgeCache, request: PurgeCacheRequest.self, response: PurgeCacheResponse.self) { request, _ in
+            for (field, value, limit) in [("task_type", request.taskType, 128), ("key", request.key, 512)] {
+                guard value.utf8.count <= limit, !value.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+                    throw RPCError(.invalidArgument, "\(field) must be at most \(limit) bytes without control characters")
+                }
+            }
+            if request.all {
+                guard request.taskType.isEmpty, request.key.isEmpty else {
+                    throw RPCError(.invalidArgument, "all purges every entry: give it alone, or name a task type (and a key) instead")
+                }
+            } else if request.taskType.isEmpty {
+                throw RPCError(.invalidArgument, "name the task type whose entries to purge (and a key), or ask for all")
+            }
+            guard let store else {
+                throw RPCError(.failedPrecondition, "the result cache lives in Redis: start the coordinator with --redis URL (or WEFT_REDIS_URL)")
+            }
+            do {
+                let purged = try await store.purge(
+                    taskType: request.taskType.isEmpty ? nil : request.taskType, key: request.key.isEmpty ? nil : request.key)
+                return PurgeCacheResponse(purged: UInt64(purged))
+            } catch {
+                throw RPCError(.unavailable, "Redis is unreachable: \(MessageText.escaped("\(error)", limit: 300)); nothing was purged")
+            }
+        }
+    }
+
     static func register(
         membership: @escaping @Sendable () -> MembershipShell?, owners: PartitionOwnerStore, directory: OwnerDirectory,
         into router: inout RPCRouter

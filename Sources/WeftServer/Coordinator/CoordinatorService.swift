@@ -3,6 +3,7 @@ import ServiceLifecycle
 import WeftCore
 import WeftMembership
 import WeftPostgres
+import WeftRedis
 import WeftTransport
 import WeftWire
 
@@ -19,6 +20,8 @@ public final class CoordinatorService: Service, Sendable {
         /// With Postgres the coordinator serves the client and worker-discovery services; without,
         /// health only.
         public var postgresURL: String?
+        /// Redis of the result cache, for `weftctl cache purge`; nil: purging is refused.
+        public var redisURL: String?
         public var maxInputBytes = 1 << 20
         /// Postgres sessions for client reads, shared fairly between callers (`ReadPool`); the
         /// owner map has a session of its own besides.
@@ -102,6 +105,8 @@ public final class CoordinatorService: Service, Sendable {
             AdminHandlers.register(
                 membership: { [membership] in membership.withLock { $0 } }, owners: PartitionOwnerStore(connection: connection, logger: logger),
                 directory: directory, into: &router)
+            AdminHandlers.registerCachePurge(
+                store: configuration.redisURL.map { ResultCacheStore(url: $0, cluster: configuration.cluster, logger: logger) }, into: &router)
         }
         var serverConfiguration = RPCServerConfiguration(
             cluster: configuration.cluster, role: .coordinator, nodeID: configuration.nodeID, authToken: configuration.authToken)

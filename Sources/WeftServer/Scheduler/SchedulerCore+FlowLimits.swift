@@ -35,7 +35,7 @@ extension SchedulerCore {
     }
 
     enum FlowStage: Int, Comparable {
-        case start, concurrency, rate
+        case start, cache, concurrency, rate
 
         static func < (a: FlowStage, b: FlowStage) -> Bool { a.rawValue < b.rawValue }
     }
@@ -48,6 +48,10 @@ extension SchedulerCore {
         guard let run = runs[runID] else { return }
         let key = AttemptKey(node: assignment.node, attempt: assignment.attempt)
         let definition = run.machine.workflow.task(named: assignment.node.name)
+        if stage < .cache, let cache = definition?.cache {
+            lookUpCache(gated, cache: cache)
+            return
+        }
         if stage < .concurrency, let limit = definition?.concurrency {
             let bucket = limit.key.evaluate(assignment.input)
             let ticket = concurrencyGate.enqueue(gated, bucket: bucket, member: gated.member, queue: assignment.queue, limit: limit.limit)
@@ -69,6 +73,77 @@ extension SchedulerCore {
         run.attempts[key] = .queued(ticket)
         schedulePump()
     }
+
+    // MARK: Result cache
+
+    /// Looks the attempt's output up in the result cache: a hit completes the attempt at once
+    /// (without a worker: its worker reads `cache`), a miss (or Redis out of reach) sends it on.
+    private func lookUpCache(_ gated: GatedTask, cache: ResultCache) {
+        let assignment = gated.task.assignment
+        let key = AttemptKey(node: assignment.node, attempt: assignment.attempt)
+        let entry = CacheEntryRef(taskType: assignment.type, key: cache.key.evaluate(assignment.input), ttl: cache.ttl)
+        runs[gated.task.runID]?.attempts[key] = .cacheLookup
+        guard let store = resultCache else {
+            cacheAnswered(gated, entry, found: nil)
+            return
+        }
+        Task {
+            do {
+                let bytes = try await store.get(taskType: entry.taskType, key: entry.key)
+                self.cacheAnswered(gated, entry, found: bytes)
+            } catch {
+                self.metrics.cacheLookups(.error)
+                self.flowLimitUnavailable("Redis is unreachable (\(error)): the result cache is skipped", retry: nil)
+                self.cacheAnswered(gated, entry, found: nil, counted: true)
+            }
+        }
+    }
+
+    private func cacheAnswered(_ gated: GatedTask, _ entry: CacheEntryRef, found: [UInt8]?, counted: Bool = false) {
+        let runID = gated.task.runID
+        let key = AttemptKey(node: gated.task.assignment.node, attempt: gated.task.assignment.attempt)
+        guard let run = runs[runID], case .cacheLookup? = run.attempts[key] else { return }  // cancelled meanwhile
+        if let found, let output = CachedOutput.decode(found) {
+            metrics.cacheLookups(.hit)
+            run.attempts[key] = .fromCache(RunRecorder.AttemptStart(worker: Self.cacheWorker, startedAt: clock.nowMicroseconds()))
+            let instant = now()
+            let actions = [.record(.cacheHit(node: key.node, attempt: key.attempt, key: entry.key))]
+                + run.machine.taskDispatched(node: key.node, attempt: key.attempt, worker: Self.cacheWorker, now: instant)
+                + run.machine.taskCompleted(node: key.node, attempt: key.attempt, output: output, now: instant)
+            Task { await self.process(runID, actions) }
+            return
+        }
+        if !counted { metrics.cacheLookups(found == nil ? .miss : .error) }
+        cacheEntries[AttemptRef(runID: runID, key: key)] = entry
+        admit(gated, after: .cache)
+    }
+
+    /// A worker's successful output of an attempt that missed the cache: stored for the next ones.
+    func storeInCache(_ runID: RunID, _ key: AttemptKey, output: [UInt8]) {
+        guard let entry = cacheEntries.removeValue(forKey: AttemptRef(runID: runID, key: key)), let store = resultCache else { return }
+        guard let bytes = CachedOutput.encode(output, limit: configuration.cacheMaxEntryBytes) else {
+            metrics.cacheStores(.tooLarge)
+            return
+        }
+        Task {
+            do {
+                try await store.set(taskType: entry.taskType, key: entry.key, value: bytes, ttl: entry.ttl)
+                self.metrics.cacheStores(.stored)
+            } catch {
+                self.metrics.cacheStores(.error)
+                self.flowLimitUnavailable("Redis is unreachable (\(error)): an output was not cached", retry: nil)
+            }
+        }
+    }
+
+    /// What an attempt's end settles: its concurrency slot goes back, its cache entry is forgotten.
+    func attemptEnded(_ runID: RunID, _ key: AttemptKey) {
+        releaseSlot(runID, key)
+        cacheEntries.removeValue(forKey: AttemptRef(runID: runID, key: key))
+    }
+
+    /// The worker name of attempts completed from the result cache.
+    static let cacheWorker = "cache"
 
     // MARK: Rate limits
 
@@ -316,6 +391,13 @@ extension SchedulerCore {
         }
         if let retry { after(.seconds(1), retry) }
     }
+}
+
+/// Where an attempt's output goes in the result cache.
+struct CacheEntryRef: Sendable {
+    var taskType: String
+    var key: String
+    var ttl: Duration
 }
 
 /// A concurrency slot an attempt of this scheduler holds.

@@ -25,6 +25,7 @@ extension SchedulerCore {
                         switch run.attempts[AttemptKey(node: node, attempt: attempt)] {
                         case .running(_, let start)?: return start
                         case .child(_, let start?)?: return start
+                        case .fromCache(let start)?: return start
                         default: return nil
                         }
                     })
@@ -124,7 +125,7 @@ extension SchedulerCore {
     }
 
     func cancelAttempt(_ runID: RunID, _ key: AttemptKey) {
-        releaseSlot(runID, key)
+        attemptEnded(runID, key)
         guard let place = runs[runID]?.attempts.removeValue(forKey: key) else { return }
         switch place {
         case .queued(let ticket):
@@ -133,6 +134,8 @@ extension SchedulerCore {
             rateGate.remove(ticket)
         case .concurrencyLimited(let ticket):
             concurrencyGate.remove(ticket)
+        case .cacheLookup, .fromCache:
+            break  // the lookup's answer finds the attempt gone
         case .child(let child, _):
             guard let child else { return }  // its start, in flight, sees the attempt gone and cancels it
             cancelChild(child, reason: "its parent node was cancelled")

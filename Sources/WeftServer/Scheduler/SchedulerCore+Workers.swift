@@ -63,13 +63,14 @@ extension SchedulerCore {
             guard let key = attemptKey(done.ref) else { return }
             sessions[id]?.attempts.remove(AttemptRef(runID: done.ref.runID, key: key))
             releaseSlot(done.ref.runID, key)
+            storeInCache(done.ref.runID, key, output: done.output)
             guard let run = runs[done.ref.runID] else { return }  // closed, or not ours: stale
             let actions = run.machine.taskCompleted(node: key.node, attempt: key.attempt, output: done.output, now: now())
             processLater(done.ref.runID, actions)
         case .failed(let failed):
             guard let key = attemptKey(failed.ref) else { return }
             sessions[id]?.attempts.remove(AttemptRef(runID: failed.ref.runID, key: key))
-            releaseSlot(failed.ref.runID, key)
+            attemptEnded(failed.ref.runID, key)
             guard let run = runs[failed.ref.runID] else { return }
             let failure = TaskFailure(
                 kind: failed.kind.isEmpty ? "Error" : Self.storable(failed.kind), message: Self.storable(failed.message),
@@ -103,7 +104,7 @@ extension SchedulerCore {
         for ref in attempts {
             guard let run = runs[ref.runID], case .running(let worker, _) = run.attempts[ref.key], worker == id else { continue }
             run.attempts[ref.key] = nil
-            releaseSlot(ref.runID, ref.key)
+            attemptEnded(ref.runID, ref.key)
             let actions = run.machine.workerLost(node: ref.key.node, attempt: ref.key.attempt, now: now())
             await process(ref.runID, actions)
         }

@@ -43,6 +43,10 @@ actor SchedulerCore {
         case running(worker: Dispatcher<QueuedTask>.WorkerID, start: RunRecorder.AttemptStart)
         /// A child-workflow attempt: its run once started (nil while the start is in flight).
         case child(RunID?, start: RunRecorder.AttemptStart?)
+        /// Its output is being looked up in the result cache.
+        case cacheLookup
+        /// Completed from the result cache.
+        case fromCache(RunRecorder.AttemptStart)
         /// Waiting for a slot of its concurrency limit (then `rateLimited` or `queued`).
         case concurrencyLimited(ConcurrencyGate.Ticket)
         /// Waiting for its rate limit's grant (then `queued`).
@@ -145,6 +149,9 @@ actor SchedulerCore {
     var rateLimiter: RateLimiter?
     var concurrencyGate = ConcurrencyGate()
     var concurrencyLimiter: ConcurrencyLimiter?
+    /// The result cache's entries (nil: no Redis), and where the outputs of attempts that missed it go.
+    var resultCache: ResultCacheStore?
+    var cacheEntries: [AttemptRef: CacheEntryRef] = [:]
     /// Concurrency slots held by attempts of this scheduler, renewed every second.
     var heldSlots: [AttemptRef: HeldSlot] = [:]
     /// How long a full concurrency key waits before asking again (doubling while it stays full).
@@ -191,9 +198,10 @@ actor SchedulerCore {
     var concurrencyLimitedTasks: Int { concurrencyGate.count }
     var concurrencySlotsHeld: Int { heldSlots.count }
 
-    func setFlowLimiters(rate: RateLimiter?, concurrency: ConcurrencyLimiter?) {
+    func setFlowLimiters(rate: RateLimiter?, concurrency: ConcurrencyLimiter?, cache: ResultCacheStore?) {
         rateLimiter = rate
         concurrencyLimiter = concurrency
+        resultCache = cache
         if let concurrency {
             Task { [logger] in
                 do { try await concurrency.prime() } catch { logger.warning("Redis for flow limits is unreachable", metadata: ["error": "\(error)"]) }
@@ -748,6 +756,7 @@ actor SchedulerCore {
     private func forget(_ runID: RunID, givingSlotsBack: Bool) -> ActiveRun? {
         guard let run = runs.removeValue(forKey: runID) else { return nil }
         if !heldSlots.isEmpty { forgetSlots(of: runID, attempts: run.attempts.keys, giveBack: givingSlotsBack) }
+        if !cacheEntries.isEmpty { for key in run.attempts.keys { cacheEntries.removeValue(forKey: AttemptRef(runID: runID, key: key)) } }
         engines[run.partition]?.runs.remove(runID)
         for handle in run.timers.values { loop.cancelTimer(handle) }
         for (key, place) in run.attempts {
@@ -755,6 +764,7 @@ actor SchedulerCore {
             case .queued(let ticket): dispatcher.remove(ticket)
             case .rateLimited(let ticket): rateGate.remove(ticket)
             case .concurrencyLimited(let ticket): concurrencyGate.remove(ticket)
+            case .cacheLookup, .fromCache: break
             case .running(let worker, _): sessions[worker]?.attempts.remove(AttemptRef(runID: runID, key: key))
             case .child: break  // the child run goes on; whoever owns the parent next reconciles
             }
@@ -778,6 +788,8 @@ public struct SchedulerConfiguration: Sendable {
     public var randomSeed: UInt64?
     /// Refuses new runs past a resident-memory limit; nil: none.
     public var memoryGuard: MemoryGuard?
+    /// The largest result-cache entry (compressed); larger outputs are not cached.
+    public var cacheMaxEntryBytes = 512 << 10
 
     public init(nodeID: String) {
         self.nodeID = nodeID
@@ -793,6 +805,21 @@ struct SchedulerMetrics {
     let runsPoisoned = Counter(label: "weft_runs_poisoned_total")
     let rateLimitWaits = Counter(label: "weft_rate_limit_waits_total")
     let concurrencyLimitWaits = Counter(label: "weft_concurrency_limit_waits_total")
+
+    enum CacheOutcome: String, CaseIterable {
+        case hit, miss, error, stored
+        case tooLarge = "too_large"
+    }
+
+    private let lookups = Dictionary(uniqueKeysWithValues: [CacheOutcome.hit, .miss, .error].map {
+        ($0, Counter(label: "weft_cache_lookups_total", dimensions: [("outcome", $0.rawValue)]))
+    })
+    private let stores = Dictionary(uniqueKeysWithValues: [CacheOutcome.stored, .tooLarge, .error].map {
+        ($0, Counter(label: "weft_cache_stores_total", dimensions: [("outcome", $0.rawValue)]))
+    })
+
+    func cacheLookups(_ outcome: CacheOutcome) { lookups[outcome]?.increment() }
+    func cacheStores(_ outcome: CacheOutcome) { stores[outcome]?.increment() }
     private let runsClosed: [RunStatusText: Counter] = [
         .succeeded: Counter(label: "weft_runs_closed_total", dimensions: [("status", "succeeded")]),
         .failed: Counter(label: "weft_runs_closed_total", dimensions: [("status", "failed")]),

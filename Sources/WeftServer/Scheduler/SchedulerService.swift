@@ -230,7 +230,8 @@ public final class SchedulerService: Service, @unchecked Sendable {
             rate: configuration.flowLimitRedisURL.map { RateLimiter(url: $0, cluster: configuration.cluster, logger: logger) },
             concurrency: configuration.flowLimitRedisURL.map {
                 ConcurrencyLimiter(url: $0, cluster: configuration.cluster, warmUp: configuration.concurrencyWarmUp, logger: logger)
-            })
+            },
+            cache: configuration.flowLimitRedisURL.map { ResultCacheStore(url: $0, cluster: configuration.cluster, logger: logger) })
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await writer.run() }
             group.addTask { [sweep = configuration.childSweepInterval] in await core.sweepChildren(every: sweep) }

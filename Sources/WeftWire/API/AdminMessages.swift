@@ -13,6 +13,8 @@ public enum AdminMethods {
     /// On a coordinator (forwarded to the node) or a scheduler (itself): hand every partition off,
     /// leave, exit.
     public static let drain = "weft.api.v1.Admin/Drain"
+    /// On a coordinator: delete result-cache entries (`weftctl cache purge`).
+    public static let purgeCache = "weft.api.v1.Admin/PurgeCache"
     /// On a coordinator (every scheduler asked) or a scheduler (itself): the connected workers.
     public static let workers = "weft.api.v1.Admin/Workers"
     /// On a coordinator (every scheduler asked) or a scheduler (itself): ready tasks per queue.
@@ -121,6 +123,25 @@ public struct PartitionsResponse: Hashable, Sendable {
 public struct DrainRequest: Hashable, Sendable {
     public var nodeID: String
     public init(nodeID: String) { self.nodeID = nodeID }
+}
+
+/// Which result-cache entries to delete: `key` of `taskType`, every key of `taskType` (empty
+/// `key`), or with `all` every entry.
+public struct PurgeCacheRequest: Hashable, Sendable {
+    public var taskType: String
+    public var key: String
+    public var all: Bool
+    public init(taskType: String = "", key: String = "", all: Bool = false) {
+        self.taskType = taskType
+        self.key = key
+        self.all = all
+    }
+}
+
+public struct PurgeCacheResponse: Hashable, Sendable {
+    /// Entries deleted.
+    public var purged: UInt64
+    public init(purged: UInt64) { self.purged = purged }
 }
 
 public struct DrainResponse: Hashable, Sendable {

@@ -793,3 +793,49 @@ extension DeleteScheduleResponse: WireMessage {
         }
     }
 }
+
+extension PurgeCacheRequest: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = Weft__Api__V1__PurgeCacheRequest()
+        weft__api__v1__purge_cache_request__init(&m)
+        m.task_type = a.string(taskType)
+        m.key = a.string(key)
+        m.all = all ? 1 : 0
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__purge_cache_request__get_packed_size, pack: weft__api__v1__purge_cache_request__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "PurgeCacheRequest", unpack: weft__api__v1__purge_cache_request__unpack, free: weft__api__v1__purge_cache_request__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__PurgeCacheRequest) throws(WireError) -> PurgeCacheRequest in
+            PurgeCacheRequest(
+                taskType: swiftString(m.task_type),
+                key: swiftString(m.key),
+                all: m.all != 0)
+        }
+    }
+}
+
+extension PurgeCacheResponse: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = Weft__Api__V1__PurgeCacheResponse()
+        weft__api__v1__purge_cache_response__init(&m)
+        m.purged = purged
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__purge_cache_response__get_packed_size, pack: weft__api__v1__purge_cache_response__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "PurgeCacheResponse", unpack: weft__api__v1__purge_cache_response__unpack, free: weft__api__v1__purge_cache_response__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__PurgeCacheResponse) throws(WireError) -> PurgeCacheResponse in
+            PurgeCacheResponse(
+                purged: m.purged)
+        }
+    }
+}

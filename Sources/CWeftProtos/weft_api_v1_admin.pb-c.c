@@ -1402,6 +1402,141 @@ void   weft__api__v1__purge_cache_response__free_unpacked
   assert(message->base.descriptor == &weft__api__v1__purge_cache_response__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
+void   weft__api__v1__breakers_request__init
+                     (Weft__Api__V1__BreakersRequest         *message)
+{
+  static const Weft__Api__V1__BreakersRequest init_value = WEFT__API__V1__BREAKERS_REQUEST__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__breakers_request__get_packed_size
+                     (const Weft__Api__V1__BreakersRequest *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__breakers_request__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__breakers_request__pack
+                     (const Weft__Api__V1__BreakersRequest *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__breakers_request__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__breakers_request__pack_to_buffer
+                     (const Weft__Api__V1__BreakersRequest *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__breakers_request__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__BreakersRequest *
+       weft__api__v1__breakers_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__BreakersRequest *)
+     protobuf_c_message_unpack (&weft__api__v1__breakers_request__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__breakers_request__free_unpacked
+                     (Weft__Api__V1__BreakersRequest *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__breakers_request__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   weft__api__v1__breaker_info__init
+                     (Weft__Api__V1__BreakerInfo         *message)
+{
+  static const Weft__Api__V1__BreakerInfo init_value = WEFT__API__V1__BREAKER_INFO__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__breaker_info__get_packed_size
+                     (const Weft__Api__V1__BreakerInfo *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__breaker_info__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__breaker_info__pack
+                     (const Weft__Api__V1__BreakerInfo *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__breaker_info__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__breaker_info__pack_to_buffer
+                     (const Weft__Api__V1__BreakerInfo *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__breaker_info__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__BreakerInfo *
+       weft__api__v1__breaker_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__BreakerInfo *)
+     protobuf_c_message_unpack (&weft__api__v1__breaker_info__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__breaker_info__free_unpacked
+                     (Weft__Api__V1__BreakerInfo *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__breaker_info__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
+void   weft__api__v1__breakers_response__init
+                     (Weft__Api__V1__BreakersResponse         *message)
+{
+  static const Weft__Api__V1__BreakersResponse init_value = WEFT__API__V1__BREAKERS_RESPONSE__INIT;
+  *message = init_value;
+}
+size_t weft__api__v1__breakers_response__get_packed_size
+                     (const Weft__Api__V1__BreakersResponse *message)
+{
+  assert(message->base.descriptor == &weft__api__v1__breakers_response__descriptor);
+  return protobuf_c_message_get_packed_size ((const ProtobufCMessage*)(message));
+}
+size_t weft__api__v1__breakers_response__pack
+                     (const Weft__Api__V1__BreakersResponse *message,
+                      uint8_t       *out)
+{
+  assert(message->base.descriptor == &weft__api__v1__breakers_response__descriptor);
+  return protobuf_c_message_pack ((const ProtobufCMessage*)message, out);
+}
+size_t weft__api__v1__breakers_response__pack_to_buffer
+                     (const Weft__Api__V1__BreakersResponse *message,
+                      ProtobufCBuffer *buffer)
+{
+  assert(message->base.descriptor == &weft__api__v1__breakers_response__descriptor);
+  return protobuf_c_message_pack_to_buffer ((const ProtobufCMessage*)message, buffer);
+}
+Weft__Api__V1__BreakersResponse *
+       weft__api__v1__breakers_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data)
+{
+  return (Weft__Api__V1__BreakersResponse *)
+     protobuf_c_message_unpack (&weft__api__v1__breakers_response__descriptor,
+                                allocator, len, data);
+}
+void   weft__api__v1__breakers_response__free_unpacked
+                     (Weft__Api__V1__BreakersResponse *message,
+                      ProtobufCAllocator *allocator)
+{
+  if(!message)
+    return;
+  assert(message->base.descriptor == &weft__api__v1__breakers_response__descriptor);
+  protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
+}
 #define weft__api__v1__members_request__field_descriptors NULL
 #define weft__api__v1__members_request__field_indices_by_name NULL
 #define weft__api__v1__members_request__number_ranges NULL
@@ -3160,5 +3295,151 @@ const ProtobufCMessageDescriptor weft__api__v1__purge_cache_response__descriptor
   weft__api__v1__purge_cache_response__field_indices_by_name,
   1,  weft__api__v1__purge_cache_response__number_ranges,
   (ProtobufCMessageInit) weft__api__v1__purge_cache_response__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+#define weft__api__v1__breakers_request__field_descriptors NULL
+#define weft__api__v1__breakers_request__field_indices_by_name NULL
+#define weft__api__v1__breakers_request__number_ranges NULL
+const ProtobufCMessageDescriptor weft__api__v1__breakers_request__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.BreakersRequest",
+  "BreakersRequest",
+  "Weft__Api__V1__BreakersRequest",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__BreakersRequest),
+  0,
+  weft__api__v1__breakers_request__field_descriptors,
+  weft__api__v1__breakers_request__field_indices_by_name,
+  0,  weft__api__v1__breakers_request__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__breakers_request__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor weft__api__v1__breaker_info__field_descriptors[5] =
+{
+  {
+    "task_type",
+    1,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__BreakerInfo, task_type),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "state",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__BreakerInfo, state),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "failures",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__BreakerInfo, failures),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "requests",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__BreakerInfo, requests),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "open_until_ms",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Weft__Api__V1__BreakerInfo, open_until_ms),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned weft__api__v1__breaker_info__field_indices_by_name[] = {
+  2,   /* field[2] = failures */
+  4,   /* field[4] = open_until_ms */
+  3,   /* field[3] = requests */
+  1,   /* field[1] = state */
+  0,   /* field[0] = task_type */
+};
+static const ProtobufCIntRange weft__api__v1__breaker_info__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 5 }
+};
+const ProtobufCMessageDescriptor weft__api__v1__breaker_info__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.BreakerInfo",
+  "BreakerInfo",
+  "Weft__Api__V1__BreakerInfo",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__BreakerInfo),
+  5,
+  weft__api__v1__breaker_info__field_descriptors,
+  weft__api__v1__breaker_info__field_indices_by_name,
+  1,  weft__api__v1__breaker_info__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__breaker_info__init,
+  NULL,NULL,NULL    /* reserved[123] */
+};
+static const ProtobufCFieldDescriptor weft__api__v1__breakers_response__field_descriptors[1] =
+{
+  {
+    "breakers",
+    1,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_MESSAGE,
+    offsetof(Weft__Api__V1__BreakersResponse, n_breakers),
+    offsetof(Weft__Api__V1__BreakersResponse, breakers),
+    &weft__api__v1__breaker_info__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+};
+static const unsigned weft__api__v1__breakers_response__field_indices_by_name[] = {
+  0,   /* field[0] = breakers */
+};
+static const ProtobufCIntRange weft__api__v1__breakers_response__number_ranges[1 + 1] =
+{
+  { 1, 0 },
+  { 0, 1 }
+};
+const ProtobufCMessageDescriptor weft__api__v1__breakers_response__descriptor =
+{
+  PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC,
+  "weft.api.v1.BreakersResponse",
+  "BreakersResponse",
+  "Weft__Api__V1__BreakersResponse",
+  "weft.api.v1",
+  sizeof(Weft__Api__V1__BreakersResponse),
+  1,
+  weft__api__v1__breakers_response__field_descriptors,
+  weft__api__v1__breakers_response__field_indices_by_name,
+  1,  weft__api__v1__breakers_response__number_ranges,
+  (ProtobufCMessageInit) weft__api__v1__breakers_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };

@@ -76,6 +76,7 @@ public struct TestRun<Output: Codable & Sendable>: Sendable {
             case .signalReceived(let seq, let name, _): history.append("signal_received \(name) #\(seq)")
             case .signalConsumed(let seq, let node): history.append("signal_consumed #\(seq) by \(node)")
             case .cacheHit(let node, let attempt, _): history.append("cache_hit \(node)#\(attempt)")
+            case .circuitBreaker(let node, let attempt, _, let change): history.append("breaker_\(change) \(node)#\(attempt)")
             case .runCompleted: history.append("run_completed")
             case .runFailed(let failure): history.append("run_failed \(failure.node)")
             case .runCancelled: history.append("run_cancelled")

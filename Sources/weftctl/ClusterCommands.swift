@@ -200,3 +200,31 @@ struct CacheCommand: AsyncParsableCommand {
         }
     }
 }
+
+struct BreakersCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "breakers",
+        abstract: "The circuit breakers of task types (circuit_breaker: in definitions): state, the window's outcomes, when an open one probes.")
+    @OptionGroup var options: ClientOptions
+
+    func run() async throws {
+        let breakers = try await options.withClient { client in try await client.breakers() }
+        if options.json {
+            printJSON(breakers.map {
+                ["task_type": $0.taskType, "state": $0.state, "failures": Int($0.failures), "requests": Int($0.requests),
+                 "open_until_ms": Int($0.openUntilMilliseconds)] as [String: Any]
+            })
+        } else if breakers.isEmpty {
+            print("no circuit breakers yet: none of the task types with one has finished an attempt")
+        } else {
+            let now = Int64(Date().timeIntervalSince1970 * 1000)
+            print(Table(
+                headers: ["TASK TYPE", "STATE", "FAILURES", "OUTCOMES", "PROBES IN"],
+                rows: breakers.map {
+                    [$0.taskType, $0.state.uppercased(), "\($0.failures)", "\($0.requests)",
+                     $0.state == "open" ? DurationText.format(.milliseconds(max(0, $0.openUntilMilliseconds - now))) : "-"]
+                }
+            ).render())
+        }
+    }
+}

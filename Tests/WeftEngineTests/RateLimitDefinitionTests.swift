@@ -125,3 +125,28 @@ struct CacheDefinitionTests {
         } catch { #expect("\(error)".contains("cache: {key"), "\(error)") }
     }
 }
+
+@Suite("Circuit breakers in definitions")
+struct CircuitBreakerDefinitionTests {
+    @Test("circuit_breaker decodes with defaults, round-trips, enters the version hash only when present; out of range refused")
+    func breaker() throws {
+        let guarded = try RateLimitDefinitionTests.decode(#"{"name":"w","tasks":[{"name":"a","type":"echo","circuit_breaker":{}}]}"#)
+        #expect(guarded.tasks[0].circuitBreaker == CircuitBreakerPolicy())
+        #expect(try JSONDecoder().decode(WorkflowDefinition.self, from: JSONEncoder().encode(guarded)) == guarded)
+        #expect(String(decoding: try guarded.validated().canonicalJSON, as: UTF8.self).contains(
+            #""circuit_breaker":{"failure_rate":0.5,"min_requests":20,"open_for":"30s","when_open":"hold","window":"1m"}"#))
+        let custom = try RateLimitDefinitionTests.decode(
+            #"{"name":"w","tasks":[{"name":"a","type":"echo","circuit_breaker":{"failure_rate":0.25,"min_requests":5,"window":"10s","open_for":"2s","when_open":"fail"}}]}"#)
+        #expect(custom.tasks[0].circuitBreaker == CircuitBreakerPolicy(failureRate: 0.25, minRequests: 5, window: .seconds(10), openFor: .seconds(2), whenOpen: .fail))
+        for bad in [#"{"failure_rate":0}"#, #"{"failure_rate":1.5}"#, #"{"min_requests":0}"#, #"{"window":"100ms"}"#, #"{"open_for":"2d"}"#] {
+            let definition = try RateLimitDefinitionTests.decode(#"{"name":"w","tasks":[{"name":"a","type":"echo","circuit_breaker":"# + bad + "}]}")
+            do {
+                _ = try definition.validated()
+                Issue.record("\(bad) validated")
+            } catch { #expect(error.codes == [.invalidCircuitBreaker], "\(bad): \(error)") }
+        }
+        #expect(throws: (any Error).self) {
+            try RateLimitDefinitionTests.decode(#"{"name":"w","tasks":[{"name":"a","type":"echo","circuit_breaker":{"when_open":"panic"}}]}"#)
+        }
+    }
+}

@@ -250,6 +250,69 @@ extension ProcessTests {
             }
         }
 
+        @Test("a circuit breaker opens on failures, holds the next attempt (no worker slot), lets a probe through after open_for, closes on its success; when_open: fail fails at once")
+        func circuitBreaker_opensHoldsProbesCloses() async throws {
+            let redis = try Self.redisURL()
+            try await ProcessCluster.with { cluster in
+                let metrics = try #require(try await cluster.startScheduler(metrics: true, extraArguments: ["--redis", redis]))
+                try await cluster.startCoordinator(extraArguments: ["--redis", redis])
+                let failing = Locked(true)
+                let calls = Locked(0)
+                let tag = UInt32.random(in: 0...UInt32.max)
+                let (held, fast) = ("flaky-\(tag)", "brittle-\(tag)")
+                var registry = TaskRegistry()
+                for type in [held, fast] {
+                    registry.register(type) { input, _ in
+                        calls.withLock { $0 += 1 }
+                        if failing.withLock({ $0 }) { throw TaskError(kind: "Down", message: "the downstream is down", retryable: false) }
+                        return input
+                    }
+                }
+                var configuration = WeftWorker.Configuration(coordinator: try Endpoint(parsing: cluster.coordinatorAddress), workerID: "flaky")
+                configuration.authToken = Array(cluster.token.utf8)
+                configuration.shutdownGracePeriod = .milliseconds(100)
+                let worker = WeftWorker(configuration: configuration, registry: registry, logger: Logger(label: "flaky") { _ in SwiftLogNoOpLogHandler() })
+                let workerTask = Task { await worker.run() }
+                defer { workerTask.cancel() }
+                let client = try cluster.client()
+                for (name, type, mode) in [("guarded", held, "hold"), ("brittle", fast, "fail")] {
+                    try await client.register(definitionJSON: Array(#"""
+                        {"name":"\#(name)","tasks":[{"name":"call","type":"\#(type)",
+                         "circuit_breaker":{"failure_rate":0.5,"min_requests":3,"window":"30s","open_for":"2s","when_open":"\#(mode)"}}]}
+                        """#.utf8))
+                }
+                func sample(_ series: String) throws -> Double { MetricsEndpointTests.sample(series, in: try httpGet(metrics, "/metrics").body) ?? 0 }
+                // Three failures open the breaker of each type.
+                for workflow in ["guarded", "brittle"] {
+                    for _ in 0..<3 {
+                        let run = try await client.start(workflow: workflow, inputJSON: Array("1".utf8))
+                        #expect(try await client.wait(for: run).status == .failed)
+                    }
+                }
+                #expect(try await eventually { try sample(#"weft_breaker_transitions_total{to="open"}"#) == 2 })
+                let listed = try await cluster.weftctl(["breakers"])
+                #expect(listed.stdout.contains(held) && listed.stdout.contains("OPEN"), "\(listed.stdout)")
+                // when_open: fail — the next attempt fails at once, on no worker.
+                failing.withLock { $0 = false }
+                let before = calls.withLock { $0 }
+                let refused = try await client.start(workflow: "brittle", inputJSON: Array("2".utf8))
+                let refusedInfo = try await client.wait(for: refused)
+                #expect(refusedInfo.status == .failed && refusedInfo.error.contains("CircuitOpen"), "\(refusedInfo)")
+                // when_open: hold — the attempt waits, then goes as the probe, succeeds and closes the breaker.
+                let waiting = try await client.start(workflow: "guarded", inputJSON: Array("3".utf8))
+                #expect(try await eventually { try sample("weft_breaker_held_tasks") == 1 })
+                #expect(try await client.describe(waiting, includeTasks: false).status == .running)
+                #expect(try await client.wait(for: waiting, timeout: .seconds(30)).status == .succeeded)
+                #expect(calls.withLock { $0 } == before + 1, "only the probe ran; the fail-fast attempt ran nowhere")
+                let history = try await cluster.weftctl(["run", "history", "\(waiting)"]).stdout
+                for change in ["breaker_held", "breaker_probe"] { #expect(history.contains(change), "\(change): \(history)") }
+                #expect(try await eventually { try sample(#"weft_breaker_transitions_total{to="closed"}"#) == 1 })
+                let closed = try await cluster.weftctl(["breakers"])
+                #expect(closed.stdout.split(separator: "\n").contains { $0.hasPrefix(held) && $0.contains("CLOSED") }, "\(closed.stdout)")
+                await client.close()
+            }
+        }
+
         @Test("without Redis, a workflow with a rate limit is refused at start with a clear error")
         func rateLimit_needsRedis() async throws {
             try await ProcessCluster.with { cluster in

@@ -66,6 +66,7 @@ struct WorkflowBuilderTests {
         let workflow = Workflow("w") {
             Step(price).rateLimit(key: "$.id", limit: 10).cache(key: "$.id", ttl: .seconds(3600))
             Step("label", labelling).rateLimit(key: "labels", limit: 2, per: .seconds(60), burst: 1).concurrency(key: "$.total", limit: 3)
+                .circuitBreaker(minRequests: 5, openFor: .seconds(10), failFast: true)
         }
         let tasks = try decode(workflow)
         let priceLimit = try #require(tasks["price"]?["rate_limit"] as? NSDictionary)
@@ -75,6 +76,8 @@ struct WorkflowBuilderTests {
         let definition = try JSONDecoder().decode(WorkflowDefinition.self, from: Data(workflow.definitionJSON()))
         #expect(try definition.validated().task(named: "label")?.rateLimit?.emissionMicroseconds == 30_000_000)
         #expect(try definition.validated().task(named: "label")?.concurrency?.limit == 3)
+        #expect(try definition.validated().task(named: "label")?.circuitBreaker
+            == CircuitBreakerPolicy(failureRate: 0.5, minRequests: 5, window: .seconds(60), openFor: .seconds(10), whenOpen: .fail))
         #expect(tasks["price"]?["cache"] as? NSDictionary == ["key": "$.id", "ttl": "1h"] as NSDictionary)
         #expect(tasks["label"]?["concurrency"] as? NSDictionary == ["key": "$.total", "limit": 3] as NSDictionary)
     }

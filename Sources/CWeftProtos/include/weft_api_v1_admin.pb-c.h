@@ -46,6 +46,9 @@ typedef struct Weft__Api__V1__BackfillScheduleResponse Weft__Api__V1__BackfillSc
 typedef struct Weft__Api__V1__DeleteScheduleResponse Weft__Api__V1__DeleteScheduleResponse;
 typedef struct Weft__Api__V1__PurgeCacheRequest Weft__Api__V1__PurgeCacheRequest;
 typedef struct Weft__Api__V1__PurgeCacheResponse Weft__Api__V1__PurgeCacheResponse;
+typedef struct Weft__Api__V1__BreakersRequest Weft__Api__V1__BreakersRequest;
+typedef struct Weft__Api__V1__BreakerInfo Weft__Api__V1__BreakerInfo;
+typedef struct Weft__Api__V1__BreakersResponse Weft__Api__V1__BreakersResponse;
 
 
 /* --- enums --- */
@@ -556,6 +559,55 @@ struct  Weft__Api__V1__PurgeCacheResponse
 #define WEFT__API__V1__PURGE_CACHE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__purge_cache_response__descriptor) \
     , 0 }
+
+
+/*
+ * `weftctl breakers`: the circuit breakers of task types (cluster-wide, kept in Redis).
+ */
+struct  Weft__Api__V1__BreakersRequest
+{
+  ProtobufCMessage base;
+};
+#define WEFT__API__V1__BREAKERS_REQUEST__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__breakers_request__descriptor) \
+     }
+
+
+struct  Weft__Api__V1__BreakerInfo
+{
+  ProtobufCMessage base;
+  char *task_type;
+  /*
+   * closed | open | half_open
+   */
+  char *state;
+  /*
+   * failures in the current window
+   */
+  uint64_t failures;
+  /*
+   * outcomes in the current window
+   */
+  uint64_t requests;
+  /*
+   * while open: when it lets a probe through (Unix ms); else 0
+   */
+  int64_t open_until_ms;
+};
+#define WEFT__API__V1__BREAKER_INFO__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__breaker_info__descriptor) \
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0, 0, 0 }
+
+
+struct  Weft__Api__V1__BreakersResponse
+{
+  ProtobufCMessage base;
+  size_t n_breakers;
+  Weft__Api__V1__BreakerInfo **breakers;
+};
+#define WEFT__API__V1__BREAKERS_RESPONSE__INIT \
+ { PROTOBUF_C_MESSAGE_INIT (&weft__api__v1__breakers_response__descriptor) \
+    , 0,NULL }
 
 
 /* Weft__Api__V1__MembersRequest methods */
@@ -1147,6 +1199,63 @@ Weft__Api__V1__PurgeCacheResponse *
 void   weft__api__v1__purge_cache_response__free_unpacked
                      (Weft__Api__V1__PurgeCacheResponse *message,
                       ProtobufCAllocator *allocator);
+/* Weft__Api__V1__BreakersRequest methods */
+void   weft__api__v1__breakers_request__init
+                     (Weft__Api__V1__BreakersRequest         *message);
+size_t weft__api__v1__breakers_request__get_packed_size
+                     (const Weft__Api__V1__BreakersRequest   *message);
+size_t weft__api__v1__breakers_request__pack
+                     (const Weft__Api__V1__BreakersRequest   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__breakers_request__pack_to_buffer
+                     (const Weft__Api__V1__BreakersRequest   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__BreakersRequest *
+       weft__api__v1__breakers_request__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__breakers_request__free_unpacked
+                     (Weft__Api__V1__BreakersRequest *message,
+                      ProtobufCAllocator *allocator);
+/* Weft__Api__V1__BreakerInfo methods */
+void   weft__api__v1__breaker_info__init
+                     (Weft__Api__V1__BreakerInfo         *message);
+size_t weft__api__v1__breaker_info__get_packed_size
+                     (const Weft__Api__V1__BreakerInfo   *message);
+size_t weft__api__v1__breaker_info__pack
+                     (const Weft__Api__V1__BreakerInfo   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__breaker_info__pack_to_buffer
+                     (const Weft__Api__V1__BreakerInfo   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__BreakerInfo *
+       weft__api__v1__breaker_info__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__breaker_info__free_unpacked
+                     (Weft__Api__V1__BreakerInfo *message,
+                      ProtobufCAllocator *allocator);
+/* Weft__Api__V1__BreakersResponse methods */
+void   weft__api__v1__breakers_response__init
+                     (Weft__Api__V1__BreakersResponse         *message);
+size_t weft__api__v1__breakers_response__get_packed_size
+                     (const Weft__Api__V1__BreakersResponse   *message);
+size_t weft__api__v1__breakers_response__pack
+                     (const Weft__Api__V1__BreakersResponse   *message,
+                      uint8_t             *out);
+size_t weft__api__v1__breakers_response__pack_to_buffer
+                     (const Weft__Api__V1__BreakersResponse   *message,
+                      ProtobufCBuffer     *buffer);
+Weft__Api__V1__BreakersResponse *
+       weft__api__v1__breakers_response__unpack
+                     (ProtobufCAllocator  *allocator,
+                      size_t               len,
+                      const uint8_t       *data);
+void   weft__api__v1__breakers_response__free_unpacked
+                     (Weft__Api__V1__BreakersResponse *message,
+                      ProtobufCAllocator *allocator);
 /* --- per-message closures --- */
 
 typedef void (*Weft__Api__V1__MembersRequest_Closure)
@@ -1242,6 +1351,15 @@ typedef void (*Weft__Api__V1__PurgeCacheRequest_Closure)
 typedef void (*Weft__Api__V1__PurgeCacheResponse_Closure)
                  (const Weft__Api__V1__PurgeCacheResponse *message,
                   void *closure_data);
+typedef void (*Weft__Api__V1__BreakersRequest_Closure)
+                 (const Weft__Api__V1__BreakersRequest *message,
+                  void *closure_data);
+typedef void (*Weft__Api__V1__BreakerInfo_Closure)
+                 (const Weft__Api__V1__BreakerInfo *message,
+                  void *closure_data);
+typedef void (*Weft__Api__V1__BreakersResponse_Closure)
+                 (const Weft__Api__V1__BreakersResponse *message,
+                  void *closure_data);
 
 /* --- services --- */
 
@@ -1279,6 +1397,9 @@ extern const ProtobufCMessageDescriptor weft__api__v1__backfill_schedule_respons
 extern const ProtobufCMessageDescriptor weft__api__v1__delete_schedule_response__descriptor;
 extern const ProtobufCMessageDescriptor weft__api__v1__purge_cache_request__descriptor;
 extern const ProtobufCMessageDescriptor weft__api__v1__purge_cache_response__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__breakers_request__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__breaker_info__descriptor;
+extern const ProtobufCMessageDescriptor weft__api__v1__breakers_response__descriptor;
 
 PROTOBUF_C__END_DECLS
 

@@ -44,6 +44,12 @@ extension WeftClient {
         return Int(clamping: response.purged)
     }
 
+    /// The circuit breakers of task types, cluster-wide.
+    public func breakers() async throws -> [BreakerInfo] {
+        let response: BreakersResponse = try await call(AdminMethods.breakers, BreakersRequest())
+        return response.breakers
+    }
+
     /// Asks scheduler `node` to hand every partition off, leave the cluster and exit.
     public func drain(node: String) async throws -> DrainResponse {
         try await call(AdminMethods.drain, DrainRequest(nodeID: node))

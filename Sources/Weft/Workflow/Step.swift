@@ -142,6 +142,25 @@ public struct Step<Input: Codable & Sendable, Output: Codable & Sendable>: Workf
         with("cache", .object(["key": .string(key), "ttl": .string(DurationText.format(ttl))]))
     }
 
+    /// A circuit breaker on the step's task type, shared cluster-wide by every step of that type:
+    /// once `minRequests` attempts ended within `window` and `failureRate` of them failed, attempts
+    /// of the type are held (or, with `failFast`, fail at once as `CircuitOpen`) for `openFor`, then
+    /// one probe goes; its success closes the breaker. Needs the scheduler to have Redis.
+    ///
+    /// ```swift
+    /// Step("charge", charge).circuitBreaker(failureRate: 0.5, minRequests: 20, window: .seconds(60), openFor: .seconds(30))
+    /// ```
+    public func circuitBreaker(
+        failureRate: Double = 0.5, minRequests: Int = 20, window: Duration = .seconds(60), openFor: Duration = .seconds(30),
+        failFast: Bool = false
+    ) -> Self {
+        with("circuit_breaker", .object([
+            "failure_rate": .number(failureRate), "min_requests": .number(Double(minRequests)),
+            "window": .string(DurationText.format(window)), "open_for": .string(DurationText.format(openFor)),
+            "when_open": .string(failFast ? "fail" : "hold"),
+        ]))
+    }
+
     /// When the step starts if it has several parents (default ``Join/all``).
     public func join(_ join: Join) -> Self { with("join", .string(join.text)) }
 

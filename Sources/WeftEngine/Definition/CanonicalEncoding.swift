@@ -52,6 +52,16 @@ enum CanonicalEncoding {
             key("cache_key")
             out.string(cacheKey)
         }
+        if let breaker = task.circuitBreaker {  // absent: the bytes (and versions) of before
+            key("circuit_breaker")
+            out.raw("{\"failure_rate\":\(breaker.failureRate),\"min_requests\":\(breaker.minRequests),\"open_for\":")
+            out.string(DurationCoding.format(breaker.openFor))
+            out.raw(",\"when_open\":")
+            out.string(breaker.whenOpen.rawValue)
+            out.raw(",\"window\":")
+            out.string(DurationCoding.format(breaker.window))
+            out.raw("}")
+        }
         if let concurrency = task.concurrency {  // absent: the bytes (and versions) of before
             key("concurrency")
             out.raw("{\"key\":")

@@ -29,6 +29,7 @@ public struct DefinitionError: Error, Hashable, Sendable, CustomStringConvertibl
             case invalidRateLimit = "invalid rate limit"
             case invalidConcurrency = "invalid concurrency"
             case invalidCache = "invalid cache"
+            case invalidCircuitBreaker = "invalid circuit breaker"
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
@@ -77,6 +78,8 @@ public struct DefinitionError: Error, Hashable, Sendable, CustomStringConvertibl
         public static let invalidConcurrency = Code(.invalidConcurrency)
         /// A `cache` TTL out of range, beside `cache_key`, or on a node that runs no task.
         public static let invalidCache = Code(.invalidCache)
+        /// A `circuit_breaker` setting out of range, or one on a node that runs no task.
+        public static let invalidCircuitBreaker = Code(.invalidCircuitBreaker)
 
         public var description: String { base.rawValue }
     }

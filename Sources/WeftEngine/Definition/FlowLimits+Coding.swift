@@ -82,3 +82,34 @@ extension ResultCache: Codable {
         try container.encode(DurationCoding.format(ttl), forKey: .ttl)
     }
 }
+
+extension CircuitBreakerPolicy: Codable {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case failureRate = "failure_rate"
+        case minRequests = "min_requests"
+        case window
+        case openFor = "open_for"
+        case whenOpen = "when_open"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try StrictKeys.check(decoder, against: CodingKeys.self, what: "circuit_breaker")
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = CircuitBreakerPolicy()
+        self.init(
+            failureRate: try container.decodeIfPresent(Double.self, forKey: .failureRate) ?? defaults.failureRate,
+            minRequests: try container.decodeIfPresent(Int.self, forKey: .minRequests) ?? defaults.minRequests,
+            window: try DurationCoding.decode(container, forKey: .window) ?? defaults.window,
+            openFor: try DurationCoding.decode(container, forKey: .openFor) ?? defaults.openFor,
+            whenOpen: try container.decodeIfPresent(WhenOpen.self, forKey: .whenOpen) ?? defaults.whenOpen)
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(failureRate, forKey: .failureRate)
+        try container.encode(minRequests, forKey: .minRequests)
+        try container.encode(DurationCoding.format(window), forKey: .window)
+        try container.encode(DurationCoding.format(openFor), forKey: .openFor)
+        try container.encode(whenOpen, forKey: .whenOpen)
+    }
+}

@@ -166,3 +166,34 @@ public struct ResultCache: Hashable, Sendable {
     static let minTTL: Duration = .seconds(1)
     static let maxTTL: Duration = .seconds(30 * 86_400)
 }
+
+/// A circuit breaker on the task's type (`circuit_breaker:`), shared by every task of that type in
+/// the cluster (issue 12): when at least `minRequests` attempts ended within `window` and the share
+/// that failed reaches `failureRate`, the breaker opens for `openFor` — attempts of the type are
+/// held (or, with `whenOpen: .fail`, fail at once as `CircuitOpen`) — then lets one probe through:
+/// its success closes it, its failure opens it again.
+public struct CircuitBreakerPolicy: Hashable, Sendable {
+    public enum WhenOpen: String, Hashable, Sendable, Codable {
+        /// Attempts wait (holding no worker slot) until the breaker lets them through.
+        case hold
+        /// Attempts fail at once, not retried, as `CircuitOpen`.
+        case fail
+    }
+
+    public var failureRate: Double
+    public var minRequests: Int
+    public var window: Duration
+    public var openFor: Duration
+    public var whenOpen: WhenOpen
+
+    public init(
+        failureRate: Double = 0.5, minRequests: Int = 20, window: Duration = .seconds(60), openFor: Duration = .seconds(30),
+        whenOpen: WhenOpen = .hold
+    ) {
+        self.failureRate = failureRate
+        self.minRequests = minRequests
+        self.window = window
+        self.openFor = openFor
+        self.whenOpen = whenOpen
+    }
+}

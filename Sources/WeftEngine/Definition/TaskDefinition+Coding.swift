@@ -19,6 +19,7 @@ extension TaskDefinition: Codable {
         case rateLimit = "rate_limit"
         case concurrency
         case cache
+        case circuitBreaker = "circuit_breaker"
     }
 
     /// Absent optional fields take their defaults; `name` is required, and `type` unless the task
@@ -46,7 +47,8 @@ extension TaskDefinition: Codable {
             workflow: try container.decodeIfPresent(String.self, forKey: .workflow),
             rateLimit: try container.decodeIfPresent(RateLimit.self, forKey: .rateLimit),
             concurrency: try container.decodeIfPresent(ConcurrencyLimit.self, forKey: .concurrency),
-            cache: try container.decodeIfPresent(ResultCache.self, forKey: .cache)
+            cache: try container.decodeIfPresent(ResultCache.self, forKey: .cache),
+            circuitBreaker: try container.decodeIfPresent(CircuitBreakerPolicy.self, forKey: .circuitBreaker)
         )
     }
 
@@ -72,5 +74,6 @@ extension TaskDefinition: Codable {
         try container.encodeIfPresent(rateLimit, forKey: .rateLimit)
         try container.encodeIfPresent(concurrency, forKey: .concurrency)
         try container.encodeIfPresent(cache, forKey: .cache)
+        try container.encodeIfPresent(circuitBreaker, forKey: .circuitBreaker)
     }
 }

@@ -116,6 +116,22 @@ extension TaskDefinition {
             }
         }
 
+        if let breaker = circuitBreaker {
+            if !runsTask {
+                report(.invalidCircuitBreaker, "circuit_breaker on a node that runs no task (sleep, signal or child workflow): remove it")
+            }
+            if !(breaker.failureRate > 0 && breaker.failureRate <= 1) {
+                report(.invalidCircuitBreaker, "circuit_breaker.failure_rate must be above 0 and at most 1, not \(breaker.failureRate)")
+            }
+            if !(1...1_000_000).contains(breaker.minRequests) {
+                report(.invalidCircuitBreaker, "circuit_breaker.min_requests must be 1–1000000, not \(breaker.minRequests)")
+            }
+            for (field, value, low) in [("window", breaker.window, Duration.seconds(1)), ("open_for", breaker.openFor, .milliseconds(100))]
+            where value < low || value > .seconds(86_400) {
+                report(.invalidCircuitBreaker, "circuit_breaker.\(field) must be from \(DurationCoding.format(low)) to 1d, not \(DurationCoding.format(value))")
+            }
+        }
+
         // Dependencies.
         if dependsOn.count > limits.maxDependenciesPerTask {
             report(.tooManyDependencies, "\(dependsOn.count) dependencies; the limit is \(limits.maxDependenciesPerTask) per task (a map node fans in any width)")

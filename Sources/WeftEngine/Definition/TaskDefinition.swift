@@ -9,7 +9,9 @@
 /// `concurrency: {key: $.customer, limit: 4}` lets at most `limit` attempts per key hold a slot at
 /// once, cluster-wide (``ConcurrencyLimit``). The result cache: `cache: {key: $.url, ttl: 1h}`
 /// completes an attempt whose key was computed within the TTL with that output, without a worker
-/// (``ResultCache``).
+/// (``ResultCache``). Circuit breakers: `circuit_breaker: {failure_rate: 0.5, min_requests: 20,
+/// window: 1m, open_for: 30s, when_open: hold}` stops sending attempts of the node's task type
+/// while too many fail (``CircuitBreakerPolicy``).
 ///
 /// Durable timers: `start_after: D` delays the node's first attempt by D after it becomes ready;
 /// a node with `sleep: D` (and no `type`) runs nothing — it succeeds D after it becomes ready, its
@@ -71,6 +73,8 @@ public struct TaskDefinition: Hashable, Sendable {
     public var concurrency: ConcurrencyLimit?
     /// Where the node's successful outputs are kept for reuse, and for how long.
     public var cache: ResultCache?
+    /// A circuit breaker on the node's task type, shared cluster-wide by every task of the type.
+    public var circuitBreaker: CircuitBreakerPolicy?
 
     /// The queue a node uses when its definition names none.
     public static let defaultQueue = "default"
@@ -94,7 +98,8 @@ public struct TaskDefinition: Hashable, Sendable {
         workflow: String? = nil,
         rateLimit: RateLimit? = nil,
         concurrency: ConcurrencyLimit? = nil,
-        cache: ResultCache? = nil
+        cache: ResultCache? = nil,
+        circuitBreaker: CircuitBreakerPolicy? = nil
     ) {
         self.name = name
         self.type = type
@@ -115,6 +120,7 @@ public struct TaskDefinition: Hashable, Sendable {
         self.rateLimit = rateLimit
         self.concurrency = concurrency
         self.cache = cache
+        self.circuitBreaker = circuitBreaker
     }
 
     /// Whether a worker runs this node (false for sleep, signal and child-workflow nodes, which

@@ -42,6 +42,10 @@ public enum HistoryEvent: Hashable, Sendable {
     /// Attempt `attempt` of `node` took its output from the result cache under `key` (recorded by
     /// the scheduler, which then completes the attempt without a worker; no state of its own).
     case cacheHit(node: NodeKey, attempt: Int, key: String)
+    /// The circuit breaker of `taskType` did something to attempt `attempt` of `node`: `held`
+    /// (open: the attempt waits), `probe` (half-open: it goes as the probe), `failed_fast` (open,
+    /// `when_open: fail`), or its outcome `opened` or `closed` the breaker. No state of its own.
+    case circuitBreaker(node: NodeKey, attempt: Int, taskType: String, change: String)
     /// The run received signal `name` with `payload`; `seq` numbers the run's signals from 0.
     case signalReceived(seq: Int, name: String, payload: [UInt8])
     /// Signal `seq` was consumed by signal node `node` (which completes with its payload).

@@ -38,8 +38,8 @@ extension RunSnapshot {
             nextSignalSeq = seq + 1
         case .signalConsumed(let seq, _):
             signals.removeAll { $0.seq == seq }
-        case .cacheHit:
-            break  // the attempt's start and completion follow
+        case .cacheHit, .circuitBreaker:
+            break  // what they did is in the attempt's own events
         case .runCompleted(let output):
             status = .succeeded
             self.output = output

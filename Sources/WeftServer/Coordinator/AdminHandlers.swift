@@ -12,6 +12,23 @@ import WeftWire
 enum AdminHandlers {
     /// `weftctl cache purge`: deletes result-cache entries in Redis — a key of a task type, every
     /// key of a type, or (with `all`, and nothing else) everything.
+    static func registerBreakers(_ breakers: CircuitBreakers?, into router: inout RPCRouter) {
+        router.unary(AdminMethods.breakers, request: BreakersRequest.self, response: BreakersResponse.self) { _, _ in
+            guard let breakers else {
+                throw RPCError(.failedPrecondition, "circuit breakers live in Redis: start the coordinator with --redis URL (or WEFT_REDIS_URL)")
+            }
+            do {
+                return BreakersResponse(breakers: try await breakers.statuses().map {
+                    BreakerInfo(
+                        taskType: $0.taskType, state: $0.state, failures: UInt64($0.failures), requests: UInt64($0.requests),
+                        openUntilMilliseconds: $0.openUntilMilliseconds)
+                })
+            } catch {
+                throw RPCError(.unavailable, "Redis is unreachable: \(MessageText.escaped("\(error)", limit: 300))")
+            }
+        }
+    }
+
     static func registerCachePurge(store: ResultCacheStore?, into router: inout RPCRouter) {
         router.unary(AdminMethods.purgeCache, request: PurgeCacheRequest.self, response: PurgeCacheResponse.self) { request, _ in
             for (field, value, limit) in [("task_type", request.taskType, 128), ("key", request.key, 512)] {

@@ -107,6 +107,8 @@ public final class CoordinatorService: Service, Sendable {
                 directory: directory, into: &router)
             AdminHandlers.registerCachePurge(
                 store: configuration.redisURL.map { ResultCacheStore(url: $0, cluster: configuration.cluster, logger: logger) }, into: &router)
+            AdminHandlers.registerBreakers(
+                configuration.redisURL.map { CircuitBreakers(url: $0, cluster: configuration.cluster, logger: logger) }, into: &router)
         }
         var serverConfiguration = RPCServerConfiguration(
             cluster: configuration.cluster, role: .coordinator, nodeID: configuration.nodeID, authToken: configuration.authToken)

@@ -157,6 +157,12 @@ struct FlowGate<Item: Sendable, Limit: Sendable & Equatable>: Sendable {
         }
     }
 
+    /// The tasks waiting in `bucket`, oldest first. O(waiting).
+    func waiting(_ name: String) -> [Item] {
+        guard let bucket = buckets[name] else { return [] }
+        return bucket.waiting.filter { !bucket.removed.contains($0.id) }.map(\.item)
+    }
+
     /// Whether `bucket` has tasks waiting.
     func hasWaiting(_ name: String) -> Bool { (buckets[name]?.count ?? 0) > 0 }
 

@@ -100,6 +100,8 @@ struct RunRecorder: Sendable {
             history("signal_received", "\(name) #\(seq)")
         case .signalConsumed(let seq, let node):
             batch.signalConsumptions.append(SignalConsumption(runID: runID, seq: seq, node: node.description))
+        case .circuitBreaker(let node, let attempt, let taskType, let change):
+            history("breaker_\(change)", "\(node)#\(attempt) task type \(taskType)")
         case .cacheHit(let node, let attempt, let key):
             history("cache_hit", "\(node)#\(attempt) key \(MessageText.escaped(key, limit: 200))")
         case .runCompleted(let output):

@@ -21,6 +21,7 @@ struct RateParameters: Sendable, Equatable {
 
 typealias RateGate = FlowGate<GatedTask, RateParameters>
 typealias ConcurrencyGate = FlowGate<GatedTask, Int>
+typealias BreakerGate = FlowGate<GatedTask, CircuitBreakerPolicy>
 
 extension SchedulerCore {
     // MARK: Flow limits (issue 12)
@@ -35,7 +36,7 @@ extension SchedulerCore {
     }
 
     enum FlowStage: Int, Comparable {
-        case start, cache, concurrency, rate
+        case start, cache, breaker, concurrency, rate
 
         static func < (a: FlowStage, b: FlowStage) -> Bool { a.rawValue < b.rawValue }
     }
@@ -52,6 +53,13 @@ extension SchedulerCore {
             lookUpCache(gated, cache: cache)
             return
         }
+        if stage < .breaker, let policy = definition?.circuitBreaker {
+            let ticket = breakerGate.enqueue(gated, bucket: assignment.type, queue: assignment.queue, limit: policy)
+            run.attempts[key] = .breakerHeld(ticket)
+            askBreaker(assignment.type)
+            return
+        }
+        if stage == .breaker, !breakerNoted.isEmpty { breakerNoted.remove(gated.member) }
         if stage < .concurrency, let limit = definition?.concurrency {
             let bucket = limit.key.evaluate(assignment.input)
             let ticket = concurrencyGate.enqueue(gated, bucket: bucket, member: gated.member, queue: assignment.queue, limit: limit.limit)
@@ -140,10 +148,115 @@ extension SchedulerCore {
     func attemptEnded(_ runID: RunID, _ key: AttemptKey) {
         releaseSlot(runID, key)
         cacheEntries.removeValue(forKey: AttemptRef(runID: runID, key: key))
+        if !breakerNoted.isEmpty { breakerNoted.remove("\(runID)/\(key.node)#\(key.attempt)") }
     }
 
     /// The worker name of attempts completed from the result cache.
     static let cacheWorker = "cache"
+
+    // MARK: Circuit breakers
+
+    static func breakerSettings(_ policy: CircuitBreakerPolicy) -> CircuitBreakers.Settings {
+        CircuitBreakers.Settings(failureRate: policy.failureRate, minRequests: policy.minRequests, window: policy.window, openFor: policy.openFor)
+    }
+
+    /// Asks Redis whether the attempts waiting at `taskType`'s breaker may pass.
+    func askBreaker(_ taskType: String) {
+        guard let question = breakerGate.nextAcquire(taskType, max: 1_000) else { return }
+        guard let breakers = circuitBreakers else {
+            // Without Redis there is no breaker state: attempts pass.
+            for gated in breakerGate.granted(taskType, count: question.wanted) where stillGated(gated) { admit(gated, after: .breaker) }
+            return
+        }
+        Task {
+            do {
+                let admission = try await breakers.admit(taskType: taskType, settings: Self.breakerSettings(question.limit))
+                self.breakerAnswered(taskType, admission, policy: question.limit, wanted: question.wanted)
+            } catch {
+                let generation = self.breakerGate.wait(taskType)
+                self.flowLimitUnavailable(
+                    "Redis is unreachable (\(error)): attempts behind circuit breakers wait", retry: { $0.breakerRetryDue(taskType, generation) })
+            }
+        }
+    }
+
+    private func breakerAnswered(_ taskType: String, _ admission: CircuitBreakers.Admission, policy: CircuitBreakerPolicy, wanted: Int) {
+        switch admission {
+        case .pass:
+            for gated in breakerGate.granted(taskType, count: wanted) where stillGated(gated) { admit(gated, after: .breaker) }
+        case .probe:
+            for gated in breakerGate.granted(taskType, count: 1) where stillGated(gated) {
+                breakerHistory(gated, taskType, "probe")
+                admit(gated, after: .breaker)
+            }
+        case .wait(let delay):
+            if policy.whenOpen == .fail {
+                for gated in breakerGate.granted(taskType, count: wanted) where stillGated(gated) { failFast(gated, taskType, retryAfter: delay) }
+            } else {
+                let generation = breakerGate.wait(taskType)
+                for gated in breakerGate.waiting(taskType) where breakerNoted.insert(gated.member).inserted {
+                    breakerHistory(gated, taskType, "held")
+                }
+                after(delay) { $0.breakerRetryDue(taskType, generation) }
+                return
+            }
+        }
+        askBreaker(taskType)
+    }
+
+    private func breakerRetryDue(_ taskType: String, _ generation: UInt64) {
+        breakerGate.retry(taskType, generation: generation)
+        askBreaker(taskType)
+    }
+
+    /// An open breaker with `when_open: fail`: the attempt fails at once, not retried.
+    private func failFast(_ gated: GatedTask, _ taskType: String, retryAfter: Duration) {
+        breakerNoted.remove(gated.member)
+        guard let run = runs[gated.task.runID] else { return }
+        let key = AttemptKey(node: gated.task.assignment.node, attempt: gated.task.assignment.attempt)
+        run.attempts[key] = nil
+        metrics.breakerFastFailures.increment()
+        let failure = TaskFailure(
+            kind: "CircuitOpen",
+            message: "the circuit breaker of task type \(MessageText.quoted(taskType)) is open (for \(DurationText.format(retryAfter)) more); when_open: fail",
+            retryable: false)
+        let instant = now()
+        let actions = [.record(.circuitBreaker(node: key.node, attempt: key.attempt, taskType: taskType, change: "failed_fast"))]
+            + run.machine.taskFailed(node: key.node, attempt: key.attempt, failure: failure, now: instant)
+        Task { await self.process(gated.task.runID, actions) }
+    }
+
+    /// Records an attempt's outcome with its type's breaker (attempts of nodes that have one).
+    func recordBreakerOutcome(_ runID: RunID, _ key: AttemptKey, failed: Bool) {
+        guard let breakers = circuitBreakers, let run = runs[runID],
+            let definition = run.machine.workflow.task(named: key.node.name), let policy = definition.circuitBreaker
+        else { return }
+        let taskType = definition.type
+        Task {
+            do {
+                guard let transition = try await breakers.record(taskType: taskType, failed: failed, settings: Self.breakerSettings(policy)) else {
+                    return
+                }
+                self.metrics.breakerTransition(transition)
+                self.logger.notice("circuit breaker \(transition.rawValue)", metadata: ["task.type": "\(taskType)"])
+                // In the history of the runs it affects: the one whose outcome changed it (if still
+                // open — most close with that very attempt) and those waiting at the breaker.
+                if self.runs[runID] != nil {
+                    await self.process(runID, [.record(.circuitBreaker(node: key.node, attempt: key.attempt, taskType: taskType, change: transition.rawValue))])
+                }
+                for gated in self.breakerGate.waiting(taskType) { self.breakerHistory(gated, taskType, transition.rawValue) }
+                if transition == .closed { self.askBreaker(taskType) }
+            } catch {
+                self.flowLimitUnavailable("Redis is unreachable (\(error)): a breaker outcome was not counted", retry: nil)
+            }
+        }
+    }
+
+    private func breakerHistory(_ gated: GatedTask, _ taskType: String, _ change: String) {
+        let key = AttemptKey(node: gated.task.assignment.node, attempt: gated.task.assignment.attempt)
+        let actions: [RunStateMachine.Action] = [.record(.circuitBreaker(node: key.node, attempt: key.attempt, taskType: taskType, change: change))]
+        Task { await self.process(gated.task.runID, actions) }
+    }
 
     // MARK: Rate limits
 
@@ -370,7 +483,7 @@ extension SchedulerCore {
     private func stillGated(_ gated: GatedTask) -> Bool {
         let key = AttemptKey(node: gated.task.assignment.node, attempt: gated.task.assignment.attempt)
         switch runs[gated.task.runID]?.attempts[key] {
-        case .rateLimited?, .concurrencyLimited?: return true
+        case .rateLimited?, .concurrencyLimited?, .breakerHeld?: return true
         default: return false
         }
     }

@@ -136,6 +136,8 @@ extension SchedulerCore {
             concurrencyGate.remove(ticket)
         case .cacheLookup, .fromCache:
             break  // the lookup's answer finds the attempt gone
+        case .breakerHeld(let ticket):
+            breakerGate.remove(ticket)
         case .child(let child, _):
             guard let child else { return }  // its start, in flight, sees the attempt gone and cancels it
             cancelChild(child, reason: "its parent node was cancelled")

@@ -64,6 +64,7 @@ extension SchedulerCore {
             sessions[id]?.attempts.remove(AttemptRef(runID: done.ref.runID, key: key))
             releaseSlot(done.ref.runID, key)
             storeInCache(done.ref.runID, key, output: done.output)
+            recordBreakerOutcome(done.ref.runID, key, failed: false)
             guard let run = runs[done.ref.runID] else { return }  // closed, or not ours: stale
             let actions = run.machine.taskCompleted(node: key.node, attempt: key.attempt, output: done.output, now: now())
             processLater(done.ref.runID, actions)
@@ -71,6 +72,7 @@ extension SchedulerCore {
             guard let key = attemptKey(failed.ref) else { return }
             sessions[id]?.attempts.remove(AttemptRef(runID: failed.ref.runID, key: key))
             attemptEnded(failed.ref.runID, key)
+            recordBreakerOutcome(failed.ref.runID, key, failed: true)
             guard let run = runs[failed.ref.runID] else { return }
             let failure = TaskFailure(
                 kind: failed.kind.isEmpty ? "Error" : Self.storable(failed.kind), message: Self.storable(failed.message),

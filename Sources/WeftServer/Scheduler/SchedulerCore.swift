@@ -47,6 +47,8 @@ actor SchedulerCore {
         case cacheLookup
         /// Completed from the result cache.
         case fromCache(RunRecorder.AttemptStart)
+        /// Waiting at its task type's circuit breaker (then `concurrencyLimited`, `rateLimited` or `queued`).
+        case breakerHeld(BreakerGate.Ticket)
         /// Waiting for a slot of its concurrency limit (then `rateLimited` or `queued`).
         case concurrencyLimited(ConcurrencyGate.Ticket)
         /// Waiting for its rate limit's grant (then `queued`).
@@ -151,6 +153,11 @@ actor SchedulerCore {
     var concurrencyLimiter: ConcurrencyLimiter?
     /// The result cache's entries (nil: no Redis), and where the outputs of attempts that missed it go.
     var resultCache: ResultCacheStore?
+    /// Attempts waiting at circuit breakers, the breakers' Redis, and the attempts whose being held
+    /// is already in their run's history.
+    var breakerGate = BreakerGate()
+    var circuitBreakers: CircuitBreakers?
+    var breakerNoted: Set<String> = []
     var cacheEntries: [AttemptRef: CacheEntryRef] = [:]
     /// Concurrency slots held by attempts of this scheduler, renewed every second.
     var heldSlots: [AttemptRef: HeldSlot] = [:]
@@ -197,11 +204,13 @@ actor SchedulerCore {
     var rateLimitedTasks: Int { rateGate.count }
     var concurrencyLimitedTasks: Int { concurrencyGate.count }
     var concurrencySlotsHeld: Int { heldSlots.count }
+    var breakerHeldTasks: Int { breakerGate.count }
 
-    func setFlowLimiters(rate: RateLimiter?, concurrency: ConcurrencyLimiter?, cache: ResultCacheStore?) {
+    func setFlowLimiters(rate: RateLimiter?, concurrency: ConcurrencyLimiter?, cache: ResultCacheStore?, breakers: CircuitBreakers?) {
         rateLimiter = rate
         concurrencyLimiter = concurrency
         resultCache = cache
+        circuitBreakers = breakers
         if let concurrency {
             Task { [logger] in
                 do { try await concurrency.prime() } catch { logger.warning("Redis for flow limits is unreachable", metadata: ["error": "\(error)"]) }
@@ -765,6 +774,9 @@ actor SchedulerCore {
             case .rateLimited(let ticket): rateGate.remove(ticket)
             case .concurrencyLimited(let ticket): concurrencyGate.remove(ticket)
             case .cacheLookup, .fromCache: break
+            case .breakerHeld(let ticket):
+                breakerGate.remove(ticket)
+                breakerNoted.remove("\(runID)/\(key.node)#\(key.attempt)")
             case .running(let worker, _): sessions[worker]?.attempts.remove(AttemptRef(runID: runID, key: key))
             case .child: break  // the child run goes on; whoever owns the parent next reconciles
             }
@@ -819,6 +831,14 @@ struct SchedulerMetrics {
     })
 
     func cacheLookups(_ outcome: CacheOutcome) { lookups[outcome]?.increment() }
+
+    let breakerFastFailures = Counter(label: "weft_breaker_fast_failures_total")
+    private let breakerTransitions = [
+        CircuitBreakers.Transition.opened: Counter(label: "weft_breaker_transitions_total", dimensions: [("to", "open")]),
+        .closed: Counter(label: "weft_breaker_transitions_total", dimensions: [("to", "closed")]),
+    ]
+
+    func breakerTransition(_ transition: CircuitBreakers.Transition) { breakerTransitions[transition]?.increment() }
     func cacheStores(_ outcome: CacheOutcome) { stores[outcome]?.increment() }
     private let runsClosed: [RunStatusText: Counter] = [
         .succeeded: Counter(label: "weft_runs_closed_total", dimensions: [("status", "succeeded")]),

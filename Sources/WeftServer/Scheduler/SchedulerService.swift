@@ -231,7 +231,8 @@ public final class SchedulerService: Service, @unchecked Sendable {
             concurrency: configuration.flowLimitRedisURL.map {
                 ConcurrencyLimiter(url: $0, cluster: configuration.cluster, warmUp: configuration.concurrencyWarmUp, logger: logger)
             },
-            cache: configuration.flowLimitRedisURL.map { ResultCacheStore(url: $0, cluster: configuration.cluster, logger: logger) })
+            cache: configuration.flowLimitRedisURL.map { ResultCacheStore(url: $0, cluster: configuration.cluster, logger: logger) },
+            breakers: configuration.flowLimitRedisURL.map { CircuitBreakers(url: $0, cluster: configuration.cluster, logger: logger) })
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await writer.run() }
             group.addTask { [sweep = configuration.childSweepInterval] in await core.sweepChildren(every: sweep) }
@@ -396,6 +397,7 @@ public final class SchedulerService: Service, @unchecked Sendable {
         let rateLimited = Gauge(label: "weft_rate_limited_tasks")
         let concurrencyLimited = Gauge(label: "weft_concurrency_limited_tasks")
         let slotsHeld = Gauge(label: "weft_concurrency_slots_held")
+        let breakerHeld = Gauge(label: "weft_breaker_held_tasks")
         let queued = Gauge(label: "weft_writer_queued_records")
         let partitions = Gauge(label: "weft_partitions_owned")
         let available = Gauge(label: "weft_storage_available")
@@ -411,6 +413,7 @@ public final class SchedulerService: Service, @unchecked Sendable {
             rateLimited.record(await core.rateLimitedTasks)
             concurrencyLimited.record(await core.concurrencyLimitedTasks)
             slotsHeld.record(await core.concurrencySlotsHeld)
+            breakerHeld.record(await core.breakerHeldTasks)
             queued.record(await writer.queuedRecords)
             partitions.record(await core.servingPartitions)
             available.record(storage.isAvailable ? 1 : 0)

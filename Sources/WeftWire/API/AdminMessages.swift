@@ -15,6 +15,8 @@ public enum AdminMethods {
     public static let drain = "weft.api.v1.Admin/Drain"
     /// On a coordinator: delete result-cache entries (`weftctl cache purge`).
     public static let purgeCache = "weft.api.v1.Admin/PurgeCache"
+    /// On a coordinator: the circuit breakers of task types (`weftctl breakers`).
+    public static let breakers = "weft.api.v1.Admin/Breakers"
     /// On a coordinator (every scheduler asked) or a scheduler (itself): the connected workers.
     public static let workers = "weft.api.v1.Admin/Workers"
     /// On a coordinator (every scheduler asked) or a scheduler (itself): ready tasks per queue.
@@ -142,6 +144,36 @@ public struct PurgeCacheResponse: Hashable, Sendable {
     /// Entries deleted.
     public var purged: UInt64
     public init(purged: UInt64) { self.purged = purged }
+}
+
+public struct BreakersRequest: Hashable, Sendable {
+    public init() {}
+}
+
+/// One task type's circuit breaker.
+public struct BreakerInfo: Hashable, Sendable {
+    public var taskType: String
+    /// `closed`, `open` or `half_open`.
+    public var state: String
+    /// Failures in the current window.
+    public var failures: UInt64
+    /// Outcomes in the current window.
+    public var requests: UInt64
+    /// While open: when it lets a probe through (Unix milliseconds); else 0.
+    public var openUntilMilliseconds: Int64
+
+    public init(taskType: String, state: String, failures: UInt64 = 0, requests: UInt64 = 0, openUntilMilliseconds: Int64 = 0) {
+        self.taskType = taskType
+        self.state = state
+        self.failures = failures
+        self.requests = requests
+        self.openUntilMilliseconds = openUntilMilliseconds
+    }
+}
+
+public struct BreakersResponse: Hashable, Sendable {
+    public var breakers: [BreakerInfo]
+    public init(breakers: [BreakerInfo]) { self.breakers = breakers }
 }
 
 public struct DrainResponse: Hashable, Sendable {

@@ -839,3 +839,83 @@ extension PurgeCacheResponse: WireMessage {
         }
     }
 }
+
+extension BreakersRequest: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = Weft__Api__V1__BreakersRequest()
+        weft__api__v1__breakers_request__init(&m)
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__breakers_request__get_packed_size, pack: weft__api__v1__breakers_request__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "BreakersRequest", unpack: weft__api__v1__breakers_request__unpack, free: weft__api__v1__breakers_request__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__BreakersRequest) throws(WireError) -> BreakersRequest in
+            BreakersRequest()
+        }
+    }
+}
+
+extension BreakerInfo {
+    func cMessage(_ a: CArena) -> Weft__Api__V1__BreakerInfo {
+        var m = Weft__Api__V1__BreakerInfo()
+        weft__api__v1__breaker_info__init(&m)
+        m.task_type = a.string(taskType)
+        m.state = a.string(state)
+        m.failures = failures
+        m.requests = requests
+        m.open_until_ms = openUntilMilliseconds
+        return m
+    }
+
+    init(c m: Weft__Api__V1__BreakerInfo) throws(WireError) {
+        self.init(
+                taskType: swiftString(m.task_type),
+                state: swiftString(m.state),
+                failures: m.failures,
+                requests: m.requests,
+                openUntilMilliseconds: m.open_until_ms)
+    }
+}
+
+extension BreakerInfo: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = cMessage(a)
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__breaker_info__get_packed_size, pack: weft__api__v1__breaker_info__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "BreakerInfo", unpack: weft__api__v1__breaker_info__unpack, free: weft__api__v1__breaker_info__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__BreakerInfo) throws(WireError) -> BreakerInfo in
+            try BreakerInfo(c: m)
+        }
+    }
+}
+
+extension BreakersResponse: WireMessage {
+    public func serializedBytes() -> [UInt8] {
+        let a = CArena()
+        var m = Weft__Api__V1__BreakersResponse()
+        weft__api__v1__breakers_response__init(&m)
+        (m.n_breakers, m.breakers) = a.repeated(breakers) { $0.cMessage(a) }
+        return withExtendedLifetime(a) {
+            packMessage(&m, size: weft__api__v1__breakers_response__get_packed_size, pack: weft__api__v1__breakers_response__pack)
+        }
+    }
+
+    public init(serializedBytes bytes: UnsafeRawBufferPointer) throws(WireError) {
+        self = try unpackMessage(
+            bytes, name: "BreakersResponse", unpack: weft__api__v1__breakers_response__unpack, free: weft__api__v1__breakers_response__free_unpacked
+        ) { (m: borrowing Weft__Api__V1__BreakersResponse) throws(WireError) -> BreakersResponse in
+            BreakersResponse(
+                breakers: try swiftArray(m.n_breakers, m.breakers) { (c) throws(WireError) in try BreakerInfo(c: c) })
+        }
+    }
+}

@@ -313,6 +313,26 @@ extension ProcessTests {
             }
         }
 
+        @Test("a batched map runs one task per batch, at most max_concurrency at once, and returns one output per element in order")
+        func batchedMap() async throws {
+            try await ProcessCluster.with { cluster in
+                try await cluster.start()
+                let client = try cluster.client()
+                try await client.register(definitionJSON: Array(#"""
+                    {"name":"batched","tasks":[{"name":"list","type":"echo"},
+                     {"name":"each","type":"echo","depends_on":["list"],"map":{"batch_size":3,"max_concurrency":2}}]}
+                    """#.utf8))
+                let run = try await client.start(workflow: "batched", inputJSON: Array("[1,2,3,4,5,6,7,8,9,10]".utf8))
+                let info = try await client.wait(for: run)
+                #expect(info.status == .succeeded)
+                #expect(String(decoding: info.output, as: UTF8.self) == "[1,2,3,4,5,6,7,8,9,10]")
+                let batches = info.tasks.filter { $0.node.hasPrefix("each[") }
+                #expect(batches.count == 4, "\(batches.map(\.node))")
+                #expect(batches.first { $0.node == "each[3]" }.map { String(decoding: $0.output, as: UTF8.self) } == "[10]")
+                await client.close()
+            }
+        }
+
         @Test("without Redis, a workflow with a rate limit is refused at start with a clear error")
         func rateLimit_needsRedis() async throws {
             try await ProcessCluster.with { cluster in

@@ -82,6 +82,19 @@ struct WorkflowBuilderTests {
         #expect(tasks["label"]?["concurrency"] as? NSDictionary == ["key": "$.total", "limit": 3] as NSDictionary)
     }
 
+    @Test("map(maxConcurrency:) and batchedMap write the map object; a batch step takes and gives lists")
+    func mapOptions() throws {
+        let orders = TaskType<Int, [Order]>("orders")
+        let batch = TaskType<[Order], [Quote]>("price-batch")
+        let each = TaskType<Order, Quote>("price-one")
+        let batched = Workflow("b", Step(orders) >>> Step(batch).batchedMap(batchSize: 50, maxConcurrency: 4))
+        let capped = Workflow("c", Step(orders) >>> Step(each).map(maxConcurrency: 8))
+        #expect(try decode(batched)["price-batch"]?["map"] as? NSDictionary == ["batch_size": 50, "max_concurrency": 4] as NSDictionary)
+        #expect(try decode(capped)["price-one"]?["map"] as? NSDictionary == ["max_concurrency": 8] as NSDictionary)
+        let definition = try JSONDecoder().decode(WorkflowDefinition.self, from: Data(batched.definitionJSON()))
+        #expect(try definition.validated().task(named: "price-batch")?.mapOptions == MapOptions(batchSize: 50, maxConcurrency: 4))
+    }
+
     @Test("typed steps: a step is named after its task type, and the types flow through")
     func typed_steps() throws {
         let flow = Step(price) >>> (Step(labelling) | Step(audit)) >>> Step(report)

@@ -170,6 +170,28 @@ public struct Step<Input: Codable & Sendable, Output: Codable & Sendable>: Workf
         MapStep(step: with("map", .bool(true)))
     }
 
+    /// ``map()`` with at most `maxConcurrency` of the step's tasks open at once (the next starts
+    /// when one succeeds): `map: {max_concurrency: N}`.
+    public func map(maxConcurrency: Int) -> MapStep<Input, Output> {
+        MapStep(step: with("map", .object(["max_concurrency": .number(Double(maxConcurrency))])))
+    }
+
+    /// A map in batches (`map: {batch_size: N}`): the parent's list is cut into runs of up to
+    /// `batchSize` consecutive elements, each one task of this step — which receives that array
+    /// and returns one output per element — and the step's output is their outputs concatenated,
+    /// in order. `maxConcurrency` caps the step's tasks open at once.
+    ///
+    /// ```swift
+    /// let index = TaskType<[Document], [Summary]>("summarize-batch")
+    /// Step(index).batchedMap(batchSize: 100, maxConcurrency: 8)   // [Document] in, [Summary] out
+    /// ```
+    public func batchedMap<Element, ElementOutput>(batchSize: Int, maxConcurrency: Int? = nil) -> BatchedMapStep<Element, ElementOutput>
+    where Input == [Element], Output == [ElementOutput] {
+        var options: [String: JSONValue] = ["batch_size": .number(Double(batchSize))]
+        if let maxConcurrency { options["max_concurrency"] = .number(Double(maxConcurrency)) }
+        return BatchedMapStep(spec: with("map", .object(options)).spec)
+    }
+
     fileprivate func with(_ key: String, _ value: JSONValue) -> Self {
         var copy = self
         copy.options[key] = value
@@ -232,6 +254,20 @@ public struct MapStep<Element: Codable & Sendable, ElementOutput: Codable & Send
 
     /// The step as a graph of one node.
     public var graph: StepGraph { StepGraph(step.spec) }
+}
+
+/// A step mapped in batches (``Step/batchedMap(batchSize:maxConcurrency:)``): it takes its
+/// parent's list and gives the list of per-element outputs; each of its tasks handles one batch.
+public struct BatchedMapStep<Element: Codable & Sendable, ElementOutput: Codable & Sendable>: WorkflowGraph {
+    /// What the step takes: its parent's list.
+    public typealias Input = [Element]
+    /// What it gives: one output per element, in order.
+    public typealias Output = [ElementOutput]
+
+    let spec: StepSpec
+
+    /// The step as a graph of one node.
+    public var graph: StepGraph { StepGraph(spec) }
 }
 
 /// A step that waits: it succeeds `duration` after it becomes ready, with its input as its output,

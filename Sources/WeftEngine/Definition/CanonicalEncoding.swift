@@ -80,7 +80,15 @@ enum CanonicalEncoding {
         }
         if task.map {
             key("map")
-            out.raw("true")
+            if let options = task.mapOptions, options.batchSize != nil || options.maxConcurrency != nil {
+                // An object only when it says something: `map: {}` is `map: true`.
+                var fields: [String] = []
+                if let batch = options.batchSize { fields.append("\"batch_size\":\(batch)") }
+                if let cap = options.maxConcurrency { fields.append("\"max_concurrency\":\(cap)") }
+                out.raw("{" + fields.joined(separator: ",") + "}")
+            } else {
+                out.raw("true")
+            }
         }
         key("name")
         out.string(task.name)

@@ -113,3 +113,24 @@ extension CircuitBreakerPolicy: Codable {
         try container.encode(whenOpen, forKey: .whenOpen)
     }
 }
+
+extension MapOptions: Codable {
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case batchSize = "batch_size"
+        case maxConcurrency = "max_concurrency"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        try StrictKeys.check(decoder, against: CodingKeys.self, what: "map")
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(
+            batchSize: try container.decodeIfPresent(Int.self, forKey: .batchSize),
+            maxConcurrency: try container.decodeIfPresent(Int.self, forKey: .maxConcurrency))
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encodeIfPresent(batchSize, forKey: .batchSize)
+        try container.encodeIfPresent(maxConcurrency, forKey: .maxConcurrency)
+    }
+}

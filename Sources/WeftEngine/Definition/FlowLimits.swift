@@ -197,3 +197,23 @@ public struct CircuitBreakerPolicy: Hashable, Sendable {
         self.whenOpen = whenOpen
     }
 }
+
+/// How a map node fans out (`map: {batch_size: 100, max_concurrency: 8}`; `map: true` is all
+/// defaults): `batchSize` list elements per task — each task receives an array of up to that many
+/// elements and returns an array with one output per element; the node's output is their
+/// concatenation, in order (a batch that returns something else contributes it as one element) —
+/// and at most `maxConcurrency` of the node's tasks open at once (the next starts when one
+/// succeeds).
+public struct MapOptions: Hashable, Sendable {
+    /// nil: one element per task (no batching).
+    public var batchSize: Int?
+    /// nil: every task at once.
+    public var maxConcurrency: Int?
+
+    public init(batchSize: Int? = nil, maxConcurrency: Int? = nil) {
+        self.batchSize = batchSize
+        self.maxConcurrency = maxConcurrency
+    }
+
+    static let maxValue = 10_000
+}

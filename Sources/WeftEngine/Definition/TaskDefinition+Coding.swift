@@ -38,7 +38,7 @@ extension TaskDefinition: Codable {
             queue: try container.decodeIfPresent(String.self, forKey: .queue) ?? TaskDefinition.defaultQueue,
             concurrencyKey: try container.decodeIfPresent(String.self, forKey: .concurrencyKey),
             cacheKey: try container.decodeIfPresent(String.self, forKey: .cacheKey),
-            map: try container.decodeIfPresent(Bool.self, forKey: .map) ?? false,
+            map: try Self.decodeMap(container) != nil,
             join: try container.decodeIfPresent(JoinPolicy.self, forKey: .join),
             startAfter: try DurationCoding.decode(container, forKey: .startAfter),
             sleep: try DurationCoding.decode(container, forKey: .sleep),
@@ -48,8 +48,16 @@ extension TaskDefinition: Codable {
             rateLimit: try container.decodeIfPresent(RateLimit.self, forKey: .rateLimit),
             concurrency: try container.decodeIfPresent(ConcurrencyLimit.self, forKey: .concurrency),
             cache: try container.decodeIfPresent(ResultCache.self, forKey: .cache),
-            circuitBreaker: try container.decodeIfPresent(CircuitBreakerPolicy.self, forKey: .circuitBreaker)
+            circuitBreaker: try container.decodeIfPresent(CircuitBreakerPolicy.self, forKey: .circuitBreaker),
+            mapOptions: try Self.decodeMap(container) ?? nil
         )
+    }
+
+    /// `map`: absent or `false` → nil; `true` → `.some(nil)`; an object → its options.
+    private static func decodeMap(_ container: KeyedDecodingContainer<CodingKeys>) throws -> MapOptions?? {
+        guard container.contains(.map), try !container.decodeNil(forKey: .map) else { return nil }
+        if let flag = try? container.decode(Bool.self, forKey: .map) { return flag ? .some(nil) : nil }
+        return .some(try container.decode(MapOptions.self, forKey: .map))
     }
 
     /// Writes only what differs from the defaults, so files stay as short as their authors wrote them.
@@ -64,7 +72,11 @@ extension TaskDefinition: Codable {
         if queue != TaskDefinition.defaultQueue { try container.encode(queue, forKey: .queue) }
         try container.encodeIfPresent(concurrencyKey, forKey: .concurrencyKey)
         try container.encodeIfPresent(cacheKey, forKey: .cacheKey)
-        if map { try container.encode(true, forKey: .map) }
+        if let mapOptions, map {
+            try container.encode(mapOptions, forKey: .map)
+        } else if map {
+            try container.encode(true, forKey: .map)
+        }
         try container.encodeIfPresent(join, forKey: .join)
         try container.encodeIfPresent(startAfter.map(DurationCoding.format), forKey: .startAfter)
         try container.encodeIfPresent(sleep.map(DurationCoding.format), forKey: .sleep)

@@ -116,6 +116,15 @@ extension TaskDefinition {
             }
         }
 
+        if let options = mapOptions {
+            for (field, value) in [("batch_size", options.batchSize), ("max_concurrency", options.maxConcurrency)] {
+                guard let value, !(1...MapOptions.maxValue).contains(value) else { continue }
+                report(.invalidMap, "map.\(field) must be 1–\(MapOptions.maxValue), not \(value)")
+            }
+            if workflow != nil, options.batchSize != nil {
+                report(.invalidMap, "map.batch_size on a child workflow node: each child takes one element")
+            }
+        }
         if let breaker = circuitBreaker {
             if !runsTask {
                 report(.invalidCircuitBreaker, "circuit_breaker on a node that runs no task (sleep, signal or child workflow): remove it")

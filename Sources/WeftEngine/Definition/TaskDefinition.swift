@@ -48,8 +48,12 @@ public struct TaskDefinition: Hashable, Sendable {
     public var concurrencyKey: String?
     /// A key under which the scheduler may cache the node's result (ARCHITECTURE.md §4).
     public var cacheKey: String?
-    /// `true`: fan out over the list the single parent returned, one task per element.
+    /// `true`: fan out over the list the single parent returned, one task per element (or per batch:
+    /// ``mapOptions``).
     public var map: Bool
+    /// With `map`: batching and a cap on the node's tasks open at once (`map: {batch_size: …,
+    /// max_concurrency: …}`); nil: `map: true`.
+    public var mapOptions: MapOptions?
     /// How many parents must succeed before this node runs. `nil` means ``JoinPolicy/all`` for a
     /// node with parents; a root must leave it `nil`.
     public var join: JoinPolicy?
@@ -99,7 +103,8 @@ public struct TaskDefinition: Hashable, Sendable {
         rateLimit: RateLimit? = nil,
         concurrency: ConcurrencyLimit? = nil,
         cache: ResultCache? = nil,
-        circuitBreaker: CircuitBreakerPolicy? = nil
+        circuitBreaker: CircuitBreakerPolicy? = nil,
+        mapOptions: MapOptions? = nil
     ) {
         self.name = name
         self.type = type
@@ -121,6 +126,7 @@ public struct TaskDefinition: Hashable, Sendable {
         self.concurrency = concurrency
         self.cache = cache
         self.circuitBreaker = circuitBreaker
+        self.mapOptions = mapOptions
     }
 
     /// Whether a worker runs this node (false for sleep, signal and child-workflow nodes, which

@@ -94,18 +94,24 @@ extension RunStateMachine {
         }
     }
 
-    /// A map node's fan-out. Invariant: `remaining` counts the `active` elements, and is positive
-    /// (the map node finishes when it reaches 0). A failed element fails the map node at once, so
-    /// no element here has failed.
+    /// A map node's fan-out. Invariant: `remaining` counts the `active` and `pending` elements,
+    /// and is positive (the map node finishes when it reaches 0); `open` counts the `active` ones.
+    /// Elements start in order: those from `nextPending` on have not started (with
+    /// `max_concurrency`, at most that many are open at once). A failed element fails the map
+    /// node at once, so no element here has failed.
     struct MapProgress: Hashable, Sendable {
         var elements: [ElementState]
         var remaining: Int
+        var open = 0
+        var nextPending = 0
     }
 
-    /// One element of a map node's fan-out.
+    /// One element of a map node's fan-out (with `batch_size`, one batch of list elements).
     enum ElementState: Hashable, Sendable {
         case active(Execution)
         case succeeded(output: [UInt8], attempts: Int)
+        /// Not started yet: the map node's `max_concurrency` holds it back.
+        case pending(input: [UInt8])
     }
 
     /// Where a unit's state lives: node `i`, or element `e` of map node `i`.

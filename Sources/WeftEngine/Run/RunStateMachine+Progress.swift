@@ -144,9 +144,13 @@ extension RunStateMachine {
             let allDone = modifyMap(index) { progress in
                 progress.elements[element] = .succeeded(output: output, attempts: attempts)
                 progress.remaining -= 1
+                progress.open -= 1
                 return progress.remaining == 0
             }
-            guard allDone else { return }
+            guard allDone else {
+                startPendingElements(of: index, now: now, into: &actions)
+                return
+            }
             guard case .mapping(let progress) = nodes[index] else { preconditionFailure("map node lost its progress: \(nodes[index])") }
             let outputs = progress.elements.map { element -> [UInt8] in
                 guard case .succeeded(let output, _) = element else {
@@ -154,7 +158,7 @@ extension RunStateMachine {
                 }
                 return output
             }
-            let combined = JSONPayload.array(outputs)
+            let combined = workflow.graph.tasks[index].mapOptions?.batchSize == nil ? JSONPayload.array(outputs) : Self.concatenated(outputs)
             actions.append(.record(.mapCompleted(node: NodeKey(workflow.graph.tasks[index].name), output: combined)))
             finish(index, as: .succeeded(output: combined, attempts: 0))
             settle([index], now: now, into: &actions)
@@ -281,7 +285,7 @@ extension RunStateMachine {
         let node = NodeKey(task.name)
         let elements: [[UInt8]]
         do {
-            elements = try JSONPayload.splitArray(input, maxElements: configuration.maxMapWidth)
+            elements = try mapUnits(of: task, input: input, maxElements: configuration.maxMapWidth)
         } catch {
             let failure = if error.code == .tooManyElements {
                 TaskFailure(
@@ -303,14 +307,45 @@ extension RunStateMachine {
             finish(index, as: .succeeded(output: output, attempts: 0))
             return true
         }
-        var progress = MapProgress(elements: [], remaining: elements.count)
-        progress.elements.reserveCapacity(elements.count)
-        for (element, elementInput) in elements.enumerated() {
-            let execution = beginAttempt(.element(index, element), attempt: 1, input: elementInput, now: now, into: &actions)
-            progress.elements.append(.active(execution))
+        nodes[index] = .mapping(MapProgress(elements: elements.map { .pending(input: $0) }, remaining: elements.count))
+        startPendingElements(of: index, now: now, into: &actions)
+        return false
+    }
+
+    /// The units a map node fans out into: its list's elements, or, with `batch_size`, arrays of
+    /// up to that many consecutive elements. `maxElements` bounds the list (not the units).
+    func mapUnits(of task: TaskDefinition, input: [UInt8], maxElements: Int) throws(JSONPayloadError) -> [[UInt8]] {
+        let elements = try JSONPayload.splitArray(input, maxElements: maxElements)
+        guard let size = task.mapOptions?.batchSize, size > 1 else {
+            return task.mapOptions?.batchSize == 1 ? elements.map { JSONPayload.array([$0]) } : elements
+        }
+        return stride(from: 0, to: elements.count, by: size).map { JSONPayload.array(Array(elements[$0..<min($0 + size, elements.count)])) }
+    }
+
+    /// Starts the map node's pending elements, in order, while its `max_concurrency` allows.
+    mutating func startPendingElements(of index: Int, now: EngineInstant, into actions: inout [Action]) {
+        let cap = workflow.graph.tasks[index].mapOptions?.maxConcurrency ?? .max
+        guard case .mapping(var progress) = nodes[index] else { return }
+        nodes[index] = .waiting  // not shared while it changes (see modifyMap)
+        while progress.open < cap, progress.nextPending < progress.elements.count {
+            let element = progress.nextPending
+            progress.nextPending += 1
+            guard case .pending(let input) = progress.elements[element] else { continue }
+            let execution = beginAttempt(.element(index, element), attempt: 1, input: input, now: now, into: &actions)
+            progress.elements[element] = .active(execution)
+            progress.open += 1
         }
         nodes[index] = .mapping(progress)
-        return false
+    }
+
+    /// A batched map's output: the batches' arrays concatenated, in order (a batch output that is
+    /// not an array counts as one element).
+    static func concatenated(_ outputs: [[UInt8]]) -> [UInt8] {
+        var all: [[UInt8]] = []
+        for output in outputs {
+            if let elements = try? JSONPayload.splitArray(output) { all += elements } else { all.append(output) }
+        }
+        return JSONPayload.array(all)
     }
 
     /// The input of node `index` from its parents' outputs (see the type's documentation).

@@ -124,12 +124,15 @@ extension RunStateMachine {
                 }
                 let list: [[UInt8]]
                 do {
-                    list = try JSONPayload.splitArray(machine.input(of: index), maxElements: max(width, 0))
+                    list = try machine.mapUnits(of: task, input: machine.input(of: index), maxElements: .max)
                 } catch {
                     throw RecoveryError(.inconsistentSnapshot, node: key, "the input no longer splits into a list: \(error)")
                 }
                 let entries = elements[index] ?? [:]
-                guard width > 0, list.count == width, entries.count == width else {
+                // With max_concurrency, elements that had not started have no rows: they start again
+                // in order once recovered.
+                let capped = task.mapOptions?.maxConcurrency != nil
+                guard width > 0, list.count == width, entries.count == width || (capped && entries.count < width) else {
                     throw RecoveryError(
                         .inconsistentSnapshot, node: key,
                         "mapping over \(width) elements, but the input has \(list.count) and the snapshot \(entries.count)"
@@ -140,8 +143,14 @@ extension RunStateMachine {
                 for element in 0..<width {
                     let elementKey = NodeKey(task.name, index: element)
                     guard let entry = entries[element] else {
-                        throw RecoveryError(.inconsistentSnapshot, node: elementKey, "an element of a mapping node is missing")
+                        guard capped else {
+                            throw RecoveryError(.inconsistentSnapshot, node: elementKey, "an element of a mapping node is missing")
+                        }
+                        progress.elements.append(.pending(input: list[element]))
+                        progress.remaining += 1
+                        continue
                     }
+                    if progress.nextPending == element { progress.nextPending += 1 }
                     switch entry.status {
                     case .succeeded(let output):
                         progress.elements.append(.succeeded(output: output, attempts: entry.attempts))
@@ -149,6 +158,7 @@ extension RunStateMachine {
                         let execution = try machine.restoredExecution(.element(index, element), entry, input: list[element], now: now, into: &actions)
                         progress.elements.append(.active(execution))
                         progress.remaining += 1
+                        progress.open += 1
                     case .mapping, .awaitingSignal, .failed, .cancelled:
                         throw RecoveryError(.inconsistentSnapshot, node: elementKey, "an element of a mapping node is \(entry.status)")
                     }
@@ -157,6 +167,7 @@ extension RunStateMachine {
                     throw RecoveryError(.inconsistentSnapshot, node: key, "every element succeeded but the map node is still mapping")
                 }
                 machine.nodes[index] = .mapping(progress)
+                machine.startPendingElements(of: index, now: now, into: &actions)
             }
         }
 

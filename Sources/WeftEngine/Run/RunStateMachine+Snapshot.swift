@@ -17,7 +17,7 @@ extension RunStateMachine {
             if let node = nodeSnapshot(index) { snapshot.nodes[NodeKey(name)] = node }
             if case .mapping(let progress) = nodes[index] {
                 for (element, state) in progress.elements.enumerated() {
-                    snapshot.nodes[NodeKey(name, index: element)] = Self.snapshot(of: state)
+                    if let node = Self.snapshot(of: state) { snapshot.nodes[NodeKey(name, index: element)] = node }
                 }
             }
         }
@@ -54,10 +54,12 @@ extension RunStateMachine {
         }
     }
 
-    private static func snapshot(of element: ElementState) -> NodeSnapshot {
+    /// nil for an element that has not started (it has no rows yet).
+    private static func snapshot(of element: ElementState) -> NodeSnapshot? {
         switch element {
         case .active(let execution): execution.snapshot
         case .succeeded(let output, let attempts): NodeSnapshot(.succeeded(output: output), attempts: attempts)
+        case .pending: nil
         }
     }
 }

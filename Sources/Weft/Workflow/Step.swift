@@ -170,7 +170,7 @@ public struct Step<Input: Codable & Sendable, Output: Codable & Sendable>: Workf
         MapStep(step: with("map", .bool(true)))
     }
 
-    /// ``map()`` with at most `maxConcurrency` of the step's tasks open at once (the next starts
+    /// A map (one task per element) with at most `maxConcurrency` of the step's tasks open at once (the next starts
     /// when one succeeds): `map: {max_concurrency: N}`.
     public func map(maxConcurrency: Int) -> MapStep<Input, Output> {
         MapStep(step: with("map", .object(["max_concurrency": .number(Double(maxConcurrency))])))
@@ -235,7 +235,7 @@ extension Step where Input == JSONValue, Output == JSONValue {
     }
 }
 
-/// A step that runs once per element of the list its parent returns (``Step/map()->MapStep<Input,Output>``): it takes
+/// A step that runs once per element of the list its parent returns (`Step.map()`, `Step.map(maxConcurrency:)`): it takes
 /// `[Input]` and gives `[Output]`, one output per element, in order.
 public struct MapStep<Element: Codable & Sendable, ElementOutput: Codable & Sendable>: WorkflowGraph {
     /// What the map step takes: its parent's list.
@@ -256,7 +256,7 @@ public struct MapStep<Element: Codable & Sendable, ElementOutput: Codable & Send
     public var graph: StepGraph { StepGraph(step.spec) }
 }
 
-/// A step mapped in batches (``Step/batchedMap(batchSize:maxConcurrency:)``): it takes its
+/// A step mapped in batches (`Step.batchedMap(batchSize:maxConcurrency:)`): it takes its
 /// parent's list and gives the list of per-element outputs; each of its tasks handles one batch.
 public struct BatchedMapStep<Element: Codable & Sendable, ElementOutput: Codable & Sendable>: WorkflowGraph {
     /// What the step takes: its parent's list.

@@ -40,6 +40,11 @@ struct SchedulerCommand: AsyncParsableCommand {
     var historyRetention: String?
 
     @Option(
+        name: .customLong("run-retention"),
+        help: "Drop runs and their attempts (whole months, never one with an open run) older than this, or 'off'. [env: WEFT_RUN_RETENTION] (default: 30d)")
+    var runRetention: String?
+
+    @Option(
         name: .customLong("memory-limit"),
         help: "Refuse new runs (RESOURCE_EXHAUSTED) while resident memory is above this (e.g. 2GiB), or 'off'. [env: WEFT_MEMORY_LIMIT] (default: 80% of the cgroup's memory limit, else of the machine's memory)")
     var memoryLimit: String?
@@ -69,6 +74,15 @@ struct SchedulerCommand: AsyncParsableCommand {
             WeftEnvironment.resolve(historyRetention, flag: "history-retention") ?? "30d", flag: "history-retention")
         configuration.shutdownGracePeriod = try parseDuration(
             WeftEnvironment.resolve(shutdownGrace, flag: "shutdown-grace") ?? "10s", flag: "shutdown-grace")
+        if let retention = WeftEnvironment.resolve(runRetention, flag: "run-retention") {
+            if retention.lowercased() == "off" {
+                configuration.runRetention = nil
+            } else {
+                let duration = try parseDuration(retention, flag: "run-retention")
+                guard duration >= .seconds(86_400) else { throw ValidationError("--run-retention must be at least 1d (or off)") }
+                configuration.runRetention = duration
+            }
+        }
         if let limit = WeftEnvironment.resolve(memoryLimit, flag: "memory-limit") {
             configuration.memoryLimitBytes = limit.lowercased() == "off" ? nil : try parseBytes(limit, flag: "memory-limit")
         }

@@ -213,6 +213,51 @@ struct PartitionMaintenanceTests {
         }
     }
 
+    @Test("run retention drops whole months of runs and attempts with their signals and child links, never a month with an open run")
+    func dropExpiredRuns_keepsMonthsWithOpenRuns() async throws {
+        try await TestSchema.with { (connection) async throws in
+            try await SchemaFixtures.migrate(connection, now: SchemaFixtures.timestamp(2026, 9, 1), monthsAhead: 3)
+            let september = SchemaFixtures.runID(at: SchemaFixtures.timestamp(2026, 9, 10, 8))
+            let october = SchemaFixtures.runID(at: SchemaFixtures.timestamp(2026, 10, 10, 8))
+            let parentOfNovember = SchemaFixtures.runID(at: SchemaFixtures.timestamp(2026, 11, 20, 8))
+            try await connection.transaction { connection in
+                for id in [september, october, parentOfNovember] {
+                    try SchemaFixtures.insertRun(id, on: connection)
+                    try connection.execute(
+                        "INSERT INTO task_attempts (run_id, created_at, scheduled_at, attempt, node, status) VALUES ($1, $2, now(), 1, 'a', 'succeeded')",
+                        [.runID(id), .timestamp(id.createdAt)])
+                }
+                try connection.execute("UPDATE runs SET closed_at = now(), status = 'succeeded' WHERE run_id = $1", [.runID(september)])
+                try connection.execute(
+                    "INSERT INTO run_signals (run_id, seq, name, payload, received_at) VALUES ($1, 0, 'go', '\\x6e756c6c', now())", [.runID(september)])
+                try connection.execute(
+                    """
+                    INSERT INTO child_runs (child_run_id, child_created_at, parent_run_id, parent_node, parent_attempt, map_width, depth)
+                    VALUES ($1, $2, $3, 'kid', 1, 1, 1)
+                    """, [.runID(september), .timestamp(september.createdAt), .runID(parentOfNovember)])
+            }
+            let maintenance = PartitionMaintenance(connection: connection, logger: logger)
+            // Cutoff 2026-11-15: September and October are past it; November is not.
+            let now = SchemaFixtures.timestamp(2026, 12, 15)
+            let first = try await maintenance.dropExpiredRuns(now: now, retention: .seconds(30 * 86_400))
+            #expect(first.droppedTablePartitions.isEmpty, "September's run is the child of an open parent; October's run is open")
+            #expect(first.keptForOpenRuns.map(\.name) == ["runs_2026_09", "runs_2026_10"])
+            try await connection.execute("UPDATE runs SET closed_at = now(), status = 'succeeded' WHERE run_id = $1", [.runID(parentOfNovember)])
+            let second = try await maintenance.dropExpiredRuns(now: now, retention: .seconds(30 * 86_400))
+            #expect(second.droppedTablePartitions.map(\.name) == ["task_attempts_2026_09", "runs_2026_09"])
+            #expect(second.keptForOpenRuns.map(\.name) == ["runs_2026_10"])
+            #expect(second.deletedRelatedRows == 2)
+            #expect(try await SchemaFixtures.count("SELECT count(*) AS n FROM run_signals", on: connection) == 0)
+            #expect(try await SchemaFixtures.count("SELECT count(*) AS n FROM runs", on: connection) == 2)
+            try await connection.execute("UPDATE runs SET closed_at = now(), status = 'failed' WHERE run_id = $1", [.runID(october)])
+            let third = try await maintenance.dropExpiredRuns(now: now, retention: .seconds(30 * 86_400))
+            #expect(third.droppedTablePartitions.map(\.name) == ["task_attempts_2026_10", "runs_2026_10"])
+            #expect(try await maintenance.tablePartitions().filter { $0.table == .runs }.map(\.name) == ["runs_2026_11", "runs_2026_12"])
+            #expect(try await SchemaFixtures.count("SELECT count(*) AS n FROM task_attempts", on: connection) == 1)
+            await #expect(throws: StoreError.self) { try await maintenance.dropExpiredRuns(now: now, retention: .seconds(3600)) }
+        }
+    }
+
     @Test("a day partition left detached by an interrupted drop is dropped by the next run")
     func dropExpiredHistory_leftoverDetachedTable_isDropped() async throws {
         try await TestSchema.with { (connection) async throws in

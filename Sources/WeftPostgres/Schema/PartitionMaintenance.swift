@@ -23,8 +23,9 @@ import Logging
 ///   `ACCESS EXCLUSIVE` on the parent), then dropped. History is never bulk-`DELETE`d. A detach
 ///   interrupted half-way is completed (`FINALIZE`) and a table left detached but not dropped is
 ///   dropped by the next run.
-/// - `runs` and `task_attempts` table partitions are never dropped here (runs are kept; archiving
-///   them is a later feature).
+/// - `runs` and `task_attempts` month partitions are dropped past the run retention by
+///   ``dropExpiredRuns(now:retention:)`` — whole, never by a bulk `DELETE` — and only when no run
+///   of that month is still open.
 public struct PartitionMaintenance: Sendable {
     /// Monthly table partitions created after the current month's by default.
     public static let defaultMonthsAhead = 2
@@ -123,6 +124,91 @@ public struct PartitionMaintenance: Sendable {
         let dropped = try await dropHistoryPartitions(before: cutoff)
         let deleted = try await deleteIdempotencyKeys(before: cutoff, batchSize: idempotencyKeyBatchSize)
         return HistoryCleanup(droppedTablePartitions: dropped, deletedIdempotencyKeys: deleted)
+    }
+
+    /// What ``dropExpiredRuns(now:retention:)`` removed and kept.
+    public struct RunCleanup: Hashable, Sendable {
+        /// The `runs` and `task_attempts` month partitions dropped, oldest first.
+        public var droppedTablePartitions: [TablePartition]
+        /// Months past the retention kept because a run of theirs is still open (their `runs` partition).
+        public var keptForOpenRuns: [TablePartition]
+        /// Rows of `run_signals` and `child_runs` deleted with their runs.
+        public var deletedRelatedRows: Int
+
+        public init(droppedTablePartitions: [TablePartition], keptForOpenRuns: [TablePartition], deletedRelatedRows: Int) {
+            self.droppedTablePartitions = droppedTablePartitions
+            self.keptForOpenRuns = keptForOpenRuns
+            self.deletedRelatedRows = deletedRelatedRows
+        }
+    }
+
+    /// Drops the `runs` and `task_attempts` month partitions that lie wholly before
+    /// `now - retention`, oldest first — a month with a run still open is kept whole (and reported)
+    /// until its last run closes (or, for a child run, its parent). The signals and child links of a dropped month's runs are
+    /// deleted first (they live in tables of their own). `retention` must be at least a day.
+    ///
+    /// No run can be added to such a month meanwhile: run ids are checked to be within an hour
+    /// of their start (`RunIDPolicy`), so only the current months receive rows.
+    public func dropExpiredRuns(now: PostgresTimestamp, retention: Duration) async throws -> RunCleanup {
+        guard retention >= .seconds(86_400) else {
+            throw StoreError(code: .invalidArgument, message: "the run retention must be at least a day")
+        }
+        let cutoff = now - retention
+        let schema = try await SchemaLock.lockSession(on: connection)
+        var cleanup = RunCleanup(droppedTablePartitions: [], keptForOpenRuns: [], deletedRelatedRows: 0)
+        do {
+            let tables = try await Self.existing(schema: schema, on: connection)
+            let expiredRuns = tables.filter { $0.partition.table == .runs && $0.partition.upperBound <= cutoff }.sorted { $0.partition < $1.partition }
+            for month in expiredRuns {
+                let runs = SQLIdentifier.qualified(schema, month.partition.name)
+                if month.state == .attached {
+                    // Open: a run of the month, or the parent waiting for one of its children.
+                    let open = try await connection.query("""
+                        SELECT EXISTS (SELECT 1 FROM \(runs) WHERE closed_at IS NULL)
+                            OR EXISTS (SELECT 1 FROM \(SQLIdentifier.qualified(schema, "child_runs")) c
+                                       JOIN \(SQLIdentifier.qualified(schema, "runs")) p ON p.run_id = c.parent_run_id
+                                       WHERE c.child_run_id IN (SELECT run_id FROM \(runs)) AND p.closed_at IS NULL) AS open
+                        """)
+                    if try open.first?.bool("open") == true {
+                        cleanup.keptForOpenRuns.append(month.partition)
+                        logger.warning("a month past the run retention keeps its runs: some are still open", metadata: [
+                            "postgres.table": "\(month.partition.name)",
+                        ])
+                        continue
+                    }
+                    for (related, column) in [("run_signals", "run_id"), ("child_runs", "child_run_id")] {
+                        cleanup.deletedRelatedRows += try await connection.execute(
+                            "DELETE FROM \(SQLIdentifier.qualified(schema, related)) WHERE \(column) IN (SELECT run_id FROM \(runs))")
+                    }
+                }
+                // Its attempts first (they share the month), then the runs.
+                let attempts = tables.filter { $0.partition.table == .taskAttempts && $0.partition.lowerBound == month.partition.lowerBound }
+                for table in attempts + [month] {
+                    try await detachAndDrop(table, schema: schema)
+                    cleanup.droppedTablePartitions.append(table.partition)
+                }
+            }
+        } catch {
+            await unlock(schema: schema)
+            throw error
+        }
+        await unlock(schema: schema)
+        return cleanup
+    }
+
+    private func detachAndDrop(_ table: ExistingTable, schema: String) async throws {
+        let parent = SQLIdentifier.qualified(schema, table.partition.table.name)
+        let child = SQLIdentifier.qualified(schema, table.partition.name)
+        switch table.state {
+        case .attached:
+            try await connection.execute("ALTER TABLE \(parent) DETACH PARTITION \(child) CONCURRENTLY")
+        case .detachPending:
+            try await connection.execute("ALTER TABLE \(parent) DETACH PARTITION \(child) FINALIZE")
+        case .detached:
+            break
+        }
+        try await connection.execute("DROP TABLE \(child)")
+        logger.debug("table partition dropped", metadata: ["postgres.table": "\(table.partition.name)"])
     }
 
     /// The table partitions of the schema that are attached to their table, by table then time.

@@ -37,6 +37,9 @@ public final class SchedulerService: Service, @unchecked Sendable {
         public var workerLostGrace: Duration = .seconds(3)
         /// History day-partitions and idempotency keys older than this are dropped. Default 30 days.
         public var historyRetention: Duration = .seconds(30 * 86_400)
+        /// `runs` and `task_attempts` month partitions wholly older than this are dropped (never one
+        /// with an open run). Default 30 days; nil: runs are kept forever.
+        public var runRetention: Duration? = .seconds(30 * 86_400)
         /// A pause between claiming the partitions and recovering their runs, serving meanwhile
         /// (every call gets "still recovering"): for tests of what clients see during recovery.
         public var recoveryPause: Duration = .zero
@@ -300,7 +303,8 @@ public final class SchedulerService: Service, @unchecked Sendable {
                 pollInterval: configuration.schedulePollInterval, logger: logger)
             group.addTask { await firer.run() }
             let retention = configuration.historyRetention
-            group.addTask { await Self.maintain(connection: readConnection, retention: retention, logger: logger) }
+            let runRetention = configuration.runRetention
+            group.addTask { await Self.maintain(connection: readConnection, retention: retention, runRetention: runRetention, logger: logger) }
             let lostAll = Locked(false)
             await withGracefulShutdownHandler {
                 await withTaskGroup(of: Void.self) { waits in
@@ -454,7 +458,7 @@ public final class SchedulerService: Service, @unchecked Sendable {
 
     /// Keeps table partitions ahead of time and drops history past its retention: hourly, or a
     /// minute after a failure.
-    static func maintain(connection: PostgresConnection, retention: Duration, logger: Logger) async {
+    static func maintain(connection: PostgresConnection, retention: Duration, runRetention: Duration?, logger: Logger) async {
         let maintenance = PartitionMaintenance(connection: connection, logger: logger)
         while !Task.isCancelled {
             var pause: Duration = .seconds(3600)
@@ -463,6 +467,15 @@ public final class SchedulerService: Service, @unchecked Sendable {
                 if !created.isEmpty { logger.info("created table partitions", metadata: ["count": "\(created.count)"]) }
                 let cleanup = try await maintenance.dropExpiredHistory(now: .now(), retention: retention)
                 logger.debug("history retention applied", metadata: ["result": "\(cleanup)"])
+                if let runRetention {
+                    let runs = try await maintenance.dropExpiredRuns(now: .now(), retention: runRetention)
+                    if !runs.droppedTablePartitions.isEmpty {
+                        logger.notice("run retention applied", metadata: [
+                            "dropped": "\(runs.droppedTablePartitions.map(\.name).joined(separator: ","))",
+                            "related.rows": "\(runs.deletedRelatedRows)",
+                        ])
+                    }
+                }
             } catch {
                 logger.warning("table partition maintenance failed; retrying in a minute", metadata: ["error": "\(error)"])
                 pause = .seconds(60)

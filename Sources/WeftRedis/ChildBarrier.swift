@@ -16,41 +16,25 @@ public actor ChildBarrier {
         return redis.call('scard', KEYS[1])
         """
 
-    private let url: String
     private let prefix: String
     private let ttl: Duration
-    private let logger: Logger
-    private var connection: RedisConnection?
+    private let redis: LazyRedisConnection
 
     /// Keys are `weft:{cluster}:` + the caller's key.
     public init(url: String, cluster: String, ttl: Duration = .seconds(7 * 86_400), logger: Logger) {
-        self.url = url
+        self.redis = LazyRedisConnection(url: url, logger: logger)
         self.prefix = "weft:\(cluster):"
         self.ttl = ttl
-        self.logger = logger
     }
 
     /// Adds `member` to the set `key` and returns the set's size. Throws when Redis cannot be
     /// reached (the caller then tells the parent directly).
     public func arrive(key: String, member: String) async throws -> Int {
-        let redis: RedisConnection
-        if let connection, await connection.isConnected {
-            redis = connection
-        } else {
-            redis = try await RedisConnection.connect(url: url, connectTimeout: .seconds(2), commandTimeout: .seconds(5), logger: logger)
-            connection = redis
-        }
         let milliseconds = String(ttl.components.seconds * 1000)
-        do {
-            let reply = try await redis.evaluate(script: Self.arriveScript, keys: [prefix + key], arguments: [member, milliseconds])
-            guard case .integer(let count) = reply else {
-                throw RedisError(code: .unexpectedReply, message: "the barrier script answered \(reply)", command: "EVALSHA")
-            }
-            return Int(count)
-        } catch {
-            connection = nil
-            await redis.close()
-            throw error
+        let reply = try await redis.evaluate(script: Self.arriveScript, keys: [prefix + key], arguments: [member, milliseconds])
+        guard case .integer(let count) = reply else {
+            throw RedisError(code: .unexpectedReply, message: "the barrier script answered \(reply)", command: "EVALSHA")
         }
+        return Int(count)
     }
 }

@@ -127,15 +127,12 @@ public actor CircuitBreakers {
         return 'none'
         """
 
-    private let url: String
     private let prefix: String
-    private let logger: Logger
-    private var connection: RedisConnection?
+    private let redis: LazyRedisConnection
 
     public init(url: String, cluster: String, logger: Logger) {
-        self.url = url
+        self.redis = LazyRedisConnection(url: url, logger: logger)
         self.prefix = "weft:\(cluster):cb:"
-        self.logger = logger
     }
 
     private func keys(_ taskType: String) -> [String] {
@@ -191,21 +188,8 @@ public actor CircuitBreakers {
 
     @discardableResult
     private func run(_ script: String?, keys: [String] = [], arguments: [String] = [], command: [String] = []) async throws -> RedisValue {
-        let redis: RedisConnection
-        if let connection, await connection.isConnected {
-            redis = connection
-        } else {
-            redis = try await RedisConnection.connect(url: url, connectTimeout: .seconds(2), commandTimeout: .seconds(5), logger: logger)
-            connection = redis
-        }
-        do {
-            if let script { return try await redis.evaluate(script: script, keys: keys, arguments: arguments) }
-            return try await redis.command(command)
-        } catch {
-            connection = nil
-            await redis.close()
-            throw error
-        }
+        if let script { return try await redis.evaluate(script: script, keys: keys, arguments: arguments) }
+        return try await redis.command(command)
     }
 
     static func milliseconds(_ duration: Duration) -> Int64 {

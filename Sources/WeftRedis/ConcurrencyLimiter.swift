@@ -56,10 +56,8 @@ public actor ConcurrencyLimiter {
         return #ARGV - 1
         """
 
-    private let url: String
     private let prefix: String
-    private let logger: Logger
-    private var connection: RedisConnection?
+    private let redis: LazyRedisConnection
     /// How long a hold lasts without renewal.
     public let holdTTL: Duration
     /// How long after Redis forgot the holds no new slot is granted.
@@ -67,11 +65,10 @@ public actor ConcurrencyLimiter {
 
     /// Keys are `weft:{cluster}:conc:` + the limit's key.
     public init(url: String, cluster: String, holdTTL: Duration = .seconds(30), warmUp: Duration = .seconds(5), logger: Logger) {
-        self.url = url
+        self.redis = LazyRedisConnection(url: url, logger: logger)
         self.prefix = "weft:\(cluster):conc:"
         self.holdTTL = holdTTL
         self.warmUp = warmUp
-        self.logger = logger
     }
 
     private var sinceKey: String { prefix + "since" }
@@ -143,21 +140,8 @@ public actor ConcurrencyLimiter {
 
     @discardableResult
     private func run(_ script: String?, keys: [String] = [], arguments: [String] = [], command: [String] = []) async throws -> RedisValue {
-        let redis: RedisConnection
-        if let connection, await connection.isConnected {
-            redis = connection
-        } else {
-            redis = try await RedisConnection.connect(url: url, connectTimeout: .seconds(2), commandTimeout: .seconds(5), logger: logger)
-            connection = redis
-        }
-        do {
-            if let script { return try await redis.evaluate(script: script, keys: keys, arguments: arguments) }
-            return try await redis.command(command)
-        } catch {
-            connection = nil
-            await redis.close()
-            throw error
-        }
+        if let script { return try await redis.evaluate(script: script, keys: keys, arguments: arguments) }
+        return try await redis.command(command)
     }
 
     static func milliseconds(_ duration: Duration) -> Int64 {

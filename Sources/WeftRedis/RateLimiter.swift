@@ -57,43 +57,27 @@ public actor RateLimiter {
         }
     }
 
-    private let url: String
     private let prefix: String
-    private let logger: Logger
-    private var connection: RedisConnection?
+    private let redis: LazyRedisConnection
 
     /// Keys are `weft:{cluster}:rate:` + the bucket's key.
     public init(url: String, cluster: String, logger: Logger) {
-        self.url = url
+        self.redis = LazyRedisConnection(url: url, logger: logger)
         self.prefix = "weft:\(cluster):rate:"
-        self.logger = logger
     }
 
     /// Takes up to `wanted` attempts from bucket `key`, whose attempts each use
     /// `emissionMicroseconds` of budget and of which `burst` may start at once. Throws when Redis
     /// cannot be reached (the caller waits and asks again: a limit is never skipped).
     public func acquire(key: String, emissionMicroseconds: Int64, burst: Int, wanted: Int) async throws -> Grant {
-        let redis: RedisConnection
-        if let connection, await connection.isConnected {
-            redis = connection
-        } else {
-            redis = try await RedisConnection.connect(url: url, connectTimeout: .seconds(2), commandTimeout: .seconds(5), logger: logger)
-            connection = redis
+        let reply = try await redis.evaluate(
+            script: Self.script, keys: [prefix + "b:" + key, prefix + "since"],
+            arguments: [String(max(1, emissionMicroseconds)), String(max(1, burst)), String(max(1, wanted))])
+        guard case .array(let values) = reply, values.count == 2,
+            case .integer(let granted) = values[0], case .integer(let wait) = values[1]
+        else {
+            throw RedisError(code: .unexpectedReply, message: "the rate limit script answered \(reply)", command: "EVALSHA")
         }
-        do {
-            let reply = try await redis.evaluate(
-                script: Self.script, keys: [prefix + "b:" + key, prefix + "since"],
-                arguments: [String(max(1, emissionMicroseconds)), String(max(1, burst)), String(max(1, wanted))])
-            guard case .array(let values) = reply, values.count == 2,
-                case .integer(let granted) = values[0], case .integer(let wait) = values[1]
-            else {
-                throw RedisError(code: .unexpectedReply, message: "the rate limit script answered \(reply)", command: "EVALSHA")
-            }
-            return Grant(granted: Int(granted), retryAfter: .microseconds(max(0, wait)))
-        } catch {
-            connection = nil
-            await redis.close()
-            throw error
-        }
+        return Grant(granted: Int(granted), retryAfter: .microseconds(max(0, wait)))
     }
 }

@@ -7,16 +7,13 @@ import Logging
 ///
 /// Connects lazily and reconnects after an error.
 public actor ResultCacheStore {
-    private let url: String
     private let prefix: String
-    private let logger: Logger
-    private var connection: RedisConnection?
+    private let redis: LazyRedisConnection
 
     /// Keys are `weft:{cluster}:cache:` + task type + `:` + key.
     public init(url: String, cluster: String, logger: Logger) {
-        self.url = url
+        self.redis = LazyRedisConnection(url: url, logger: logger)
         self.prefix = "weft:\(cluster):cache:"
-        self.logger = logger
     }
 
     private func entryKey(taskType: String, key: String) -> [UInt8] { Array((prefix + taskType + ":" + key).utf8) }
@@ -68,19 +65,6 @@ public actor ResultCacheStore {
 
     @discardableResult
     private func run(_ command: [[UInt8]]) async throws -> RedisValue {
-        let redis: RedisConnection
-        if let connection, await connection.isConnected {
-            redis = connection
-        } else {
-            redis = try await RedisConnection.connect(url: url, connectTimeout: .seconds(2), commandTimeout: .seconds(5), logger: logger)
-            connection = redis
-        }
-        do {
-            return try await redis.command(command)
-        } catch {
-            connection = nil
-            await redis.close()
-            throw error
-        }
+        try await redis.command(command)
     }
 }

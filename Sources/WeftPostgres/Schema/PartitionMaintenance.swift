@@ -229,20 +229,9 @@ public struct PartitionMaintenance: Sendable {
             let expired = try await Self.existing(schema: schema, on: connection)
                 .filter { $0.partition.table == .historyEvents && $0.partition.upperBound <= cutoff }
                 .sorted { $0.partition < $1.partition }
-            let parent = SQLIdentifier.qualified(schema, PartitionedTable.historyEvents.name)
             for table in expired {
-                let child = SQLIdentifier.qualified(schema, table.partition.name)
-                switch table.state {
-                case .attached:
-                    try await connection.execute("ALTER TABLE \(parent) DETACH PARTITION \(child) CONCURRENTLY")
-                case .detachPending:
-                    try await connection.execute("ALTER TABLE \(parent) DETACH PARTITION \(child) FINALIZE")
-                case .detached:
-                    break
-                }
-                try await connection.execute("DROP TABLE \(child)")
+                try await detachAndDrop(table, schema: schema)
                 dropped.append(table.partition)
-                logger.debug("table partition dropped", metadata: ["postgres.table": "\(table.partition.name)"])
             }
         } catch {
             await unlock(schema: schema)

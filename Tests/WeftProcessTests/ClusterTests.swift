@@ -232,6 +232,43 @@ extension ProcessTests {
             return try rows.map { Int64(try $0.int("range_id") ?? -1) }
         }
 
+        @Test("a concurrency limit holds across two schedulers, and through kill -9 of one under load: never more than 2 per key at once")
+        func concurrencyLimit_acrossSchedulers() async throws {
+            try await Self.withCluster { cluster, schedulers in
+                try await schedulers.start("s1")
+                let second = try await schedulers.start("s2")
+                let expected = HashRing(nodes: ["s1", "s2"]).owners(partitionCount: 16)
+                try #require(try await eventually(within: .seconds(30)) { try await Self.ownerMap(cluster) == expected })
+                try await cluster.startCoordinator()
+                let probe = FlowLimitTests.ConcurrencyProbe()
+                let worker = try FlowLimitTests.probeWorker(cluster, probe: probe, hold: .milliseconds(100))
+                let workerTask = Task { await worker.run() }
+                defer { workerTask.cancel() }
+                let client = try cluster.client(timeout: .seconds(120))
+                try await client.register(definitionJSON: Array(#"""
+                    {"name":"limited","tasks":[{"name":"work","type":"work","retry":{"max_attempts":10,"initial_backoff":"50ms"},
+                      "concurrency":{"key":"$.customer","limit":2}}]}
+                    """#.utf8))
+                // 120 runs of one task each over 3 customers: their ids fall in every partition, so
+                // both schedulers admit tasks of every key.
+                var runs: [RunID] = []
+                for i in 0..<120 {
+                    runs.append(try await client.start(workflow: "limited", inputJSON: Array(#"{"customer":"c\#(i % 3)","i":\#(i)}"#.utf8)))
+                }
+                let owners = Set(try await cluster.query("SELECT DISTINCT partition FROM runs").compactMap { try $0.int("partition") })
+                #expect(owners.count > 4, "the runs spread over partitions")
+                #expect(try await eventually(within: .seconds(60)) { probe.finished >= 30 })
+                kill(second.process.processIdentifier, SIGKILL)
+                second.process.waitUntilExit()
+                for run in runs {
+                    #expect(try await client.wait(for: run, timeout: .seconds(120)).status == .succeeded)
+                }
+                for (key, peak) in probe.peaks { #expect(peak <= 2, "customer \(key): \(peak) at once against a limit of 2") }
+                #expect(probe.peaks.values.contains(2), "\(probe.peaks)")
+                await client.close()
+            }
+        }
+
         @Test("SIGSTOP of a scheduler past its lease: the other takes over; after SIGCONT its stale fences write nothing, and it rejoins as a normal member")
         func pausedScheduler_fencedOut_rejoins() async throws {
             try await Self.withTwoSchedulers { cluster, client, second, _ in

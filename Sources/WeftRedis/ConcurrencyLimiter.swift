@@ -12,7 +12,9 @@ import Logging
 /// **Never over-admit after Redis forgets.** Holds Redis lost (a restart without persistence, a
 /// flush) would read as free slots. A marker records since when this Redis has known the holds;
 /// for `warmUp` after the marker is (re)made no new slot is granted, while every live scheduler's
-/// renewal (which adds members back, not only refreshes) rebuilds the sets. So after a loss limits
+/// renewal rebuilds the sets: during the warm-up a renewal adds its members back; after it, a
+/// renewal refreshes only members still present (`ZADD XX`), so a renewal that crosses a release of
+/// the same member on the wire never brings back a slot that was given back. So after a loss limits
 /// briefly under-admit, never over-admit; `warmUp` must exceed the renewal interval with margin.
 ///
 /// Connects lazily and reconnects after an error.
@@ -50,10 +52,17 @@ public actor ConcurrencyLimiter {
         local t = redis.call('TIME')
         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
         local ttl = tonumber(ARGV[1])
-        if not redis.call('GET', KEYS[2]) then redis.call('SET', KEYS[2], now) end
-        for i = 2, #ARGV do redis.call('ZADD', KEYS[1], now + ttl, ARGV[i]) end
+        local warmup = tonumber(ARGV[2])
+        local since = tonumber(redis.call('GET', KEYS[2]))
+        if not since then
+          since = now
+          redis.call('SET', KEYS[2], now)
+        end
+        local mode = 'XX'
+        if now - since < warmup then mode = 'CH' end
+        for i = 3, #ARGV do redis.call('ZADD', KEYS[1], mode, now + ttl, ARGV[i]) end
         redis.call('PEXPIRE', KEYS[1], ttl)
-        return #ARGV - 1
+        return #ARGV - 2
         """
 
     private let prefix: String
@@ -86,10 +95,12 @@ public actor ConcurrencyLimiter {
         return values.compactMap(\.string)
     }
 
-    /// Extends (or restores, after Redis forgot them) the holds of `members` on `key`.
+    /// Extends the holds of `members` on `key` that are still there — or, during the warm-up after
+    /// Redis forgot the holds, restores them all.
     public func renew(key: String, members: [String]) async throws {
         guard !members.isEmpty else { return }
-        try await run(Self.renewScript, keys: [setKey(key), sinceKey], arguments: [String(Self.milliseconds(holdTTL))] + members)
+        try await run(
+            Self.renewScript, keys: [setKey(key), sinceKey], arguments: [String(Self.milliseconds(holdTTL)), String(Self.milliseconds(warmUp))] + members)
     }
 
     /// Gives the slots of `members` on `key` back.

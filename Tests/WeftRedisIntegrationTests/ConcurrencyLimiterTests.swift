@@ -33,6 +33,17 @@ struct ConcurrencyLimiterTests {
         }
     }
 
+    @Test("a renewal that crosses a release of the same member does not bring the slot back (outside the warm-up)")
+    func renewAfterRelease_doesNotResurrect() async throws {
+        try await Self.with { limiter, _, _ in
+            #expect(try await limiter.acquire(key: "k", limit: 1, members: ["a"]) == ["a"])
+            try await limiter.release(key: "k", members: ["a"])
+            try await limiter.renew(key: "k", members: ["a"])  // sent before the release was known
+            #expect(try await limiter.holders(key: "k") == [])
+            #expect(try await limiter.acquire(key: "k", limit: 1, members: ["b"]) == ["b"])
+        }
+    }
+
     @Test("a hold that is not renewed expires (a dead scheduler's); renewed ones stay")
     func holdsExpire() async throws {
         try await Self.with(holdTTL: .milliseconds(300)) { limiter, _, _ in

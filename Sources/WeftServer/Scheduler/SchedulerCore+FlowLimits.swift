@@ -413,9 +413,11 @@ extension SchedulerCore {
         while !Task.isCancelled {
             try? await Task.sleep(for: interval)
             guard let limiter = concurrencyLimiter, !heldSlots.isEmpty else { continue }
-            var byBucket: [String: [String]] = [:]
-            for slot in heldSlots.values { byBucket[slot.bucket, default: []].append(slot.member) }
-            for (bucket, members) in byBucket {
+            let buckets = Set(heldSlots.values.map(\.bucket))
+            for bucket in buckets {
+                // Read right before the call (no suspension between): a slot given back meanwhile
+                // is not renewed, and one given back after is released after this renewal.
+                let members = heldSlots.values.filter { $0.bucket == bucket }.map(\.member)
                 do {
                     try await limiter.renew(key: bucket, members: members)
                 } catch {

@@ -83,18 +83,6 @@ struct FairnessBenchCommand: AsyncParsableCommand {
                 let drain = (ContinuousClock.now - began).seconds
                 tally.completed += closed.succeeded
                 tally.failed += closed.failed
-                if ProcessInfo.processInfo.environment["WEFT_BENCH_DEBUG"] != nil {
-                    let rows = try await postgres.query("""
-                        SELECT convert_from(input, 'UTF8')::jsonb->>'customer' AS c, count(*)::int AS n,
-                          (min(extract(epoch FROM created_at)) - (SELECT min(extract(epoch FROM created_at)) FROM runs WHERE workflow = $1::text))::float8 AS first_created,
-                          (max(extract(epoch FROM closed_at)) - (SELECT min(extract(epoch FROM created_at)) FROM runs WHERE workflow = $1::text))::float8 AS last_closed,
-                          (percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM closed_at) - extract(epoch FROM created_at)))::float8 AS p50
-                        FROM runs WHERE workflow = $1::text GROUP BY 1 ORDER BY 1
-                        """, [PostgresValue(workflow)])
-                    for row in rows {
-                        print("DEBUG \(mode) \(try row.string("c") ?? "") n=\(try row.int("n") ?? 0) first_created=\(try row.double("first_created") ?? 0) last_closed=\(try row.double("last_closed") ?? 0) p50=\(try row.double("p50") ?? 0)")
-                    }
-                }
                 let smallWaits = try await Self.latencies(postgres, workflow: workflow, big: false)
                 let bigWaits = try await Self.latencies(postgres, workflow: workflow, big: true)
                 let label = mode == "fifo" ? "fifo (no limit)" : "per-key (limit \(limit))"

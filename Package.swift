@@ -100,7 +100,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "weftctl",
-            dependencies: ["Weft", "WeftCLISupport", "WeftCore", "WeftWire", argumentParser, log, yams], swiftSettings: swiftSettings),
+            dependencies: ["Weft", "WeftCLISupport", "WeftCore", "WeftWire", "WeftPostgres", "CZlib", argumentParser, log, yams], swiftSettings: swiftSettings),
         // libFuzzer driver and corpus replay shared by the two fuzz executables.
         .target(name: "WeftFuzzSupport", swiftSettings: swiftSettings),
         // libFuzzer target for the frame decoder + envelope codec (scripts/fuzz.sh).

@@ -196,6 +196,82 @@ public actor PostgresConnection {
         return try rows(of: PQexec(connection, sql), connection: connection, sql: sql, parameters: [])
     }
 
+    /// Runs `COPY … TO STDOUT` (no parameters: the statement is built by the caller from checked
+    /// values) and hands each row to `row` as it arrives — a month of runs streams through without
+    /// being held in memory. Returns the rows copied. An error `row` throws ends the COPY (the
+    /// session stays usable) and is rethrown.
+    @discardableResult
+    public func copyOut(_ sql: String, row: ([UInt8]) throws -> Void) throws -> Int {
+        let connection = try liveConnection(sql: sql, parameterCount: 0)
+        guard let started = PQexec(connection, sql) else {
+            throw PostgresError(code: .connectionLost, message: lastErrorMessage(connection), sql: sql, parameterCount: 0)
+        }
+        guard PQresultStatus(started) == PGRES_COPY_OUT else {
+            return try rows(of: started, connection: connection, sql: sql, parameters: []).affectedRows ?? 0
+        }
+        PQclear(started)
+        var count = 0
+        var failure: (any Error)?
+        while true {
+            var buffer: UnsafeMutablePointer<CChar>?
+            let length = PQgetCopyData(connection, &buffer, 0)
+            guard length > 0, let buffer else { break }  // -1: done, -2: error (in the result below)
+            if failure == nil {
+                do {
+                    try buffer.withMemoryRebound(to: UInt8.self, capacity: Int(length)) { try row(Array(UnsafeBufferPointer(start: $0, count: Int(length)))) }
+                    count += 1
+                } catch {
+                    failure = error  // keep reading: the COPY must end before the session is usable
+                }
+            }
+            PQfreemem(buffer)
+        }
+        var finished: PostgresRows?
+        var serverFailure: (any Error)?
+        while let result = PQgetResult(connection) {
+            do { finished = try rows(of: result, connection: connection, sql: sql, parameters: []) } catch { serverFailure = error }
+        }
+        if let failure { throw failure }
+        if let serverFailure { throw serverFailure }
+        _ = finished
+        return count
+    }
+
+    /// Runs `COPY … FROM STDIN` and sends `rows` (each one line of the COPY's format, without its
+    /// newline). Returns the rows the server stored.
+    @discardableResult
+    public func copyIn(_ sql: String, rows lines: some Sequence<[UInt8]>) throws -> Int {
+        let connection = try liveConnection(sql: sql, parameterCount: 0)
+        guard let started = PQexec(connection, sql) else {
+            throw PostgresError(code: .connectionLost, message: lastErrorMessage(connection), sql: sql, parameterCount: 0)
+        }
+        guard PQresultStatus(started) == PGRES_COPY_IN else {
+            _ = try rows(of: started, connection: connection, sql: sql, parameters: [])
+            throw PostgresError(code: .unexpectedResult, message: "the statement is not a COPY FROM STDIN", sql: sql, parameterCount: 0)
+        }
+        PQclear(started)
+        var sendFailure: String?
+        for line in lines {
+            let framed = line + [UInt8(ascii: "\n")]
+            let sent = framed.withUnsafeBufferPointer { buffer in
+                buffer.withMemoryRebound(to: CChar.self) { PQputCopyData(connection, $0.baseAddress, Int32($0.count)) }
+            }
+            if sent != 1 {
+                sendFailure = lastErrorMessage(connection)
+                break
+            }
+        }
+        _ = PQputCopyEnd(connection, sendFailure)
+        var stored = 0
+        var failure: (any Error)?
+        while let result = PQgetResult(connection) {
+            do { stored = try rows(of: result, connection: connection, sql: sql, parameters: []).affectedRows ?? stored } catch { failure = error }
+        }
+        if let failure { throw failure }
+        if let sendFailure { throw PostgresError(code: .connectionLost, message: sendFailure, sql: sql, parameterCount: 0) }
+        return stored
+    }
+
     /// Runs `body` between `BEGIN` and `COMMIT`; if `body` throws, rolls back and rethrows.
     ///
     /// Throws `transactionRolledBack` when `COMMIT` turns into a rollback because a statement

@@ -9,7 +9,7 @@ struct Weftctl: AsyncParsableCommand {
         commandName: "weftctl",
         abstract: "Administer a Weft cluster through a coordinator.",
         version: WeftVersion.current,
-        subcommands: [HealthCommand.self, WorkflowCommand.self, RunCommand.self, ScheduleCommand.self, MembersCommand.self, RingCommand.self, PartitionsCommand.self, WorkersCommand.self, QueuesCommand.self, CacheCommand.self, BreakersCommand.self, DrainCommand.self])
+        subcommands: [HealthCommand.self, WorkflowCommand.self, RunCommand.self, ScheduleCommand.self, MembersCommand.self, RingCommand.self, PartitionsCommand.self, WorkersCommand.self, QueuesCommand.self, CacheCommand.self, BreakersCommand.self, ArchiveCommand.self, DrainCommand.self])
 }
 
 /// Flags of every weftctl command.

@@ -333,6 +333,52 @@ extension ProcessTests {
             }
         }
 
+        @Test("weftctl archive export streams a month to gzip JSON Lines; import loads it into archive_rows; a damaged file loads nothing")
+        func archive_exportImport() async throws {
+            try await ProcessCluster.with { cluster in
+                try await cluster.start()
+                let client = try cluster.client()
+                try await client.register(definitionJSON: Array(#"{"name":"pair","tasks":[{"name":"a","type":"echo"},{"name":"b","type":"echo","depends_on":["a"]}]}"#.utf8))
+                for i in 0..<5 {
+                    // Inputs with backslashes, quotes and newlines survive the trip.
+                    let run = try await client.start(workflow: "pair", inputJSON: Array(#"{"i":\#(i),"text":"a\\b \"q\"\nline"}"#.utf8))
+                    #expect(try await client.wait(for: run).status == .succeeded)
+                }
+                let month = try #require(try await cluster.query("SELECT to_char(min(created_at) AT TIME ZONE 'UTC', 'YYYY-MM') AS m FROM runs").first?.string("m"))
+                let file = NSTemporaryDirectory() + "weft-archive-\(UInt32.random(in: 0...UInt32.max)).jsonl.gz"
+                defer { unlink(file) }
+                let exported = try await runProcess(
+                    try WeftBinaries.path("weftctl"), ["archive", "export", "--month", month, "--to", file, "--postgres", cluster.databaseURL],
+                    environment: cluster.environment, timeout: .seconds(60))
+                #expect(exported.status == 0 && exported.stdout.contains("exported 5 runs and 10 task attempts"), "\(exported.stdout)\(exported.stderr)")
+                let gzipMagic = try Data(contentsOf: URL(fileURLWithPath: file)).prefix(2)
+                #expect(Array(gzipMagic) == [0x1F, 0x8B])
+                let imported = try await runProcess(
+                    try WeftBinaries.path("weftctl"), ["archive", "import", "--from", file, "--name", "nov", "--postgres", cluster.databaseURL],
+                    environment: cluster.environment, timeout: .seconds(60))
+                #expect(imported.status == 0 && imported.stdout.contains("loaded 5 runs and 10 task attempts"), "\(imported.stdout)\(imported.stderr)")
+                let texts = try await cluster.query("""
+                    SELECT convert_from(decode(substr(row->>'input', 3), 'hex'), 'UTF8')::jsonb->>'text' AS t
+                    FROM archive_rows WHERE archive = 'nov' AND table_name = 'runs'
+                    """)
+                #expect(texts.count == 5 && texts.allSatisfy { (try? $0.string("t")) == "a\\b \"q\"\nline" }, "\(texts.map { try? $0.string("t") })")
+                // A damaged file: clear error, nothing loaded.
+                let damaged = NSTemporaryDirectory() + "weft-archive-bad-\(UInt32.random(in: 0...UInt32.max)).jsonl"
+                defer { unlink(damaged) }
+                try Data("{\"table\":\"runs\",\"row\":{}}\nnot json at all\n".utf8).write(to: URL(fileURLWithPath: damaged))
+                let bad = try await runProcess(
+                    try WeftBinaries.path("weftctl"), ["archive", "import", "--from", damaged, "--postgres", cluster.databaseURL],
+                    environment: cluster.environment, timeout: .seconds(60))
+                #expect(bad.status == 1 && bad.stderr.contains("nothing was loaded"), "\(bad.stderr)")
+                #expect(try await cluster.query("SELECT count(*)::int AS n FROM archive_rows")[0].int("n") == 15)
+                let badMonth = try await runProcess(
+                    try WeftBinaries.path("weftctl"), ["archive", "export", "--month", "2026-13", "--to", file, "--postgres", cluster.databaseURL],
+                    environment: cluster.environment, timeout: .seconds(60))
+                #expect(badMonth.status == 2 && badMonth.stderr.contains("YYYY-MM"), "\(badMonth.stderr)")
+                await client.close()
+            }
+        }
+
         @Test("without Redis, a workflow with a rate limit is refused at start with a clear error")
         func rateLimit_needsRedis() async throws {
             try await ProcessCluster.with { cluster in

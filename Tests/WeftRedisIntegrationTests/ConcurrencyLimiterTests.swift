@@ -46,12 +46,13 @@ struct ConcurrencyLimiterTests {
 
     @Test("a hold that is not renewed expires (a dead scheduler's); renewed ones stay")
     func holdsExpire() async throws {
-        try await Self.with(holdTTL: .milliseconds(300)) { limiter, _, _ in
+        // Margins of seconds: a loaded machine stretches sleeps (a 100 ms renewal period once came
+        // too late for a 300 ms hold).
+        try await Self.with(holdTTL: .seconds(3)) { limiter, _, _ in
             #expect(try await limiter.acquire(key: "k", limit: 2, members: ["a", "b"]) == ["a", "b"])
-            for _ in 0..<4 {
-                try await Task.sleep(for: .milliseconds(100))
-                try await limiter.renew(key: "k", members: ["a"])
-            }
+            try await Task.sleep(for: .seconds(1))
+            try await limiter.renew(key: "k", members: ["a"])
+            try await Task.sleep(for: .milliseconds(2_500))
             #expect(try await limiter.acquire(key: "k", limit: 2, members: ["c"]) == ["c"], "b expired, a renewed")
             #expect(Set(try await limiter.holders(key: "k")) == ["a", "c"])
         }

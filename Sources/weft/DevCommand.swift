@@ -65,6 +65,7 @@ struct DevCommand: AsyncParsableCommand {
             listen: coordinatorEndpoint, cluster: common.resolvedCluster, nodeID: "dev-coordinator", authToken: token,
             version: WeftVersion.current)
         coordinatorConfiguration.postgresURL = url
+        coordinatorConfiguration.redisURL = schedulerConfiguration.redisURL
         // The built-in worker dials the coordinator where it actually listens (`--listen HOST:0`
         // picks a free port): it starts once the coordinator has bound.
         let (bound, reportBound) = AsyncStream<SocketAddress>.makeStream(bufferingPolicy: .bufferingNewest(1))

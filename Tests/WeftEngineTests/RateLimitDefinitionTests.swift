@@ -52,6 +52,8 @@ struct RateLimitDefinitionTests {
         #expect(customer.evaluate(Array(#"{"customer":"acme","n":1}"#.utf8)) == "acme")
         #expect(customer.evaluate(Array(#"{"n":{"customer":"no"},"customer":42}"#.utf8)) == "42")
         #expect(customer.evaluate(Array(#"{"n":1}"#.utf8)) == "null")
+        #expect(customer.evaluateIfPresent(Array(#"{"n":1}"#.utf8)) == nil)
+        #expect(customer.evaluateIfPresent(Array(#"{"customer":null}"#.utf8)) == "null", "present, and null")
         #expect(customer.evaluate(Array(#"[1,2]"#.utf8)) == "null")
         #expect(customer.evaluate(Array(#"{"customer":"a\u00e9\"b"}"#.utf8)) == "aé\"b")
         let nested = try KeyExpression(parsing: "$.account.region")

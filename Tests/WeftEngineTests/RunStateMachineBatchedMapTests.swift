@@ -113,6 +113,13 @@ struct RunStateMachineBatchedMapTests {
             } catch let error as DefinitionError { #expect(error.codes == [.invalidMap], "\(bad): \(error)") }
         }
         #expect(throws: (any Error).self) { try decode(#"{"batch":3}"#) }
+        // A batch's input is an array: a key path on it would find nothing.
+        let pathKey = try JSONDecoder().decode(WorkflowDefinition.self, from: Data(
+            #"{"name":"w","tasks":[{"name":"a","type":"echo"},{"name":"b","type":"echo","depends_on":["a"],"map":{"batch_size":2},"cache":{"key":"$.url","ttl":"1h"}}]}"#.utf8))
+        do {
+            _ = try pathKey.validated()
+            Issue.record("a path key on a batched map validated")
+        } catch { #expect(error.codes == [.invalidMap] && "\(error)".contains("constant key"), "\(error)") }
         #expect(throws: (any Error).self) { try decode(#""yes""#) }
     }
 }

@@ -243,6 +243,13 @@ extension ProcessTests {
                 let third = try await client.start(workflow: "cached", inputJSON: input)
                 #expect(try await client.wait(for: third).status == .succeeded)
                 #expect(try await worker(of: third) == "builtin")
+                // Inputs the key path finds nothing in are never cached: both run on the worker.
+                for _ in 0..<2 {
+                    let keyless = try await client.start(workflow: "cached", inputJSON: Array(#"{"body":"no url \#(tag)"}"#.utf8))
+                    #expect(try await client.wait(for: keyless).status == .succeeded)
+                    #expect(try await worker(of: keyless) == "builtin")
+                }
+                #expect(try sample(#"weft_cache_lookups_total{outcome="skipped"}"#) == 2)
                 // Bad purges are usage errors.
                 let bad = try await cluster.weftctl(["cache", "purge"])
                 #expect(bad.status == 2 && bad.stderr.contains("--all"), "\(bad.stderr)")

@@ -60,18 +60,28 @@ public struct KeyExpression: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// The key for a task whose input is `input` (JSON bytes).
+    /// The key for a task whose input is `input` (JSON bytes); a path that finds nothing gives
+    /// `null` (all such tasks share one limit).
     public func evaluate(_ input: [UInt8]) -> String {
+        evaluateIfPresent(input) ?? "null"
+    }
+
+    /// The key, or nil when a path finds nothing there (the result cache then stays out of the
+    /// way: unrelated inputs must not share a cached output).
+    public func evaluateIfPresent(_ input: [UInt8]) -> String? {
         switch form {
         case .constant(let text):
             return text
         case .path(let steps):
-            guard let value = Self.lookup(steps, in: input) else { return "null" }
+            guard let value = Self.lookup(steps, in: input) else { return nil }
             guard value.utf8.count > Self.maxValueBytes else { return value }
             let digest = SHA256.hash(Array(value.utf8)).prefix(16)
             return "sha256:" + digest.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
         }
     }
+
+    /// Whether the key is read from the input.
+    public var isPath: Bool { if case .path = form { true } else { false } }
 
     /// The value at `steps`, nil when missing (or the JSON is invalid).
     static func lookup(_ steps: [String], in input: [UInt8]) -> String? {

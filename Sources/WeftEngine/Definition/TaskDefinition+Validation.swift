@@ -124,6 +124,13 @@ extension TaskDefinition {
             if workflow != nil, options.batchSize != nil {
                 report(.invalidMap, "map.batch_size on a child workflow node: each child takes one element")
             }
+            if options.batchSize != nil {
+                // A batch task's input is an array: a path like $.customer finds nothing in it.
+                for (field, key) in [("concurrency", concurrency?.key), ("rate_limit", rateLimit?.key), ("cache", cache?.key)] {
+                    guard let key, key.isPath else { continue }
+                    report(.invalidMap, "\(field).key \(NameRules.quoted(key.description)) on a batched map: each task receives an array of elements, so a path finds nothing in it — use a constant key, or no batch_size")
+                }
+            }
         }
         if let breaker = circuitBreaker {
             if !runsTask {

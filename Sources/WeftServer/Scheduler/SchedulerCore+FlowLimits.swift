@@ -89,7 +89,14 @@ extension SchedulerCore {
     private func lookUpCache(_ gated: GatedTask, cache: ResultCache) {
         let assignment = gated.task.assignment
         let key = AttemptKey(node: assignment.node, attempt: assignment.attempt)
-        let entry = CacheEntryRef(taskType: assignment.type, key: cache.key.evaluate(assignment.input), ttl: cache.ttl)
+        guard let cacheKey = cache.key.evaluateIfPresent(assignment.input) else {
+            // The key's path finds nothing in this input: not cached (unrelated inputs must not
+            // share an output), neither looked up nor stored.
+            metrics.cacheLookups(.skipped)
+            admit(gated, after: .cache)
+            return
+        }
+        let entry = CacheEntryRef(taskType: assignment.type, key: cacheKey, ttl: cache.ttl)
         runs[gated.task.runID]?.attempts[key] = .cacheLookup
         guard let store = resultCache else {
             cacheAnswered(gated, entry, found: nil)

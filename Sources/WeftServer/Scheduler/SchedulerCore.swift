@@ -819,11 +819,11 @@ struct SchedulerMetrics {
     let concurrencyLimitWaits = Counter(label: "weft_concurrency_limit_waits_total")
 
     enum CacheOutcome: String, CaseIterable {
-        case hit, miss, error, stored
+        case hit, miss, error, stored, skipped
         case tooLarge = "too_large"
     }
 
-    private let lookups = Dictionary(uniqueKeysWithValues: [CacheOutcome.hit, .miss, .error].map {
+    private let lookups = Dictionary(uniqueKeysWithValues: [CacheOutcome.hit, .miss, .error, .skipped].map {
         ($0, Counter(label: "weft_cache_lookups_total", dimensions: [("outcome", $0.rawValue)]))
     })
     private let stores = Dictionary(uniqueKeysWithValues: [CacheOutcome.stored, .tooLarge, .error].map {

@@ -29,7 +29,7 @@ public actor CircuitBreakers {
         }
 
         var arguments: [String] {
-            [String(failureRate), String(minRequests), String(CircuitBreakers.milliseconds(window)), String(CircuitBreakers.milliseconds(openFor))]
+            [String(failureRate), String(minRequests), String(milliseconds(window)), String(milliseconds(openFor))]
         }
     }
 
@@ -141,7 +141,7 @@ public actor CircuitBreakers {
 
     /// Whether an attempt of `taskType` may start now.
     public func admit(taskType: String, settings: Settings) async throws -> Admission {
-        let reply = try await run(Self.admitScript, keys: keys(taskType), arguments: settings.arguments)
+        let reply = try await redis.evaluate(script: Self.admitScript, keys: keys(taskType), arguments: settings.arguments)
         guard case .array(let parts) = reply, parts.count == 2, let verdict = parts[0].string, let wait = parts[1].int else {
             throw RedisError(code: .unexpectedReply, message: "the breaker script answered \(reply)", command: "EVALSHA")
         }
@@ -154,7 +154,7 @@ public actor CircuitBreakers {
 
     /// Counts an attempt's outcome; returns the change of state it caused, if any.
     public func record(taskType: String, failed: Bool, settings: Settings) async throws -> Transition? {
-        let reply = try await run(Self.recordScript, keys: keys(taskType), arguments: settings.arguments + [failed ? "fail" : "ok"])
+        let reply = try await redis.evaluate(script: Self.recordScript, keys: keys(taskType), arguments: settings.arguments + [failed ? "fail" : "ok"])
         return reply.string.flatMap(Transition.init(rawValue:))
     }
 
@@ -163,17 +163,17 @@ public actor CircuitBreakers {
         var cursor = "0"
         var out: [Status] = []
         repeat {
-            let reply = try await run(nil, command: ["SCAN", cursor, "MATCH", prefix + "*:state", "COUNT", "1000"])
+            let reply = try await redis.command(["SCAN", cursor, "MATCH", prefix + "*:state", "COUNT", "1000"])
             guard case .array(let parts) = reply, parts.count == 2, let next = parts[0].string, case .array(let names) = parts[1] else {
                 throw RedisError(code: .unexpectedReply, message: "SCAN answered \(reply)", command: "SCAN")
             }
             cursor = next
             for case let name? in names.map(\.string) {
                 let taskType = String(name.dropFirst(prefix.count).dropLast(":state".count))
-                let state = try await run(nil, command: ["GET", name]).string ?? "closed"
+                let state = try await redis.command(["GET", name]).string ?? "closed"
                 var counts = [0, 0]
                 for (index, suffix) in [":ok", ":fail"].enumerated() {
-                    let values = try await run(nil, command: ["HVALS", prefix + taskType + suffix])
+                    let values = try await redis.command(["HVALS", prefix + taskType + suffix])
                     if case .array(let items) = values { counts[index] = items.compactMap(\.int).reduce(0) { $0 + Int($1) } }
                 }
                 let (kind, at) = state.split(separator: ":").count == 2
@@ -186,14 +186,4 @@ public actor CircuitBreakers {
         return out.sorted { $0.taskType < $1.taskType }
     }
 
-    @discardableResult
-    private func run(_ script: String?, keys: [String] = [], arguments: [String] = [], command: [String] = []) async throws -> RedisValue {
-        if let script { return try await redis.evaluate(script: script, keys: keys, arguments: arguments) }
-        return try await redis.command(command)
-    }
-
-    static func milliseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    }
 }

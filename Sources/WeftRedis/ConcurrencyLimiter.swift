@@ -86,8 +86,8 @@ public actor ConcurrencyLimiter {
     /// Takes slots of `key` (at most `limit` held) for `members`, in order; returns those that
     /// hold one now (members that held one already are renewed and returned).
     public func acquire(key: String, limit: Int, members: [String]) async throws -> [String] {
-        let reply = try await run(Self.acquireScript, keys: [setKey(key), sinceKey], arguments: [
-            String(limit), String(Self.milliseconds(holdTTL)), String(Self.milliseconds(warmUp)),
+        let reply = try await redis.evaluate(script: Self.acquireScript, keys: [setKey(key), sinceKey], arguments: [
+            String(limit), String(milliseconds(holdTTL)), String(milliseconds(warmUp)),
         ] + members)
         guard case .array(let values) = reply else {
             throw RedisError(code: .unexpectedReply, message: "the concurrency script answered \(reply)", command: "EVALSHA")
@@ -99,20 +99,19 @@ public actor ConcurrencyLimiter {
     /// Redis forgot the holds, restores them all.
     public func renew(key: String, members: [String]) async throws {
         guard !members.isEmpty else { return }
-        try await run(
-            Self.renewScript, keys: [setKey(key), sinceKey], arguments: [String(Self.milliseconds(holdTTL)), String(Self.milliseconds(warmUp))] + members)
+        try await redis.evaluate(script: Self.renewScript, keys: [setKey(key), sinceKey], arguments: [String(milliseconds(holdTTL)), String(milliseconds(warmUp))] + members)
     }
 
     /// Gives the slots of `members` on `key` back.
     public func release(key: String, members: [String]) async throws {
         guard !members.isEmpty else { return }
-        try await run(nil, command: ["ZREM", setKey(key)] + members)
+        try await redis.command(["ZREM", setKey(key)] + members)
     }
 
     /// Makes the marker if Redis has none, so that the warm-up of a fresh Redis passes while the
     /// scheduler starts rather than at the first limited task (`SET NX`; the script's time).
     public func prime() async throws {
-        try await run("""
+        try await redis.evaluate(script: """
             if redis.call('GET', KEYS[1]) then return 0 end
             local t = redis.call('TIME')
             redis.call('SET', KEYS[1], tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
@@ -128,13 +127,13 @@ public actor ConcurrencyLimiter {
         var out: [(key: String, members: [String])] = []
         let setPrefix = setKey("")
         repeat {
-            let reply = try await run(nil, command: ["SCAN", cursor, "MATCH", setPrefix + "*", "COUNT", "1000"])
+            let reply = try await redis.command(["SCAN", cursor, "MATCH", setPrefix + "*", "COUNT", "1000"])
             guard case .array(let parts) = reply, parts.count == 2, let next = parts[0].string, case .array(let keys) = parts[1] else {
                 throw RedisError(code: .unexpectedReply, message: "SCAN answered \(reply)", command: "SCAN")
             }
             cursor = next
             for case let name? in keys.map(\.string) {
-                let members = try await run(nil, command: ["ZRANGE", name, "0", "-1"])
+                let members = try await redis.command(["ZRANGE", name, "0", "-1"])
                 guard case .array(let values) = members else { continue }
                 out.append((String(name.dropFirst(setPrefix.count)), values.compactMap(\.string)))
             }
@@ -144,19 +143,9 @@ public actor ConcurrencyLimiter {
 
     /// Holders of `key` right now (tests, admin).
     public func holders(key: String) async throws -> [String] {
-        let reply = try await run(nil, command: ["ZRANGE", setKey(key), "0", "-1"])
+        let reply = try await redis.command(["ZRANGE", setKey(key), "0", "-1"])
         guard case .array(let values) = reply else { return [] }
         return values.compactMap(\.string)
     }
 
-    @discardableResult
-    private func run(_ script: String?, keys: [String] = [], arguments: [String] = [], command: [String] = []) async throws -> RedisValue {
-        if let script { return try await redis.evaluate(script: script, keys: keys, arguments: arguments) }
-        return try await redis.command(command)
-    }
-
-    static func milliseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    }
 }

@@ -52,3 +52,9 @@ public actor LazyRedisConnection {
         }
     }
 }
+
+/// `duration` in whole milliseconds, as Redis's `PX` and the scripts' arguments take it.
+func milliseconds(_ duration: Duration) -> Int64 {
+    let (seconds, attoseconds) = duration.components
+    return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+}

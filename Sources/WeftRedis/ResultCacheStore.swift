@@ -27,9 +27,7 @@ public actor ResultCacheStore {
 
     /// Stores `value` for `ttl` (at least 1 ms).
     public func set(taskType: String, key: String, value: [UInt8], ttl: Duration) async throws {
-        let (seconds, attoseconds) = ttl.components
-        let milliseconds = max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
-        try await run([Array("SET".utf8), entryKey(taskType: taskType, key: key), value, Array("PX".utf8), Array(String(milliseconds).utf8)])
+        try await run([Array("SET".utf8), entryKey(taskType: taskType, key: key), value, Array("PX".utf8), Array(String(max(1, milliseconds(ttl))).utf8)])
     }
 
     /// Deletes the entries of `taskType` (nil: of every type) whose key is `key` (nil: every key).

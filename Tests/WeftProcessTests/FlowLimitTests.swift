@@ -386,6 +386,45 @@ extension ProcessTests {
             }
         }
 
+        @Test("attempts that run past start_to_close count as failures for their type's circuit breaker")
+        func circuitBreaker_countsTimeouts() async throws {
+            let redis = try Self.redisURL()
+            try await ProcessCluster.with { cluster in
+                let metrics = try #require(try await cluster.startScheduler(metrics: true, extraArguments: ["--redis", redis]))
+                try await cluster.startCoordinator(extraArguments: ["--redis", redis])
+                // A type of its own: breakers are per type and cluster-wide (other runs of this test
+                // share the Redis).
+                let type = "slow-\(UInt32.random(in: 0...UInt32.max))"
+                var registry = TaskRegistry()
+                registry.register(type) { input, _ in
+                    try? await Task.sleep(for: .seconds(3))
+                    return input
+                }
+                var configuration = WeftWorker.Configuration(coordinator: try Endpoint(parsing: cluster.coordinatorAddress), workerID: "slow")
+                configuration.authToken = Array(cluster.token.utf8)
+                configuration.shutdownGracePeriod = .milliseconds(100)
+                let worker = WeftWorker(configuration: configuration, registry: registry, logger: Logger(label: "slow") { _ in SwiftLogNoOpLogHandler() })
+                let workerTask = Task { await worker.run() }
+                defer { workerTask.cancel() }
+                let client = try cluster.client()
+                try await client.register(definitionJSON: Array(#"""
+                    {"name":"slow","tasks":[{"name":"wait","type":"\#(type)","timeouts":{"start_to_close":"200ms"},"retry":{"max_attempts":1},
+                     "circuit_breaker":{"min_requests":2,"failure_rate":1,"open_for":"1m"}}]}
+                    """#.utf8))
+                for _ in 0..<2 {
+                    let run = try await client.start(workflow: "slow", inputJSON: Array("1".utf8))
+                    let info = try await client.wait(for: run)
+                    #expect(info.status == .failed && info.error.contains("Timeout"), "\(info.error)")
+                }
+                #expect(try await eventually {
+                    (MetricsEndpointTests.sample(#"weft_breaker_transitions_total{to="open"}"#, in: try httpGet(metrics, "/metrics").body) ?? 0) == 1
+                })
+                let breakers = try await cluster.weftctl(["breakers"])
+                #expect(breakers.stdout.split(separator: "\n").contains { $0.hasPrefix(type) && $0.contains("OPEN") }, "\(breakers.stdout)")
+                await client.close()
+            }
+        }
+
         @Test("without Redis, a workflow with a rate limit is refused at start with a clear error")
         func rateLimit_needsRedis() async throws {
             try await ProcessCluster.with { cluster in

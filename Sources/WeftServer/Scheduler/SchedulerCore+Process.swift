@@ -29,6 +29,11 @@ extension SchedulerCore {
                         default: return nil
                         }
                     })
+                // A run-time timeout is a failure of the downstream for its type's circuit breaker
+                // (waiting for a worker is not).
+                if circuitBreakers != nil, case .attemptTimedOut(let node, let attempt, let kind) = event, kind != .scheduleToStart {
+                    recordBreakerOutcome(runID, AttemptKey(node: node, attempt: attempt), failed: true)
+                }
             case .cancelTimer(let timer):
                 if let handle = run.timers.removeValue(forKey: timer) { loop.cancelTimer(handle) }
             case .ignored(let ignored):

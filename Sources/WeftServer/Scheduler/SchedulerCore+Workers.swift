@@ -64,22 +64,28 @@ extension SchedulerCore {
             sessions[id]?.attempts.remove(AttemptRef(runID: done.ref.runID, key: key))
             releaseSlot(done.ref.runID, key)
             storeInCache(done.ref.runID, key, output: done.output)
-            recordBreakerOutcome(done.ref.runID, key, failed: false)
             guard let run = runs[done.ref.runID] else { return }  // closed, or not ours: stale
             let actions = run.machine.taskCompleted(node: key.node, attempt: key.attempt, output: done.output, now: now())
+            // Only outcomes the run took count for a breaker (not a cancelled attempt's late answer).
+            if !Self.isIgnored(actions) { recordBreakerOutcome(done.ref.runID, key, failed: false) }
             processLater(done.ref.runID, actions)
         case .failed(let failed):
             guard let key = attemptKey(failed.ref) else { return }
             sessions[id]?.attempts.remove(AttemptRef(runID: failed.ref.runID, key: key))
             attemptEnded(failed.ref.runID, key)
-            recordBreakerOutcome(failed.ref.runID, key, failed: true)
             guard let run = runs[failed.ref.runID] else { return }
             let failure = TaskFailure(
                 kind: failed.kind.isEmpty ? "Error" : Self.storable(failed.kind), message: Self.storable(failed.message),
                 retryable: failed.retryable)
             let actions = run.machine.taskFailed(node: key.node, attempt: key.attempt, failure: failure, now: now())
+            if !Self.isIgnored(actions) { recordBreakerOutcome(failed.ref.runID, key, failed: true) }
             processLater(failed.ref.runID, actions)
         }
+    }
+
+    /// Whether the state machine ignored an event (a stale or duplicate report).
+    static func isIgnored(_ actions: [RunStateMachine.Action]) -> Bool {
+        if case .ignored? = actions.first { true } else { false }
     }
 
     /// `process` in a task of its own on the loop. Tasks start in the order they are created, so

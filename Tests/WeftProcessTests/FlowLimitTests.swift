@@ -250,6 +250,15 @@ extension ProcessTests {
                     #expect(try await worker(of: keyless) == "builtin")
                 }
                 #expect(try sample(#"weft_cache_lookups_total{outcome="skipped"}"#) == 2)
+                // Hostile purges get INVALID_ARGUMENT from the coordinator and delete nothing.
+                for (type, key, all) in [(String(repeating: "t", count: 1000), "", false), ("a\u{1}b", "", false), ("echo", "", true), ("", "", false)] {
+                    do {
+                        _ = try await client.purgeCache(taskType: type.isEmpty ? nil : type, key: key.isEmpty ? nil : key, all: all)
+                        Issue.record("a purge of (\(type.prefix(10)), \(all)) was accepted")
+                    } catch let error as WeftError {
+                        #expect(error.code == .invalidArgument, "\(error)")
+                    }
+                }
                 // Bad purges are usage errors.
                 let bad = try await cluster.weftctl(["cache", "purge"])
                 #expect(bad.status == 2 && bad.stderr.contains("--all"), "\(bad.stderr)")

@@ -72,6 +72,8 @@ public final class ChildProcess: @unchecked Sendable {
     public let process: Process
     private let lock = NSLock()
     private var output = ""
+    /// The read end of the child's output pipe, kept until its reader is stopped (see `deinit`).
+    private let reader: FileHandle
 
     public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
         process = Process()
@@ -82,12 +84,24 @@ public final class ChildProcess: @unchecked Sendable {
         process.standardOutput = pipe
         process.standardError = pipe
         process.standardInput = FileHandle.nullDevice
-        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+        reader = pipe.fileHandleForReading
+        reader.readabilityHandler = { [weak self] handle in
             let data = handle.availableData
-            guard let self, !data.isEmpty else { return }
+            guard !data.isEmpty else {
+                // End of file (the child exited): stop the dispatch source now. Left running it
+                // fires again and again at EOF, and when the handle is later closed under it,
+                // libdispatch's event loop dereferences a freed source (a CI run crashed so).
+                handle.readabilityHandler = nil
+                return
+            }
+            guard let self else { return }
             self.lock.withLock { self.output += String(decoding: data, as: UTF8.self) }
         }
         try process.run()
+    }
+
+    deinit {
+        reader.readabilityHandler = nil
     }
 
     public var outputSoFar: String { lock.withLock { output } }

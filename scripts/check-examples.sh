@@ -50,6 +50,13 @@ done
 [ -n "$address" ] || { cat "$log/dev.log"; echo "check-examples: weft dev did not say where it listens" >&2; exit 1; }
 "$bin/shipping-worker" "$address" >"$log/worker.log" 2>&1 &
 pids+=($!)
+# The client starts runs at once: wait until the worker serves its task types (a start whose type
+# no connected worker of the queue runs is refused, and weft dev's built-in worker is connected).
+for _ in $(seq 1 300); do
+  "$root/.build/debug/weftctl" workers --address "$address" 2>/dev/null | grep -q "shipping.price" && break
+  kill -0 "${pids[1]}" 2>/dev/null || { cat "$log/worker.log"; echo "check-examples: the worker exited" >&2; exit 1; }
+  sleep 0.1
+done
 if ! output=$(timeout 120 "$bin/shipping-client" "$address" 2>&1); then
   echo "$output"; tail -20 "$log/dev.log" "$log/worker.log"; echo "check-examples: the client failed" >&2; exit 1
 fi

@@ -9,8 +9,10 @@ import WeftTransport
 struct GatedTask: Sendable {
     var task: SchedulerCore.QueuedTask
     var level: Int
-    /// The attempt's identity, the member of a concurrency limit's set of holders.
-    var member: String
+
+    /// The attempt's identity, the member of a concurrency limit's set of holders. Computed when a
+    /// limit needs it: formatting it for every dispatch cost the tasks without limits too.
+    var member: String { SchedulerCore.member(task.runID, task.assignment) }
 }
 
 /// A rate limit's parameters as a bucket carries them.

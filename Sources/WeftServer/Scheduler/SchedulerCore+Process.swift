@@ -77,9 +77,7 @@ extension SchedulerCore {
                 run.attempts[AttemptKey(node: assignment.node, attempt: assignment.attempt)] = .child(nil, start: nil)
                 Task(executorPreference: loop) { await self.startChild(runID, assignment) }
             case .dispatch(let assignment):
-                admit(GatedTask(
-                    task: QueuedTask(runID: runID, assignment: assignment), level: run.priorityLevel ?? assignment.priority.rank,
-                    member: Self.member(runID, assignment)))
+                admit(GatedTask(task: QueuedTask(runID: runID, assignment: assignment), level: run.priorityLevel ?? assignment.priority.rank))
             case .cancelAttempt(let node, let attempt):
                 cancelAttempt(runID, AttemptKey(node: node, attempt: attempt))
             case .schedule(let timer, let deadline):

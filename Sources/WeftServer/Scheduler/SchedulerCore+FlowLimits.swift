@@ -28,14 +28,16 @@ typealias BreakerGate = FlowGate<GatedTask, CircuitBreakerPolicy>
 extension SchedulerCore {
     // MARK: Flow limits (issue 12)
     //
-    // A dispatched attempt passes its node's limits in order — concurrency (a slot held until the
-    // attempt ends), then rate (a grant) — and then waits for a worker in the dispatcher. Waiting
-    // at a limit holds no worker slot.
+    // A dispatched attempt passes its node's stages in order — the result cache (a hit ends it),
+    // its type's circuit breaker, concurrency (a slot held until the attempt ends), rate (a grant)
+    // — and then waits for a worker in the dispatcher. Waiting at a stage holds no worker slot.
 
     /// The identity of an attempt in Redis's sets of holders.
     static func member(_ runID: RunID, _ assignment: TaskAssignment) -> String {
-        "\(runID)/\(assignment.node)#\(assignment.attempt)"
+        member(runID, AttemptKey(node: assignment.node, attempt: assignment.attempt))
     }
+
+    static func member(_ runID: RunID, _ key: AttemptKey) -> String { "\(runID)/\(key.node)#\(key.attempt)" }
 
     enum FlowStage: Int, Comparable {
         case start, cache, breaker, concurrency, rate
@@ -157,7 +159,7 @@ extension SchedulerCore {
     func attemptEnded(_ runID: RunID, _ key: AttemptKey) {
         releaseSlot(runID, key)
         cacheEntries.removeValue(forKey: AttemptRef(runID: runID, key: key))
-        if !breakerNoted.isEmpty { breakerNoted.remove("\(runID)/\(key.node)#\(key.attempt)") }
+        if !breakerNoted.isEmpty { breakerNoted.remove(Self.member(runID, key)) }
     }
 
     /// The worker name of attempts completed from the result cache.

@@ -776,7 +776,7 @@ actor SchedulerCore {
             case .cacheLookup, .fromCache: break
             case .breakerHeld(let ticket):
                 breakerGate.remove(ticket)
-                breakerNoted.remove("\(runID)/\(key.node)#\(key.attempt)")
+                breakerNoted.remove(Self.member(runID, key))
             case .running(let worker, _): sessions[worker]?.attempts.remove(AttemptRef(runID: runID, key: key))
             case .child: break  // the child run goes on; whoever owns the parent next reconciles
             }

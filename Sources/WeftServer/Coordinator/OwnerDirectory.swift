@@ -14,9 +14,6 @@ import WeftWire
 ///   gossip, when the ring is empty, and after the ring's owner failed a call (it has not taken
 ///   the partition yet, is handing it off, or this coordinator's view of it is out of date) — the
 ///   recorded fence holder is then the one to ask.
-///
-/// Runs on the coordinator's event loop: every forwarded call asks it twice (partition count, route),
-/// and as a default actor each ask was a round trip to the cooperative pool.
 actor OwnerDirectory {
     /// A scheduler to call for a partition, and where it is.
     struct Route {
@@ -25,8 +22,6 @@ actor OwnerDirectory {
     }
 
     private let owners: PartitionOwnerStore
-    nonisolated let loop: EventLoop
-    nonisolated var unownedExecutor: UnownedSerialExecutor { loop.asUnownedSerialExecutor() }
     /// The RPC address of the ring's owner of a partition (cluster mode), nil when unknown.
     private let ringOwner: @Sendable (PartitionID) -> String?
     /// Every alive scheduler's RPC address from gossip (cluster mode).
@@ -42,11 +37,9 @@ actor OwnerDirectory {
 
     init(
         owners: PartitionOwnerStore, clientConfiguration: RPCClientConfiguration, logger: Logger,
-        ringOwner: @escaping @Sendable (PartitionID) -> String? = { _ in nil }, ringMembers: @escaping @Sendable () -> [String] = { [] },
-        on loop: EventLoop = .shared
+        ringOwner: @escaping @Sendable (PartitionID) -> String? = { _ in nil }, ringMembers: @escaping @Sendable () -> [String] = { [] }
     ) {
         self.owners = owners
-        self.loop = loop
         self.ringOwner = ringOwner
         self.ringMembers = ringMembers
         self.clientConfiguration = clientConfiguration

@@ -153,7 +153,7 @@ public final class SchedulerService: Service, @unchecked Sendable {
                     logger.warning("cannot create table partitions", metadata: ["error": "\(error)"])
                 }
             }, logger: logger)
-        let writer = GroupCommitWriter<RunWriteBatch, RunWriteOutcome>(configuration: configuration.writer, on: loop) { batches in
+        let writer = GroupCommitWriter<RunWriteBatch, RunWriteOutcome>(configuration: configuration.writer) { batches in
             let started = ContinuousClock.now
             let outcomes = await committer.flush(batches)
             let took = ContinuousClock.now - started
@@ -177,7 +177,7 @@ public final class SchedulerService: Service, @unchecked Sendable {
             "resident": "\(memoryGuard.residentBytes().map(ByteSize.format) ?? "unknown")",
         ])
         let core = SchedulerCore(
-            loop: loop, writer: writer, store: readStore, catalog: WorkflowCatalog(store: readStore, on: loop), fences: fences, storage: storage,
+            loop: loop, writer: writer, store: readStore, catalog: WorkflowCatalog(store: readStore), fences: fences, storage: storage,
             partitionCount: cluster.partitionCount, configuration: schedulerConfiguration, logger: logger)
         let health = HealthService(role: .scheduler, nodeID: configuration.nodeID, version: configuration.version)
         var router = RPCRouter()
@@ -353,7 +353,7 @@ public final class SchedulerService: Service, @unchecked Sendable {
         let directory = OwnerDirectory(
             owners: owners, clientConfiguration: client, logger: logger,
             ringOwner: { partition in membership?.current.ownerAddress(of: partition) },
-            ringMembers: { membership?.members.activeSchedulers.map(\.rpcAddress) ?? [] }, on: core.loop)
+            ringMembers: { membership?.members.activeSchedulers.map(\.rpcAddress) ?? [] })
         let barrier = configuration.clusterMode.map { ChildBarrier(url: $0.redisURL, cluster: configuration.cluster, logger: logger) }
         @Sendable func remote<R: Sendable>(_ partition: PartitionID, _ call: @Sendable @escaping (RPCClient, CallOptions) async throws -> R) async throws -> R {
             try await CoordinatorHandlers.forward(partition, directory: directory, deadline: ContinuousClock.now + .seconds(30), call)

@@ -1,27 +1,20 @@
 import Foundation
 import WeftCore
 import WeftEngine
-import WeftTransport
 import WeftWire
 
 /// Validated workflow definitions by name and version, loaded from Postgres on first use and
 /// cached (a version's content never changes: the version is its content hash).
-///
-/// Runs on the scheduler's event loop: every start looks a workflow up here, and as a default actor
-/// each lookup was a round trip to the cooperative pool.
 actor WorkflowCatalog {
     private let store: any DefinitionReading
-    nonisolated let loop: EventLoop
-    nonisolated var unownedExecutor: UnownedSerialExecutor { loop.asUnownedSerialExecutor() }
     private var byVersion: [String: ValidatedWorkflow] = [:]
     /// The latest version per name, re-read after `latestMaxAge` (a newly applied version is
     /// picked up by new runs within that time; runs pin the version they started with).
     private var latest: [String: (workflow: ValidatedWorkflow, at: ContinuousClock.Instant)] = [:]
     private let latestMaxAge: Duration = .seconds(2)
 
-    init(store: any DefinitionReading, on loop: EventLoop = .shared) {
+    init(store: any DefinitionReading) {
         self.store = store
-        self.loop = loop
     }
 
     /// Reads of a latest version under way: callers that find the cache stale meanwhile wait for

@@ -1,6 +1,5 @@
 import DequeModule
 import WeftCore
-import WeftTransport
 
 /// Group commit (ARCHITECTURE.md §5): callers submit records and wait; one loop writes whatever
 /// has accumulated as one batch (one Postgres transaction), then answers every caller of that batch.
@@ -16,10 +15,6 @@ import WeftTransport
 ///   `RESOURCE_EXHAUSTED` so that overload turns into clear errors, not memory growth. (Records
 ///   that must not be refused — changes of work already accepted — are queued regardless.)
 /// - Order: batches are written one at a time, records in submission order.
-/// - Isolation: the actor runs on an event loop's executor (the scheduler's), so a `submit` from
-///   code on that loop enters it without a thread hop; the flush itself runs elsewhere (Postgres's
-///   connection has its own queue). As a default actor every submit crossed to the cooperative pool
-///   and back (the scheduler's context switches per run fell from ~0.6 to ~0.4 without it).
 public actor GroupCommitWriter<Record: Sendable, Outcome: Sendable> {
     public struct Configuration: Sendable {
         /// Records in one batch (one transaction). Default 1,000.
@@ -42,8 +37,6 @@ public actor GroupCommitWriter<Record: Sendable, Outcome: Sendable> {
 
     public let configuration: Configuration
     private let flush: Flush
-    nonisolated let loop: EventLoop
-    public nonisolated var unownedExecutor: UnownedSerialExecutor { loop.asUnownedSerialExecutor() }
     private var queue = Deque<Waiting>()
     private var idleWaiter: CheckedContinuation<Void, Never>?
     private var closed = false
@@ -52,9 +45,8 @@ public actor GroupCommitWriter<Record: Sendable, Outcome: Sendable> {
     public private(set) var recordsCommitted = 0
     public private(set) var largestBatch = 0
 
-    public init(configuration: Configuration = Configuration(), on loop: EventLoop = .shared, flush: @escaping Flush) {
+    public init(configuration: Configuration = Configuration(), flush: @escaping Flush) {
         self.configuration = configuration
-        self.loop = loop
         self.flush = flush
     }
 

@@ -130,10 +130,10 @@ struct WorkerRuntimeTests {
         second.fence = 2
         var third = first
         third.fence = 3
-        try await scheduler.push(.assignment(TaskAssignmentMessage(ref: first, taskType: "sleep", input: Array(#"{"ms":300}"#.utf8))))
+        try await scheduler.push(.assignment(TaskAssignmentMessage(ref: first, taskType: "sleep", input: Array(#"{"ms":1500}"#.utf8))))
         try await Task.sleep(for: .milliseconds(50))
-        try await scheduler.push(.assignment(TaskAssignmentMessage(ref: second, taskType: "sleep", input: Array(#"{"ms":300}"#.utf8))))
-        try await scheduler.push(.assignment(TaskAssignmentMessage(ref: third, taskType: "sleep", input: Array(#"{"ms":300}"#.utf8))))
+        try await scheduler.push(.assignment(TaskAssignmentMessage(ref: second, taskType: "sleep", input: Array(#"{"ms":1500}"#.utf8))))
+        try await scheduler.push(.assignment(TaskAssignmentMessage(ref: third, taskType: "sleep", input: Array(#"{"ms":1500}"#.utf8))))
         #expect(try await eventually { !scheduler.results().isEmpty })
         try await Task.sleep(for: .milliseconds(500))  // a second copy would have finished by now
         let results = scheduler.results()
